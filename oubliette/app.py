@@ -1,0 +1,48 @@
+"""The wiring shared by the CLI and the MCP server: home, config, runtime, stores.
+
+Everything is built on first use, so a command pays only for what it touches
+(`project list` never looks for an engine; `container list` never builds an
+ImageManager).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Mapping
+
+from oubliette.config import Config, load_config, resolve_home
+from oubliette.images import ImageManager
+from oubliette.report import Reporter
+from oubliette.runtime.base import Runtime
+
+
+class App:
+    def __init__(self, home: str | os.PathLike[str] | None = None, runtime_choice: str | None = None,
+                 reporter: Reporter | None = None, env: Mapping[str, str] = os.environ) -> None:
+        self.home: Path = resolve_home(home, env)
+        self.runtime_choice = runtime_choice
+        self.reporter = reporter or Reporter()
+        self.env = env
+
+    @property
+    def dev_mode(self) -> bool:
+        from oubliette.config import is_dev_mode
+
+        return is_dev_mode(self.env)
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.home, self.dev_mode)
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        from oubliette.runtime.detect import detect_runtime, requested_runtime
+
+        choice = requested_runtime(self.runtime_choice, self.config.runtime, self.env)
+        return detect_runtime(choice, self.env, note=self.reporter.note)
+
+    @cached_property
+    def images(self) -> ImageManager:
+        return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)

@@ -1,0 +1,76 @@
+"""The `oubliette` command group, its global options, and the one place errors become exits.
+
+Command modules import the core inside their functions, so `oubliette --help` and
+`oubliette container list --json` load only what they use.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from oubliette import __version__
+from oubliette.errors import EXIT_INTERRUPTED, OublietteError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class OublietteCliError(click.ClickException):
+    """An OublietteError shown as `Error: ...` plus a hint line, with its exit code."""
+
+    def __init__(self, error: OublietteError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+        self.hint = error.hint
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+        if self.hint:
+            click.echo(f"Hint: {self.hint}", err=True)
+
+
+class OublietteGroup(click.Group):
+    """Turns core errors and Ctrl-C into messages and exit codes, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OublietteError as error:
+            raise OublietteCliError(error) from None
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=OublietteGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="oubliette", message="%(prog)s %(version)s")
+@click.option("--home", metavar="DIR", type=click.Path(file_okay=False),
+              help="Home directory (default: $OUBLIETTE_HOME, else ~/.oubliette).")
+@click.option("--runtime", type=click.Choice(["auto", "docker", "apple"]),
+              help="Container engine (default: $OUBLIETTE_RUNTIME, else the config's \"runtime\", else auto).")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:
+    """Give each project its own long-running container, from images your config names."""
+    from oubliette.app import App
+
+    ctx.obj = App(home=home, runtime_choice=runtime)
+
+
+def _register() -> None:
+    from oubliette.cli import init_cmd
+
+    cli.add_command(init_cmd.init)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="oubliette")
+    except BrokenPipeError:  # `oubliette container list | head`
+        sys.stderr.close()
+        sys.exit(0)

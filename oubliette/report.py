@@ -1,0 +1,49 @@
+"""Where the core's progress goes: one object the CLI and the MCP server configure.
+
+The core never prints on its own: it tells a Reporter, which writes lines for people
+and hands its streams to engine commands so their native progress lands in the
+same place (stdout normally; stderr under --json and MCP, where stdout is data).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+class Reporter:
+    def __init__(self, to_stderr: bool = False, quiet: bool = False, indent: str = "") -> None:
+        self.to_stderr = to_stderr
+        self.quiet = quiet
+        self.indent = indent
+
+    def nested(self) -> "Reporter":
+        """The same destination, with info lines indented one step (per-project steps)."""
+        return Reporter(self.to_stderr, self.quiet, self.indent + "  ")
+
+    @property
+    def out(self) -> TextIO:
+        """The stream for progress lines and engine output (resolved late for test runners)."""
+        return sys.stderr if self.to_stderr else sys.stdout
+
+    @property
+    def err(self) -> TextIO:
+        return sys.stderr
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(f"{self.indent}{message}", file=self.out, flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"Warning: {message}", file=self.err, flush=True)
+
+    def note(self, message: str) -> None:
+        """Side remarks (waiting for a lock, runtime chosen): always on stderr."""
+        print(message, file=self.err, flush=True)
+
+
+class SilentReporter(Reporter):
+    """For callers that want nothing but the engine's output routed away from stdout."""
+
+    def __init__(self) -> None:
+        super().__init__(to_stderr=True, quiet=True)

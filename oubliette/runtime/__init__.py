@@ -1,0 +1,1 @@
+"""Container engine adapters; they only run the engines' own CLIs."""

@@ -1,0 +1,216 @@
+"""The one place that starts processes. Argv lists only, never a shell.
+
+Three shapes of call:
+- `capture`: stdin closed, output captured. The child gets its own session so a
+  Ctrl-C at the terminal cannot cut an engine call in half; we decide what happens.
+- `stream`: the engine's own progress reaches the user (stdout as a real file
+  descriptor when there is one, so the engine sees a terminal), while stderr is
+  copied through and kept for error classification.
+- `interactive`: the child owns the terminal (sessions); we return its exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import IO, Sequence, TextIO
+
+_KEEP = 64 * 1024  # bytes of stderr kept for classification
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
+    """Run and capture; raises FileNotFoundError when the binary is missing."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return Result(list(argv), proc.returncode, _text(out), _text(err))
+
+
+def stream(
+    argv: Sequence[str],
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    progress_on_stderr: bool = False,
+) -> Result:
+    """Run with the engine's output shown live on `out`/`err`; returns the stderr text.
+
+    `progress_on_stderr` marks engines (Apple's) that draw progress on stderr: when
+    `err` is a terminal the child gets a pseudo-terminal there, so it still draws
+    its bars while we keep a copy of what it printed.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    out_fd = _real_fd(out)
+    err_fd = _real_fd(err)
+    use_pty = progress_on_stderr and err_fd is not None and os.isatty(err_fd) and sys.platform != "win32"
+
+    for stream_ in (out, err):
+        stream_.flush()
+    pty_master = pty_slave = None
+    if use_pty:
+        pty_master, pty_slave = _open_pty_like(err_fd)
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out_fd if out_fd is not None else subprocess.PIPE,
+            stderr=pty_slave if use_pty else subprocess.PIPE,
+        )
+    except BaseException:
+        for fd in (pty_master, pty_slave):
+            if fd is not None:
+                os.close(fd)
+        raise
+    kept = bytearray()
+    pumps = []
+    if out_fd is None:
+        pumps.append(_pump(proc.stdout, out, None))
+    if use_pty:
+        os.close(pty_slave)
+        pumps.append(_pump_fd(pty_master, err_fd, kept))
+    else:
+        pumps.append(_pump(proc.stderr, err, kept))
+    try:
+        proc.wait()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    finally:
+        for pump in pumps:
+            pump.join(timeout=5)
+        if pty_master is not None:
+            os.close(pty_master)
+    return Result(list(argv), proc.returncode, "", _strip_ansi(_text(bytes(kept))))
+
+
+def interactive(argv: Sequence[str]) -> int:
+    """Run with the terminal inherited (stdin included); return the exit code."""
+    for stream_ in (sys.stdout, sys.stderr):
+        stream_.flush()
+    proc = subprocess.Popen(list(argv))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # The child saw the same Ctrl-C (same process group); let it finish.
+        proc.wait()
+        raise
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="replace")
+
+
+def _real_fd(stream_: IO[str]) -> int | None:
+    try:
+        return stream_.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _keep(kept: bytearray | None, chunk: bytes) -> None:
+    if kept is None:
+        return
+    kept.extend(chunk)
+    if len(kept) > _KEEP:
+        del kept[: len(kept) - _KEEP]
+
+
+def _pump(source: IO[bytes], target: TextIO, kept: bytearray | None) -> threading.Thread:
+    """Copy a child's pipe to a Python stream as it arrives."""
+
+    def run() -> None:
+        reader = getattr(source, "read1", source.read)
+        while True:
+            chunk = reader(65536)
+            if not chunk:
+                break
+            _keep(kept, chunk)
+            try:
+                target.write(_text(chunk))
+                target.flush()
+            except (OSError, ValueError):
+                pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _pump_fd(master: int, target_fd: int, kept: bytearray) -> threading.Thread:
+    """Copy a pseudo-terminal's output to our terminal byte for byte."""
+
+    def run() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the child side is closed
+                break
+            if not chunk:
+                break
+            _keep(kept, chunk)
+            try:
+                os.write(target_fd, chunk)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _open_pty_like(tty_fd: int) -> tuple[int, int]:
+    """A pseudo-terminal sized like `tty_fd`, so the child's bars fit the window."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        size = fcntl.ioctl(tty_fd, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+    return master, slave
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", text) if "\x1b" in text or "\r" in text else text

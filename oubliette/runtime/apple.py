@@ -1,0 +1,253 @@
+"""AppleContainerRuntime: drives Apple's `container` CLI (macOS 26+).
+
+It parses both JSON generations the CLI has printed (up to 0.12, and 1.0+), passes
+flags only to versions that have them, and has no rename: the name is the id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Mapping, Sequence, TextIO
+
+from oubliette.errors import EngineError, EngineUnavailableError
+from oubliette.runtime import _exec
+from oubliette.runtime.base import (
+    RUNNING,
+    STOPPED,
+    ContainerInfo,
+    ContainerSpec,
+    ErrorTexts,
+    Runtime,
+    classify_failure,
+)
+
+START_HINT = "start it with `container system start` and try again"
+INIT_SINCE = (0, 10)
+
+
+def default_binary(env: Mapping[str, str] = os.environ) -> str:
+    """`APPLE_CONTAINER_BINARY` if set, else `container` on PATH."""
+    return env.get("APPLE_CONTAINER_BINARY") or "container"
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`container CLI version 1.2.2 (build: ...)` -> (1, 2, 2); loose on purpose."""
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not found:
+        return (0, 0, 0)
+    return (int(found[1]), int(found[2]), int(found[3] or 0))
+
+
+def normalize_reference(ref: str) -> str:
+    """The form the engine stores: `alpine` -> `docker.io/library/alpine:latest`."""
+    name, at, digest = ref.partition("@")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        domain, path = first, rest
+    else:
+        domain, path = "docker.io", name
+        if "/" not in path:
+            path = f"library/{path}"
+    if ":" not in path.rsplit("/", 1)[-1] and not at:
+        path += ":latest"
+    return f"{domain}/{path}{at}{digest}"
+
+
+# --- pure argv builders ---------------------------------------------------------------
+
+
+def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) -> list[str]:
+    argv = [binary, "run", "--detach", "--name", spec.name]
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for source, target in spec.mounts:
+        argv += ["--volume", f"{source}:{target}"]
+    for key, value in spec.env.items():
+        argv += ["--env", f"{key}={value}"]
+    if spec.workdir:
+        argv += ["--workdir", spec.workdir]
+    if spec.init and version >= INIT_SINCE:
+        argv.append("--init")
+    return argv + [spec.image, *spec.command]
+
+
+def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
+              env: Mapping[str, str] | None = None, workdir: str | None = None,
+              interactive: bool = True) -> list[str]:
+    argv = [binary, "exec"]
+    if interactive:
+        argv.append("--interactive")
+    if tty:
+        argv.append("--tty")
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    if workdir:
+        argv += ["--workdir", workdir]
+    return argv + [name, *command]
+
+
+# --- parsing both JSON generations -------------------------------------------------------
+
+
+def _state(row: dict[str, Any]) -> str:
+    status = row.get("status")
+    if isinstance(status, dict):  # 1.0+: {"state": "running", ...}
+        status = status.get("state")
+    return str(status or "unknown").lower()
+
+
+def normalize_state(state: str) -> str:
+    return RUNNING if state == RUNNING else STOPPED if state == STOPPED else state
+
+
+def container_from_json(row: dict[str, Any]) -> ContainerInfo:
+    config = row.get("configuration") or {}
+    labels = config.get("labels") or {}
+    image = config.get("image") or {}
+    return ContainerInfo(
+        id=row.get("id") or config.get("id", ""),
+        name=row.get("id") or config.get("id", ""),
+        status=normalize_state(_state(row)),
+        image=labels.get("oubliette.image") or image.get("reference", ""),
+        labels=labels,
+        image_id=(image.get("descriptor") or {}).get("digest"),
+    )
+
+
+def parse_list(stdout: str, label: str, all: bool) -> list[ContainerInfo]:
+    """`container list [-a] --format json`: keep labelled ones; up to 0.9 `-a` is ignored."""
+    infos = [container_from_json(row) for row in json.loads(stdout or "[]")]
+    return [i for i in infos if label in i.labels and (all or i.status == RUNNING)]
+
+
+def image_digest(stdout: str, ref: str) -> str | None:
+    """Find `ref` in `container image list --format json`, either generation."""
+    wanted = normalize_reference(ref)
+    for row in json.loads(stdout or "[]"):
+        config = row.get("configuration")
+        if isinstance(config, dict):  # 1.0+
+            name, descriptor = config.get("name", ""), config.get("descriptor") or {}
+            fallback = f"sha256:{row['id']}" if row.get("id") else None
+        else:  # up to 0.12
+            name, descriptor = row.get("reference", ""), row.get("descriptor") or {}
+            fallback = None
+        if name in (ref, wanted):
+            return descriptor.get("digest") or fallback
+    return None
+
+
+TEXTS = ErrorTexts(
+    not_running=("xpc connection error", "container system start", "apiserver is not running"),
+    denied=("401 unauthorized", "403 forbidden", "unauthorized", "denied"),
+    unreachable=("connection refused", "connectionrefused", "could not connect", "timed out", "offline",
+                 "hostname could not be found", "network connection was lost", "no route to host", "unreachable"),
+    not_found=("404 not found", "notfound", "not found"),
+    not_running_message="the container system service is not running",
+    start_hint=START_HINT,
+    pull_command="container image pull {image}",
+    login_command="container registry login",
+)
+
+
+def classify(result: _exec.Result, image: str | None = None) -> EngineError:
+    """Classify the CLI's `Error: ...` texts (both message styles, up to 0.9 and 0.10+)."""
+    return classify_failure(result, TEXTS, image)
+
+
+class AppleContainerRuntime(Runtime):
+    name = "apple"
+    display_name = "Apple container"
+    can_rename = False
+
+    def __init__(self, binary: str | None = None) -> None:
+        super().__init__(binary or default_binary())
+        self._version: tuple[int, int, int] | None = None
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """The CLI's version, asked once and only when a version-gated flag is needed."""
+        if self._version is None:
+            self._version = parse_version(self._call([self.binary, "--version"]).stdout)
+        return self._version
+
+    def is_running(self) -> bool:
+        try:
+            return _exec.capture([self.binary, "system", "status"]).ok
+        except FileNotFoundError:
+            return False
+
+    def image_exists(self, ref: str) -> bool:
+        # The exit code is the one signal that held across every release.
+        result = self._call([self.binary, "image", "inspect", ref], check=False)
+        if result.ok:
+            return True
+        if any(s in result.stderr.lower() for s in TEXTS.not_running):
+            raise self.classify(result)
+        return False
+
+    def image_id(self, ref: str) -> str | None:
+        result = self._call([self.binary, "image", "list", "--format", "json"])
+        return image_digest(result.stdout, ref)
+
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
+        try:
+            result = _exec.stream([self.binary, "image", "pull", ref], out=out, err=err,
+                                  progress_on_stderr=True)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+        if not result.ok:
+            raise self.classify(result, image=ref)
+
+    def pull_command(self, ref: str) -> str:
+        return f"container image pull {ref}"
+
+    def run(self, spec: ContainerSpec) -> str:
+        version = self.version if spec.init else (0, 0, 0)
+        result = self._call(run_argv(self.binary, spec, version))
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
+
+    def start(self, name: str) -> None:
+        self._call([self.binary, "start", name])
+
+    def stop(self, names: Sequence[str]) -> None:
+        if names:
+            self._call([self.binary, "stop", *names])
+
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        if names:
+            self._call([self.binary, "delete", *(["--force"] if force else []), *names])
+
+    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+        argv = [self.binary, "list", *(["--all"] if all else []), "--format", "json"]
+        return parse_list(self._call(argv).stdout, label, all)
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        result = self._call([self.binary, "inspect", name], check=False)
+        if result.ok:
+            rows = json.loads(result.stdout or "[]")
+            return container_from_json(rows[0]) if rows else None
+        if "not found" in result.stderr.lower() and not any(s in result.stderr.lower() for s in TEXTS.not_running):
+            return None
+        raise self.classify(result)
+
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        result = self._call([self.binary, "logs", name], check=False)
+        return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
+
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool,
+                  env: Mapping[str, str] | None = None, workdir: str | None = None,
+                  interactive: bool = True) -> list[str]:
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
+
+    def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
+        return classify(result, image)
+
+    def missing_binary(self) -> EngineUnavailableError:
+        return EngineUnavailableError(
+            f"Apple's container CLI not found (looked for {self.binary!r}; set APPLE_CONTAINER_BINARY "
+            "or put `container` on PATH)",
+            hint="install it from https://github.com/apple/container/releases, or use --runtime docker",
+        )

@@ -1,0 +1,238 @@
+"""What every engine adapter offers, and the records they exchange with the core.
+
+Adapters only run the engine's own CLI through `_exec`; they build argv with pure
+functions (tested without running anything) and turn the engine's stderr into the
+classified errors of `oubliette.errors`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence, TextIO
+
+from oubliette.errors import (
+    AccessDeniedError,
+    EngineError,
+    EngineUnavailableError,
+    ImageNotFoundError,
+    RegistryUnreachableError,
+)
+from oubliette.runtime import _exec
+
+LABEL_PROJECT = "oubliette.project"
+LABEL_TYPE = "oubliette.type"
+LABEL_IMAGE = "oubliette.image"
+
+RUNNING = "running"
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to run one project container."""
+
+    name: str
+    image: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    mounts: Sequence[tuple[str, str]] = ()
+    workdir: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: Sequence[str] = ()
+    init: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """One container as oubliette sees it, the same shape for every engine.
+
+    `image` is the configured reference (the `oubliette.image` label) when there is
+    one: the engine's own image field turns into a bare id once the tag moves.
+    """
+
+    id: str
+    name: str
+    status: str
+    image: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    image_id: str | None = None
+
+    @property
+    def project_id(self) -> str | None:
+        return self.labels.get(LABEL_PROJECT)
+
+    @property
+    def type(self) -> str | None:
+        return self.labels.get(LABEL_TYPE)
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+
+class Runtime(abc.ABC):
+    """A container engine driven through its CLI."""
+
+    name: str  # "docker" | "apple"
+    display_name: str
+    can_rename: bool
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+
+    # --- probing ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def is_running(self) -> bool:
+        """One cheap call: is the engine installed and its daemon/service up?"""
+
+    # --- images ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def image_id(self, ref: str) -> str | None:
+        """The local image's id (`sha256:...`), or None when it is not present."""
+
+    def image_exists(self, ref: str) -> bool:
+        return self.image_id(ref) is not None
+
+    @abc.abstractmethod
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        """Pull with the engine's own progress on `out`/`err`; raise a PullError."""
+
+    @abc.abstractmethod
+    def pull_command(self, ref: str) -> str:
+        """The manual command a user can try, for hints."""
+
+    # --- containers ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def run(self, spec: ContainerSpec) -> str:
+        """Create and start a detached container; return its id."""
+
+    @abc.abstractmethod
+    def start(self, name: str) -> None:
+        """Start an existing, stopped container."""
+
+    @abc.abstractmethod
+    def stop(self, names: Sequence[str]) -> None:
+        """Stop containers (one engine call)."""
+
+    @abc.abstractmethod
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        """Remove containers (one engine call)."""
+
+    def rename(self, old: str, new: str) -> None:
+        raise NotImplementedError(f"{self.display_name} cannot rename containers")
+
+    @abc.abstractmethod
+    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+        """Containers carrying `label`, running only unless `all`; one engine call."""
+
+    @abc.abstractmethod
+    def inspect(self, name: str) -> ContainerInfo | None:
+        """One container by name, or None when there is none."""
+
+    @abc.abstractmethod
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        """The last lines a container printed, to explain why it stopped."""
+
+    @abc.abstractmethod
+    def exec_argv(
+        self,
+        name: str,
+        command: Sequence[str],
+        tty: bool,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        interactive: bool = True,
+    ) -> list[str]:
+        """The argv that runs `command` in a container."""
+
+    def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+             workdir: str | None = None) -> int:
+        """Run a command in the container with the terminal attached; its exit code."""
+        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir)
+        try:
+            return _exec.interactive(argv)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+
+    def exec_capture(self, name: str, command: Sequence[str]) -> _exec.Result:
+        """Run a command in the container and capture its output (no terminal)."""
+        return self._call(self.exec_argv(name, command, tty=False, interactive=False), check=False)
+
+    # --- shared machinery ------------------------------------------------------
+
+    @abc.abstractmethod
+    def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
+        """Turn a failed call into the matching classified error."""
+
+    @abc.abstractmethod
+    def missing_binary(self) -> EngineUnavailableError:
+        """The error for an engine binary that is not installed."""
+
+    def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None) -> _exec.Result:
+        try:
+            result = _exec.capture(argv)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+        if check and not result.ok:
+            raise self.classify(result, image)
+        return result
+
+
+_NOISE_PREFIXES = ("Error response from daemon: ", "docker: ", "Error: ")
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of an engine's stderr, without its boilerplate prefixes."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Run '", "See '"))]
+    line = lines[-1] if lines else ""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _NOISE_PREFIXES:
+            if line.startswith(prefix):
+                line, stripped = line[len(prefix):], True
+    return line
+
+
+@dataclass(frozen=True)
+class ErrorTexts:
+    """One engine's error wording: lowercase substrings, and the words of its hints."""
+
+    not_running: tuple[str, ...]
+    denied: tuple[str, ...]
+    unreachable: tuple[str, ...]
+    not_found: tuple[str, ...]
+    not_running_message: str
+    start_hint: str
+    pull_command: str  # e.g. "docker pull {image}"
+    login_command: str
+
+
+def classify_failure(result: _exec.Result, texts: ErrorTexts, image: str | None = None) -> EngineError:
+    """Map a failed call to a classified error by substring: messages vary across versions.
+
+    Denied is checked before not-found, because Docker Hub says "pull access denied
+    ... repository does not exist or may require 'docker login'".
+    """
+    detail = last_line(result.stderr) or f"exit code {result.returncode}"
+    text = result.stderr.lower()
+    if any(s in text for s in texts.not_running):
+        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail)
+    if image is None:
+        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail)
+    manual = f"try `{texts.pull_command.format(image=image)}` to see the engine's own error"
+    if any(s in text for s in texts.denied):
+        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail,
+                                 hint=f"log in with `{texts.login_command}` if the registry needs credentials, "
+                                      f"then {manual}")
+    if any(s in text for s in texts.unreachable):
+        return RegistryUnreachableError(f"cannot reach the registry for {image}: {detail}",
+                                        hint=f"check the network, then {manual}", detail=detail)
+    if any(s in text for s in texts.not_found):
+        return ImageNotFoundError(f"image not found: {image}: {detail}",
+                                  hint=f"check the image reference in the config, then {manual}", detail=detail)
+    return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}", detail=detail)

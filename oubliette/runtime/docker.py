@@ -1,0 +1,232 @@
+"""DockerRuntime: drives `docker`, so contexts, DOCKER_HOST and `docker login` apply as-is."""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence, TextIO
+
+from oubliette.errors import EngineError, EngineUnavailableError
+from oubliette.runtime import _exec
+from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime, classify_failure
+
+# One JSON object per line, fields picked by the engine: no k=v,k=v label string to split.
+PS_FORMAT = (
+    '{"id":{{json .ID}},"name":{{json .Names}},"state":{{json .State}},'
+    '"image":{{json .Image}},"labels":{"oubliette.project":{{json (.Label "oubliette.project")}},'
+    '"oubliette.type":{{json (.Label "oubliette.type")}},'
+    '"oubliette.image":{{json (.Label "oubliette.image")}}}}'
+)
+_STOPPED_STATES = {"exited", "created", "dead"}
+
+START_HINT = "start Docker (Docker Desktop, or `sudo systemctl start docker`) and try again"
+
+
+# --- pure argv builders ---------------------------------------------------------------
+
+
+def image_id_argv(binary: str, ref: str) -> list[str]:
+    return [binary, "image", "inspect", "--format", "{{.Id}}", ref]
+
+
+def pull_argv(binary: str, ref: str) -> list[str]:
+    return [binary, "pull", ref]
+
+
+def run_argv(binary: str, spec: ContainerSpec) -> list[str]:
+    argv = [binary, "run", "--detach", "--name", spec.name]
+    if spec.init:
+        argv.append("--init")
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for source, target in spec.mounts:
+        argv += ["--volume", f"{source}:{target}"]
+    if spec.workdir:
+        argv += ["--workdir", spec.workdir]
+    for key, value in spec.env.items():
+        argv += ["--env", f"{key}={value}"]
+    return argv + [spec.image, *spec.command]
+
+
+def start_argv(binary: str, name: str) -> list[str]:
+    return [binary, "start", name]
+
+
+def stop_argv(binary: str, names: Sequence[str]) -> list[str]:
+    return [binary, "stop", *names]
+
+
+def remove_argv(binary: str, names: Sequence[str], force: bool = False) -> list[str]:
+    return [binary, "rm", *(["--force"] if force else []), *names]
+
+
+def rename_argv(binary: str, old: str, new: str) -> list[str]:
+    return [binary, "rename", old, new]
+
+
+def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
+    return [binary, "ps", *(["--all"] if all else []), "--no-trunc", "--filter", f"label={label}",
+            "--format", PS_FORMAT]
+
+
+def inspect_argv(binary: str, name: str) -> list[str]:
+    return [binary, "container", "inspect", name]
+
+
+def logs_argv(binary: str, name: str, lines: int) -> list[str]:
+    return [binary, "logs", "--tail", str(lines), name]
+
+
+def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
+              env: Mapping[str, str] | None = None, workdir: str | None = None,
+              interactive: bool = True) -> list[str]:
+    argv = [binary, "exec"]
+    if interactive:
+        argv.append("--interactive")
+    if tty:
+        argv.append("--tty")
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    if workdir:
+        argv += ["--workdir", workdir]
+    return argv + [name, *command]
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def normalize_state(state: str) -> str:
+    """Docker's states, normalised: `running`, `stopped` (exited/created/dead), else as is."""
+    state = (state or "").lower()
+    return STOPPED if state in _STOPPED_STATES else state or "unknown"
+
+
+def parse_ps(stdout: str) -> list[ContainerInfo]:
+    """Parse `docker ps --format PS_FORMAT` output, one JSON object per line."""
+    infos = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        labels = {k: v for k, v in row.get("labels", {}).items() if v}
+        infos.append(ContainerInfo(
+            id=row["id"], name=row["name"], status=normalize_state(row.get("state", "")),
+            image=labels.get("oubliette.image") or row.get("image", ""), labels=labels,
+        ))
+    return infos
+
+
+def parse_inspect(stdout: str) -> ContainerInfo | None:
+    """Parse `docker container inspect NAME` (a JSON array)."""
+    rows = json.loads(stdout or "[]")
+    if not rows:
+        return None
+    row = rows[0]
+    config = row.get("Config") or {}
+    labels = config.get("Labels") or {}
+    return ContainerInfo(
+        id=row["Id"], name=row.get("Name", "").lstrip("/"),
+        status=normalize_state((row.get("State") or {}).get("Status", "")),
+        image=labels.get("oubliette.image") or config.get("Image", ""), labels=labels,
+        image_id=row.get("Image"),
+    )
+
+
+TEXTS = ErrorTexts(
+    not_running=("cannot connect to the docker daemon", "is the docker daemon running",
+                 "error during connect", "docker daemon is not running"),
+    denied=("unauthorized", "denied", "no basic auth credentials", "authentication required", "forbidden"),
+    unreachable=("connection refused", "no such host", "i/o timeout", "tls handshake timeout",
+                 "network is unreachable", "context deadline exceeded", "client.timeout",
+                 "connection reset", "no route to host", "dial tcp", "temporary failure in name resolution"),
+    not_found=("manifest unknown", "no such image", "name unknown", "repository does not exist", "not found"),
+    not_running_message="the Docker daemon is not running or not reachable",
+    start_hint=START_HINT,
+    pull_command="docker pull {image}",
+    login_command="docker login",
+)
+
+
+def classify(result: _exec.Result, image: str | None = None) -> EngineError:
+    """Classify docker's stderr; the texts were recorded from a real engine."""
+    return classify_failure(result, TEXTS, image)
+
+
+class DockerRuntime(Runtime):
+    name = "docker"
+    display_name = "Docker"
+    can_rename = True
+
+    def __init__(self, binary: str = "docker") -> None:
+        super().__init__(binary)
+
+    def is_running(self) -> bool:
+        try:
+            return _exec.capture([self.binary, "version", "--format", "{{.Server.Version}}"]).ok
+        except FileNotFoundError:
+            return False
+
+    def image_id(self, ref: str) -> str | None:
+        result = self._call(image_id_argv(self.binary, ref), check=False)
+        if result.ok:
+            return result.stdout.strip() or None
+        if "no such image" in result.stderr.lower():
+            return None
+        raise self.classify(result)
+
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        try:
+            result = _exec.stream(pull_argv(self.binary, ref), out=out, err=err)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+        if not result.ok:
+            raise self.classify(result, image=ref)
+
+    def pull_command(self, ref: str) -> str:
+        return f"docker pull {ref}"
+
+    def run(self, spec: ContainerSpec) -> str:
+        result = self._call(run_argv(self.binary, spec))
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
+
+    def start(self, name: str) -> None:
+        self._call(start_argv(self.binary, name))
+
+    def stop(self, names: Sequence[str]) -> None:
+        if names:
+            self._call(stop_argv(self.binary, names))
+
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        if names:
+            self._call(remove_argv(self.binary, names, force))
+
+    def rename(self, old: str, new: str) -> None:
+        self._call(rename_argv(self.binary, old, new))
+
+    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+        return parse_ps(self._call(list_argv(self.binary, label, all)).stdout)
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        result = self._call(inspect_argv(self.binary, name), check=False)
+        if result.ok:
+            return parse_inspect(result.stdout)
+        if "no such container" in result.stderr.lower() or "no such object" in result.stderr.lower():
+            return None
+        raise self.classify(result)
+
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        result = self._call(logs_argv(self.binary, name, lines), check=False)
+        return (result.stdout + result.stderr).strip()
+
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool,
+                  env: Mapping[str, str] | None = None, workdir: str | None = None,
+                  interactive: bool = True) -> list[str]:
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
+
+    def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
+        return classify(result, image)
+
+    def missing_binary(self) -> EngineUnavailableError:
+        return EngineUnavailableError(
+            f"docker not found (looked for {self.binary!r} on PATH)",
+            hint="install Docker (https://docs.docker.com/get-docker/) or choose another runtime with --runtime",
+        )

@@ -1,0 +1,71 @@
+"""Checks for every user-supplied string that ends up in an engine's argv.
+
+A value that passes these can never be read by an engine as a flag (no leading `-`,
+no whitespace) and has the shape the engine expects, so errors are ours and clear
+rather than the engine's and cryptic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from oubliette.errors import InvalidReferenceError
+
+TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+# Docker's reference grammar (distribution/reference), lightly simplified:
+# [domain[:port]/]path[:tag][@digest], path components lowercase.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REF_RE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
+)
+_IMAGE_EXAMPLE = "name[:tag][@digest], e.g. ghcr.io/org/image:latest"
+
+
+def is_valid_type_name(name: object) -> bool:
+    """True for a container type name: `[a-z0-9][a-z0-9._-]*`."""
+    return isinstance(name, str) and TYPE_NAME_RE.fullmatch(name) is not None
+
+
+def check_type_name(name: str, where: str = "container type") -> str:
+    """Return `name` if it is a valid type name, else raise naming `where`."""
+    if not is_valid_type_name(name):
+        raise InvalidReferenceError(
+            f"invalid {where} name {name!r}: expected lowercase letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def image_reference_problem(ref: object) -> str | None:
+    """Why `ref` is not a usable image reference, or None if it is one."""
+    if not isinstance(ref, str):
+        return f"expected a string, got {type(ref).__name__}"
+    if not ref:
+        return "it is empty"
+    if any(ch.isspace() for ch in ref):
+        return "it contains whitespace"
+    if ref.startswith("-"):
+        return "it starts with '-'"
+    if len(ref) > 512 or IMAGE_REF_RE.fullmatch(ref) is None:
+        return f"expected {_IMAGE_EXAMPLE}"
+    return None
+
+
+def check_image_reference(ref: str, where: str = "image reference") -> str:
+    """Return `ref` if it is a sane image reference, else raise naming `where`."""
+    problem = image_reference_problem(ref)
+    if problem:
+        raise InvalidReferenceError(f"invalid {where} {ref!r}: {problem}")
+    return ref
+
+
+def check_argv_safe(value: str, what: str) -> str:
+    """Refuse a value an engine could parse as an option (ids, names, commands' args)."""
+    if not value or value.startswith("-") or any(ch.isspace() or ch == "\0" for ch in value):
+        raise InvalidReferenceError(f"invalid {what} {value!r}")
+    return value

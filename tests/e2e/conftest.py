@@ -1,0 +1,243 @@
+"""A real Docker engine and a loopback registry, with images made offline from busybox.
+
+Without a reachable engine the e2e tests skip, unless OUBLIETTE_E2E=require (set by
+.ci/run), which turns a skip into a failure. Results are checked with raw `docker`
+commands, never with oubliette's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REQUIRE = os.environ.get("OUBLIETTE_E2E") == "require"
+
+
+def unavailable(reason: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"OUBLIETTE_E2E=require but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+# --- the engine ------------------------------------------------------------------------
+
+
+def docker(*args: str, check: bool = True, env: dict | None = None, input: bytes | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    """A raw docker call for setting up and checking: never oubliette's code."""
+    result = subprocess.run(["docker", *args], capture_output=True, input=input, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.decode()}")
+    return result
+
+
+def docker_out(*args: str) -> str:
+    return docker(*args).stdout.decode().strip()
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    if shutil.which("docker") is None:
+        unavailable("the docker CLI is not installed")
+    try:
+        ok = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        ok = False
+    if not ok:
+        unavailable("no Docker engine is reachable (`docker info` failed)")
+
+
+# --- registries ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered (401 for the auth registry)
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_registry(tmp: Path, auth: bool = False):
+    """`docker-registry serve` on a free loopback port, in the background via `sh`."""
+    import sh
+
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        unavailable("docker-registry is not installed (Debian package docker-registry)")
+    port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    lines = ["version: 0.1", "log: {level: warn}",
+             f"storage: {{filesystem: {{rootdirectory: {tmp / 'storage'}}}, delete: {{enabled: true}}}}",
+             f'http: {{addr: "127.0.0.1:{port}"}}']
+    if auth:
+        htpasswd = shutil.which("htpasswd")
+        if htpasswd is None:
+            unavailable("htpasswd is not installed (Debian package apache2-utils)")
+        (tmp / "htpasswd").write_bytes(subprocess.run([htpasswd, "-Bbn", "user", "secret"],
+                                                      capture_output=True, check=True).stdout)
+        lines.append(f"auth: {{htpasswd: {{realm: test, path: {tmp / 'htpasswd'}}}}}")
+    (tmp / "config.yml").write_text("\n".join(lines) + "\n")
+    process = sh.Command(binary)("serve", str(tmp / "config.yml"), _bg=True, _bg_exc=False,
+                                 _out=str(tmp / "registry.log"), _err_to_out=True)
+    wait_http(f"http://127.0.0.1:{port}/v2/")
+    return process, f"localhost:{port}"
+
+
+@pytest.fixture(scope="session")
+def registry(engine, tmp_path_factory) -> str:
+    """`host:port` of a registry on loopback; OUBLIETTE_TEST_REGISTRY reuses a running one."""
+    given = os.environ.get("OUBLIETTE_TEST_REGISTRY")
+    if given:
+        wait_http(f"http://{given.replace('localhost', '127.0.0.1')}/v2/")
+        yield given
+        return
+    process, address = start_registry(tmp_path_factory.mktemp("registry"))
+    yield address
+    process.terminate()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(engine, tmp_path_factory) -> str:
+    """A registry that demands credentials nobody has given docker."""
+    process, address = start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
+    yield address
+    process.terminate()
+
+
+# --- images made offline ----------------------------------------------------------------
+
+
+@dataclass
+class Image:
+    ref: str
+    id: str
+
+
+class ImageFactory:
+    """Busybox root file systems imported as images and pushed to the loopback registry."""
+
+    def __init__(self, registry: str, workdir: Path) -> None:
+        self.registry = registry
+        self.workdir = workdir
+        self.created: list[str] = []
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            unavailable("busybox is not installed (Debian package busybox-static)")
+        self.busybox = busybox
+
+    def repo(self, stem: str = "img") -> str:
+        return f"{self.registry}/oubliette-test-{stem}-{uuid.uuid4().hex[:8]}"
+
+    def build(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0) -> Image:
+        """Import a local image `ref`; `marker` makes its content (and id) unique."""
+        tar_path = self.workdir / f"{uuid.uuid4().hex}.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            tar.add(self.busybox, arcname="bin/busybox")
+            applets = ["sh", "ls", "cat", "echo", "true", "id", "touch", "kill", "ps", "env", "test"]
+            if with_sleep:
+                applets.append("sleep")
+            for applet in applets:
+                info = tarfile.TarInfo(f"bin/{applet}")
+                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(info)
+            for directory in ("tmp", "workspace"):
+                info = tarfile.TarInfo(directory)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777
+                tar.addfile(info)
+            data = f"{marker or uuid.uuid4().hex}\n".encode()
+            info = tarfile.TarInfo("etc/oubliette-test-marker")
+            info.size = len(data)
+            import io
+
+            tar.addfile(info, io.BytesIO(data))
+            if size_mb:
+                blob = self.workdir / "blob"
+                blob.write_bytes(os.urandom(size_mb * 1024 * 1024))
+                tar.add(blob, arcname="blob")
+        docker("import", "--change", 'CMD ["sleep","infinity"]', str(tar_path), ref)
+        tar_path.unlink()
+        self.created.append(ref)
+        return Image(ref, docker_out("image", "inspect", "--format", "{{.Id}}", ref))
+
+    def push(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0,
+             keep_local: bool = False) -> Image:
+        """Build and push `ref`; by default leave it absent locally, as on a fresh machine."""
+        image = self.build(ref, marker, with_sleep, size_mb)
+        docker("push", ref)
+        if not keep_local:
+            docker("image", "rm", ref)
+        return image
+
+    def cleanup(self) -> None:
+        for ref in set(self.created):
+            docker("image", "rm", "--force", ref, check=False)
+
+
+@pytest.fixture
+def images(registry, tmp_path) -> ImageFactory:
+    factory = ImageFactory(registry, tmp_path)
+    yield factory
+    factory.cleanup()
+
+
+# --- running oubliette for real --------------------------------------------------------
+
+
+@pytest.fixture
+def home(oubliette_home) -> Path:
+    yield oubliette_home
+    # Remove the containers of this test's projects (and only those).
+    projects = oubliette_home / "data" / "projects"
+    ids = [p.name for p in projects.iterdir()] if projects.exists() else []
+    for project_id in ids:
+        names = docker_out("ps", "-aq", "--filter", f"label=oubliette.project={project_id}").split()
+        if names:
+            docker("rm", "--force", *names, check=False)
+
+
+def write_config(home: Path, containers: dict, **extra) -> Path:
+    path = home / "config" / "oubliette.jsonc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"containers": containers, **extra}, indent=2))
+    return path
+
+
+def oubliette(*args: str, home: Path | None = None, env: dict | None = None, timeout: float = 300,
+              input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `oubliette` in a child process (its own stdin/stdout, no terminal)."""
+    full_env = {**os.environ, **(env or {})}
+    if home is not None:
+        full_env["OUBLIETTE_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "oubliette", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, input=input if input is not None else "")

@@ -1,0 +1,65 @@
+"""The process helper with real child processes (no engine): streams and the pty path."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import sys
+
+import pytest
+
+from oubliette.runtime import _exec
+
+PY = sys.executable
+
+
+def test_capture_runs_argv_without_a_shell(tmp_path):
+    result = _exec.capture([PY, "-c", "import sys; print(sys.argv[1:]); print('e', file=sys.stderr)", "$HOME;", "a b"])
+    assert result.ok and result.stdout.strip() == "['$HOME;', 'a b']" and result.stderr == "e\n"
+
+
+def test_capture_missing_binary_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        _exec.capture([str(tmp_path / "nope")])
+
+
+def test_stream_to_python_streams_keeps_stderr():
+    out, err = io.StringIO(), io.StringIO()
+    code = "import sys; print('progress'); print('Error: boom', file=sys.stderr); sys.exit(3)"
+    result = _exec.stream([PY, "-c", code], out=out, err=err)
+    assert result.returncode == 3
+    assert out.getvalue() == "progress\n"
+    assert err.getvalue() == "Error: boom\n" and result.stderr == "Error: boom\n"
+
+
+def test_stream_hands_a_real_fd_to_the_child(tmp_path):
+    target = open(tmp_path / "out.txt", "w")
+    result = _exec.stream([PY, "-c", "print('direct')"], out=target, err=io.StringIO())
+    target.close()
+    assert result.ok and (tmp_path / "out.txt").read_text() == "direct\n"
+
+
+def test_stderr_progress_gets_a_terminal_when_ours_is_one():
+    master, slave = pty.openpty()
+    err = os.fdopen(slave, "w")
+    code = "import os, sys; sys.stderr.write('tty=%s\\n' % os.isatty(2)); sys.exit(1)"
+    try:
+        result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
+        seen = os.read(master, 1024).decode()
+    finally:
+        err.close()
+        os.close(master)
+    assert "tty=True" in seen
+    assert "tty=True" in result.stderr and result.returncode == 1
+
+
+def test_stderr_without_terminal_is_piped():
+    err = io.StringIO()
+    code = "import os, sys; sys.stderr.write('tty=%s\\n' % os.isatty(2))"
+    result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
+    assert err.getvalue() == "tty=False\n" == result.stderr
+
+
+def test_interactive_returns_exit_code():
+    assert _exec.interactive([PY, "-c", "import sys; sys.exit(7)"]) == 7
