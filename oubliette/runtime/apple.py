@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any, Mapping, Sequence, TextIO
 
-from oubliette.errors import EngineError, EngineUnavailableError
+from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
 from oubliette.runtime.base import (
     RUNNING,
@@ -20,7 +20,6 @@ from oubliette.runtime.base import (
     ContainerSpec,
     ErrorTexts,
     Runtime,
-    classify_failure,
 )
 
 START_HINT = "start it with `container system start` and try again"
@@ -72,20 +71,6 @@ def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) ->
         argv.append("--init")
     return argv + [spec.image, *spec.command]
 
-
-def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
-              env: Mapping[str, str] | None = None, workdir: str | None = None,
-              interactive: bool = True) -> list[str]:
-    argv = [binary, "exec"]
-    if interactive:
-        argv.append("--interactive")
-    if tty:
-        argv.append("--tty")
-    for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
-    if workdir:
-        argv += ["--workdir", workdir]
-    return argv + [name, *command]
 
 
 # --- parsing both JSON generations -------------------------------------------------------
@@ -151,15 +136,12 @@ TEXTS = ErrorTexts(
 )
 
 
-def classify(result: _exec.Result, image: str | None = None) -> EngineError:
-    """Classify the CLI's `Error: ...` texts (both message styles, up to 0.9 and 0.10+)."""
-    return classify_failure(result, TEXTS, image)
-
 
 class AppleContainerRuntime(Runtime):
     name = "apple"
     display_name = "Apple container"
     can_rename = False
+    texts = TEXTS
 
     def __init__(self, binary: str | None = None) -> None:
         super().__init__(binary or default_binary())
@@ -201,8 +183,6 @@ class AppleContainerRuntime(Runtime):
         if not result.ok:
             raise self.classify(result, image=ref)
 
-    def pull_command(self, ref: str) -> str:
-        return f"container image pull {ref}"
 
     def run(self, spec: ContainerSpec) -> str:
         version = self.version if spec.init else (0, 0, 0)
@@ -237,13 +217,7 @@ class AppleContainerRuntime(Runtime):
         result = self._call([self.binary, "logs", name], check=False)
         return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
 
-    def exec_argv(self, name: str, command: Sequence[str], tty: bool,
-                  env: Mapping[str, str] | None = None, workdir: str | None = None,
-                  interactive: bool = True) -> list[str]:
-        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
 
-    def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
-        return classify(result, image)
 
     def missing_binary(self) -> EngineUnavailableError:
         return EngineUnavailableError(

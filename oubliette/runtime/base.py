@@ -76,6 +76,7 @@ class Runtime(abc.ABC):
     name: str  # "docker" | "apple"
     display_name: str
     can_rename: bool
+    texts: "ErrorTexts"
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -99,9 +100,9 @@ class Runtime(abc.ABC):
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         """Pull with the engine's own progress on `out`/`err`; raise a PullError."""
 
-    @abc.abstractmethod
     def pull_command(self, ref: str) -> str:
         """The manual command a user can try, for hints."""
+        return self.texts.pull_command.format(image=ref)
 
     # --- containers ------------------------------------------------------------
 
@@ -136,17 +137,10 @@ class Runtime(abc.ABC):
     def logs_tail(self, name: str, lines: int = 5) -> str:
         """The last lines a container printed, to explain why it stopped."""
 
-    @abc.abstractmethod
-    def exec_argv(
-        self,
-        name: str,
-        command: Sequence[str],
-        tty: bool,
-        env: Mapping[str, str] | None = None,
-        workdir: str | None = None,
-        interactive: bool = True,
-    ) -> list[str]:
-        """The argv that runs `command` in a container."""
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+                  workdir: str | None = None, interactive: bool = True) -> list[str]:
+        """The argv that runs `command` in a container (both engines share these flags)."""
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
 
     def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
              workdir: str | None = None) -> int:
@@ -163,9 +157,9 @@ class Runtime(abc.ABC):
 
     # --- shared machinery ------------------------------------------------------
 
-    @abc.abstractmethod
     def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
         """Turn a failed call into the matching classified error."""
+        return classify_failure(result, self.texts, image)
 
     @abc.abstractmethod
     def missing_binary(self) -> EngineUnavailableError:
@@ -179,6 +173,21 @@ class Runtime(abc.ABC):
         if check and not result.ok:
             raise self.classify(result, image)
         return result
+
+
+def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
+              env: Mapping[str, str] | None = None, workdir: str | None = None,
+              interactive: bool = True) -> list[str]:
+    argv = [binary, "exec"]
+    if interactive:
+        argv.append("--interactive")
+    if tty:
+        argv.append("--tty")
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    if workdir:
+        argv += ["--workdir", workdir]
+    return argv + [name, *command]
 
 
 _NOISE_PREFIXES = ("Error response from daemon: ", "docker: ", "Error: ")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence, TextIO
+from typing import Sequence, TextIO
 
-from oubliette.errors import EngineError, EngineUnavailableError
+from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
-from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime, classify_failure
+from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
 
 # One JSON object per line, fields picked by the engine: no k=v,k=v label string to split.
 PS_FORMAT = (
@@ -76,20 +76,6 @@ def logs_argv(binary: str, name: str, lines: int) -> list[str]:
     return [binary, "logs", "--tail", str(lines), name]
 
 
-def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
-              env: Mapping[str, str] | None = None, workdir: str | None = None,
-              interactive: bool = True) -> list[str]:
-    argv = [binary, "exec"]
-    if interactive:
-        argv.append("--interactive")
-    if tty:
-        argv.append("--tty")
-    for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
-    if workdir:
-        argv += ["--workdir", workdir]
-    return argv + [name, *command]
-
 
 # --- parsing ----------------------------------------------------------------------------
 
@@ -146,15 +132,12 @@ TEXTS = ErrorTexts(
 )
 
 
-def classify(result: _exec.Result, image: str | None = None) -> EngineError:
-    """Classify docker's stderr; the texts were recorded from a real engine."""
-    return classify_failure(result, TEXTS, image)
-
 
 class DockerRuntime(Runtime):
     name = "docker"
     display_name = "Docker"
     can_rename = True
+    texts = TEXTS
 
     def __init__(self, binary: str = "docker") -> None:
         super().__init__(binary)
@@ -181,8 +164,6 @@ class DockerRuntime(Runtime):
         if not result.ok:
             raise self.classify(result, image=ref)
 
-    def pull_command(self, ref: str) -> str:
-        return f"docker pull {ref}"
 
     def run(self, spec: ContainerSpec) -> str:
         result = self._call(run_argv(self.binary, spec))
@@ -217,13 +198,7 @@ class DockerRuntime(Runtime):
         result = self._call(logs_argv(self.binary, name, lines), check=False)
         return (result.stdout + result.stderr).strip()
 
-    def exec_argv(self, name: str, command: Sequence[str], tty: bool,
-                  env: Mapping[str, str] | None = None, workdir: str | None = None,
-                  interactive: bool = True) -> list[str]:
-        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
 
-    def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
-        return classify(result, image)
 
     def missing_binary(self) -> EngineUnavailableError:
         return EngineUnavailableError(

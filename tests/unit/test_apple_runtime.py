@@ -50,7 +50,7 @@ def test_init_flag_only_from_0_10(version, has_init):
 
 
 def test_exec_argv():
-    assert a.exec_argv("container", "n", ["sh"], tty=True, workdir="/workspace") == [
+    assert a.AppleContainerRuntime("container").exec_argv("n", ["sh"], tty=True, workdir="/workspace") == [
         "container", "exec", "--interactive", "--tty", "--workdir", "/workspace", "n", "sh"]
 
 
@@ -99,7 +99,7 @@ def result(stderr, argv=("container", "image", "pull", DEV)):
     ("xpc_error.stderr", EngineUnavailableError),
 ])
 def test_classify_pull_errors(name, kind):
-    error = a.classify(result(recorded(f"apple/{name}")), image=DEV)
+    error = a.AppleContainerRuntime().classify(result(recorded(f"apple/{name}")), image=DEV)
     assert type(error) is kind
     if kind is EngineUnavailableError:
         assert "container system start" in error.hint and error.exit_code == 3

@@ -16,10 +16,11 @@ from oubliette.errors import (
 )
 from oubliette.runtime import docker as d
 from oubliette.runtime._exec import Result
-from oubliette.runtime.base import ContainerSpec
+from oubliette.runtime.base import ContainerSpec, exec_argv
 from tests.unit.helpers import recorded
 
 IMAGE = "localhost:5000/oubliette-base:latest"
+RT = d.DockerRuntime()
 
 
 def spec(**overrides):
@@ -61,9 +62,9 @@ def test_other_argv_builders():
         "docker", "ps", "--no-trunc", "--filter", "label=oubliette.project", "--format"]
     assert d.list_argv("docker", "oubliette.project", all=True)[2] == "--all"
     assert d.inspect_argv("docker", "n") == ["docker", "container", "inspect", "n"]
-    assert d.exec_argv("docker", "n", ["sh"], tty=True, env={"A": "1"}, workdir="/w") == [
+    assert exec_argv("docker", "n", ["sh"], tty=True, env={"A": "1"}, workdir="/w") == [
         "docker", "exec", "--interactive", "--tty", "--env", "A=1", "--workdir", "/w", "n", "sh"]
-    assert d.exec_argv("docker", "n", ["true"], tty=False, interactive=False) == ["docker", "exec", "n", "true"]
+    assert exec_argv("docker", "n", ["true"], tty=False, interactive=False) == ["docker", "exec", "n", "true"]
 
 
 def test_parse_ps_recorded_output_normalises_states():
@@ -103,7 +104,7 @@ def failed(name, argv=("docker", "pull", IMAGE)):
     ("daemon_down.stderr", EngineUnavailableError),
 ])
 def test_classify_recorded_pull_errors(name, kind):
-    error = d.classify(failed(name), image=IMAGE)
+    error = RT.classify(failed(name), image=IMAGE)
     assert type(error) is kind
     assert error.hint
     if kind is not EngineUnavailableError:
@@ -118,14 +119,14 @@ def test_classify_hub_style_denied_and_unknown():
     hub = Result(["docker", "pull", "x"], 1, "",
                  "Error response from daemon: pull access denied for x, repository does not exist "
                  "or may require 'docker login': denied: requested access to the resource is denied\n")
-    assert isinstance(d.classify(hub, image="x"), AccessDeniedError)
+    assert isinstance(RT.classify(hub, image="x"), AccessDeniedError)
     odd = Result(["docker", "pull", "x"], 1, "", "something else entirely\n")
-    error = d.classify(odd, image="x")
+    error = RT.classify(odd, image="x")
     assert type(error) is EngineError and "something else entirely" in error.message
 
 
 def test_classify_non_pull_failure_names_the_command():
-    error = d.classify(Result(["docker", "run", "--detach"], 125, "", recorded("docker/run_name_conflict.stderr")))
+    error = RT.classify(Result(["docker", "run", "--detach"], 125, "", recorded("docker/run_name_conflict.stderr")))
     assert type(error) is EngineError
     assert error.message.startswith("`docker run --detach` failed: Conflict.")
 
