@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from oubliette.config import Config, load_config, resolve_home
 from oubliette.images import ImageManager
 from oubliette.report import Reporter
 from oubliette.runtime.base import Runtime
+
+if TYPE_CHECKING:
+    from oubliette.projects import ProjectStore
+    from oubliette.sessions import SessionRegistry
 
 
 class App:
@@ -46,3 +50,15 @@ class App:
     @cached_property
     def images(self) -> ImageManager:
         return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)
+
+    @cached_property
+    def projects(self) -> "ProjectStore":
+        from oubliette.projects import ProjectStore
+
+        return ProjectStore(self.home)
+
+    @cached_property
+    def sessions(self) -> "SessionRegistry":
+        from oubliette.sessions import SessionRegistry
+
+        return SessionRegistry(self.home)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from oubliette.config import config_path, render_default_config
 from oubliette.errors import OublietteError
+from oubliette.files import write_atomic, write_secret
 
 TOKEN_PREFIX = "oub_"
 
@@ -68,20 +69,3 @@ def initialize(home: Path, dev: bool, force: bool = False) -> InitResult:
         raise OublietteError(f"cannot initialize {home}: {exc}",
                              hint="choose another place with --home or OUBLIETTE_HOME") from None
     return InitResult(home, config_file, written, backup, token_file, token)
-
-
-def write_secret(path: Path, text: str) -> None:
-    """Create a file readable by its owner only; never via a wider mode first."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write beside, fsync, rename: a crash leaves the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -14,3 +14,30 @@ def oubliette_home(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OUBLIETTE_HOME", str(home))
     return home
+
+
+def _e2e_counts(terminalreporter) -> dict[str, int]:
+    counts = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(outcome, [])
+        counts[outcome] = sum(1 for r in reports if "/e2e/" in str(getattr(r, "fspath", r.nodeid)).replace("\\", "/")
+                              or r.nodeid.startswith("tests/e2e/"))
+    return counts
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many end-to-end tests ran, so a CI log shows the real engine was used."""
+    counts = _e2e_counts(terminalreporter)
+    terminalreporter.write_line(
+        "e2e (real engine): " + ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "passed"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("OUBLIETTE_E2E") == "require" and reporter is not None and exitstatus == 0:
+        if _e2e_counts(reporter)["passed"] == 0:
+            reporter.ensure_newline()
+            reporter.write_line("OUBLIETTE_E2E=require but no end-to-end test passed", red=True)
+            session.exitstatus = 1

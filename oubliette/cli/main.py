@@ -59,9 +59,12 @@ def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:
 
 
 def _register() -> None:
-    from oubliette.cli import init_cmd
+    from oubliette.cli import container, init_cmd, project, session
 
     cli.add_command(init_cmd.init)
+    cli.add_command(project.project)
+    cli.add_command(container.container)
+    cli.add_command(session.session)
 
 
 _register()

@@ -25,3 +25,11 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from tabulate import tabulate  # lazy: --json and -q never pay for it
 
     click.echo(tabulate(rows, headers=list(headers), tablefmt="plain", disable_numparse=True))
+
+
+def reporter_for(app: Any, as_json: bool) -> Any:
+    """Route progress to stderr when stdout carries JSON; returns the app's reporter."""
+    from oubliette.report import Reporter
+
+    app.reporter = Reporter(to_stderr=as_json)
+    return app.reporter

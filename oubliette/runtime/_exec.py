@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import IO, Sequence, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
+# An engine's own error lines are kept but not shown: the classified error restates them,
+# and a user (or a script) should see one `Error:` line, not two.
+ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def stream(
         os.close(pty_slave)
         pumps.append(_pump_fd(pty_master, err_fd, kept))
     else:
-        pumps.append(_pump(proc.stderr, err, kept))
+        pumps.append(_pump(proc.stderr, err, kept, hold=ENGINE_ERROR_PREFIXES))
     try:
         proc.wait()
     except BaseException:
@@ -152,21 +155,35 @@ def _keep(kept: bytearray | None, chunk: bytes) -> None:
         del kept[: len(kept) - _KEEP]
 
 
-def _pump(source: IO[bytes], target: TextIO, kept: bytearray | None) -> threading.Thread:
-    """Copy a child's pipe to a Python stream as it arrives."""
+def _pump(source: IO[bytes], target: TextIO, kept: bytearray | None,
+          hold: tuple[bytes, ...] = ()) -> threading.Thread:
+    """Copy a child's pipe to a Python stream as it arrives, line by line when holding back."""
+
+    def write(data: bytes) -> None:
+        try:
+            target.write(_text(data))
+            target.flush()
+        except (OSError, ValueError):
+            pass
 
     def run() -> None:
         reader = getattr(source, "read1", source.read)
+        pending = b""
         while True:
             chunk = reader(65536)
             if not chunk:
                 break
             _keep(kept, chunk)
-            try:
-                target.write(_text(chunk))
-                target.flush()
-            except (OSError, ValueError):
-                pass
+            if not hold:
+                write(chunk)
+                continue
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            shown = b"".join(line + b"\n" for line in lines if not line.lstrip().startswith(hold))
+            if shown:
+                write(shown)
+        if pending and not pending.lstrip().startswith(hold):
+            write(pending)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

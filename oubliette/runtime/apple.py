@@ -102,9 +102,15 @@ def container_from_json(row: dict[str, Any]) -> ContainerInfo:
 
 
 def parse_list(stdout: str, label: str, all: bool) -> list[ContainerInfo]:
-    """`container list [-a] --format json`: keep labelled ones; up to 0.9 `-a` is ignored."""
+    """`container list [-a] --format json`, filtered here: the CLI has no `--filter`.
+
+    `label` is `key` or `key=value`, as for `docker ps --filter label=...`; up to 0.9
+    the JSON ignores `-a`, so the state is filtered here too.
+    """
+    key, has_value, value = label.partition("=")
     infos = [container_from_json(row) for row in json.loads(stdout or "[]")]
-    return [i for i in infos if label in i.labels and (all or i.status == RUNNING)]
+    return [i for i in infos
+            if key in i.labels and (not has_value or i.labels[key] == value) and (all or i.status == RUNNING)]
 
 
 def image_digest(stdout: str, ref: str) -> str | None:

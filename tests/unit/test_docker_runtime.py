@@ -152,9 +152,10 @@ def test_pull_streams_engine_output_and_raises_classified(fp):
     rt.pull(IMAGE, out=out, err=err)
     assert "Digest: sha256:" in out.getvalue() and "Status: Downloaded newer image" in out.getvalue()
     fp.register(d.pull_argv("docker", IMAGE), returncode=1, stderr=recorded("docker/pull_missing_tag.stderr"))
-    with pytest.raises(ImageNotFoundError):
+    with pytest.raises(ImageNotFoundError) as caught:
         rt.pull(IMAGE, out=out, err=err)
-    assert "manifest unknown" in err.getvalue()  # the engine's own words reach the user
+    assert "manifest unknown" in caught.value.message  # the engine's own words, restated once
+    assert "Error response from daemon" not in err.getvalue()  # not shown twice
 
 
 def test_missing_binary_is_engine_unavailable(tmp_path):

@@ -26,11 +26,20 @@ def test_capture_missing_binary_raises_file_not_found(tmp_path):
 
 def test_stream_to_python_streams_keeps_stderr():
     out, err = io.StringIO(), io.StringIO()
-    code = "import sys; print('progress'); print('Error: boom', file=sys.stderr); sys.exit(3)"
+    code = "import sys; print('progress'); print('layer 1/2', file=sys.stderr); sys.exit(3)"
     result = _exec.stream([PY, "-c", code], out=out, err=err)
     assert result.returncode == 3
     assert out.getvalue() == "progress\n"
-    assert err.getvalue() == "Error: boom\n" and result.stderr == "Error: boom\n"
+    assert err.getvalue() == "layer 1/2\n" and result.stderr == "layer 1/2\n"
+
+
+def test_stream_holds_back_the_engines_error_lines_only():
+    err = io.StringIO()
+    code = ("import sys; w = sys.stderr.write; w('Fetching 10%\\n'); w('Error response from daemon: boom\\n');"
+            " w('warning: x\\n'); w('Error: tail without newline'); sys.exit(1)")
+    result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err)
+    assert err.getvalue() == "Fetching 10%\nwarning: x\n"
+    assert "Error response from daemon: boom" in result.stderr and "Error: tail" in result.stderr
 
 
 def test_stream_hands_a_real_fd_to_the_child(tmp_path):

@@ -1,0 +1,129 @@
+"""`oubliette container ...`: start, list, refresh, stop."""
+
+from __future__ import annotations
+
+import click
+
+from oubliette.app import App
+from oubliette.cli.output import json_option, print_json, reporter_for
+
+
+@click.group("container")
+def container() -> None:
+    """Start, list, refresh and stop project containers."""
+
+
+@container.command("start")
+@click.argument("project_id", metavar="ID")
+@json_option
+@click.pass_obj
+def start(app: App, project_id: str, as_json: bool) -> None:
+    """Start the project's container, pulling its image first if it is missing.
+
+    A container an interrupted refresh left aside is recovered first. Already
+    running: says so and exits 0.
+    """
+    from oubliette.lifecycle import start_container
+
+    result = start_container(app, project_id, reporter_for(app, as_json))
+    if as_json:
+        print_json(result.to_dict())
+    elif result.action == "already_running":
+        click.echo(f"Container {result.name} is already running.")
+    else:
+        click.echo(f"Started container {result.name} ({result.image}).")
+
+
+@container.command("list")
+@click.option("-a", "--all", "all_", is_flag=True, help="Include stopped containers.")
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="Print project ids only.")
+@click.pass_obj
+def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
+    """List oubliette's running containers (one engine call, selected by label).
+
+    IMAGE is the image reference the container was started from; STATUS is
+    `running` or `stopped` (exited, created and dead containers) on every engine.
+    """
+    from oubliette.lifecycle import list_containers
+
+    infos = list_containers(app, all=all_)
+    if as_json:
+        print_json([{"project_id": i.project_id, "name": i.name, "image": i.image, "type": i.type,
+                     "status": i.status} for i in infos])
+    elif quiet:
+        for info in infos:
+            click.echo(info.project_id)
+    else:
+        from oubliette.cli.output import print_table
+
+        print_table(["PROJECT ID", "IMAGE", "STATUS"], [[i.project_id, i.image, i.status] for i in infos])
+
+
+@container.command("refresh")
+@click.argument("project_ids", metavar="[ID]...", nargs=-1)
+@json_option
+@click.pass_obj
+def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
+    """Pull the image, then replace the container (no ids: every running container).
+
+    The pull comes first: if it fails, the old container keeps running untouched. If
+    the new container does not start, the old one is brought back. Refused while the
+    project has active sessions. Everything outside /workspace is discarded.
+    """
+    from oubliette.errors import OublietteError
+    from oubliette.lifecycle import refresh as refresh_projects
+    from oubliette.lifecycle import refresh_targets
+
+    reporter = reporter_for(app, as_json)
+    projects = refresh_targets(app, project_ids)
+    if not projects:
+        if as_json:
+            print_json([])
+        else:
+            click.echo("No running containers to refresh.")
+        return
+    single = len(project_ids) == 1 and not as_json  # then a failure is this command's one Error line
+    results = refresh_projects(app, projects, reporter, report_failures=not single)
+    failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        print_json([r.to_dict() for r in results])
+    if single and failed:
+        raise OublietteError(failed[0].error or "refresh failed", hint=failed[0].hint)
+    if failed:
+        if not as_json:
+            click.echo(f"{len(failed)} of {len(results)} containers failed to refresh.", err=True)
+        raise click.exceptions.Exit(1)
+    if not as_json and not single:
+        click.echo("All containers refreshed.")
+
+
+@container.command("stop")
+@click.argument("project_ids", metavar="[ID]...", nargs=-1)
+@click.option("-a", "--all", "all_", is_flag=True, help="Stop every oubliette container (and nothing else).")
+@json_option
+@click.pass_obj
+def stop(app: App, project_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Stop and remove project containers (give IDs, or --all).
+
+    The workspace stays; whatever else lived in the container is gone. A project
+    without a container is a no-op that says so.
+    """
+    from oubliette.lifecycle import stop_all, stop_containers
+
+    if bool(project_ids) == all_:
+        raise click.UsageError("give one or more project IDs, or --all (not both)")
+    reporter = reporter_for(app, as_json)
+    results = stop_all(app, reporter) if all_ else stop_containers(app, project_ids, reporter)
+    if as_json:
+        print_json([r.to_dict() for r in results])
+        return
+    if all_:
+        count = len(results)
+        click.echo(f"Stopped {count} container{'s' if count != 1 else ''}." if count else "No containers to stop.")
+        return
+    for result in results:
+        if result.action == "no_container":
+            click.echo(f"{result.project_id} has no container; nothing to stop.")
+        else:
+            click.echo(f"Stopped and removed {result.name}.")

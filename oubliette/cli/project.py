@@ -1,0 +1,117 @@
+"""`oubliette project ...`: create, list, show, delete, options."""
+
+from __future__ import annotations
+
+import click
+
+from oubliette.app import App
+from oubliette.cli.output import json_option, print_json, print_table, reporter_for
+
+
+@click.group("project")
+def project() -> None:
+    """Create and manage projects (each gets one container)."""
+
+
+def _record(app: App, proj) -> dict:
+    """A project as JSON: metadata plus where it lives and the image its type maps to now."""
+    image = app.config.containers.get(proj.type)
+    return {**proj.to_dict(), "image": image, "container": proj.container_name,
+            "workspace": str(app.projects.workspace(proj.id))}
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--type", "type_name", metavar="TYPE",
+              help="Container type from the config (default: defaults.container.type, else dev).")
+@json_option
+@click.pass_obj
+def create(app: App, name: str, type_name: str | None, as_json: bool) -> None:
+    """Create a project and print its id (so `id=$(oubliette project create x)` works)."""
+    from oubliette.lifecycle import create_project
+
+    proj = create_project(app, name, type_name)
+    if as_json:
+        print_json(_record(app, proj))
+    else:
+        click.echo(proj.id)
+
+
+@project.command("list")
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="Print project ids only.")
+@click.pass_obj
+def list_(app: App, as_json: bool, quiet: bool) -> None:
+    """List projects, oldest first."""
+    projects = app.projects.list()
+    if as_json:
+        print_json([_record(app, p) for p in projects])
+    elif quiet:
+        for proj in projects:
+            click.echo(proj.id)
+    else:
+        print_table(["PROJECT ID", "NAME", "TYPE", "CREATED"],
+                    [[p.id, p.name, p.type, p.created_at] for p in projects])
+
+
+@project.command("show")
+@click.argument("project_id", metavar="ID")
+@json_option
+@click.pass_obj
+def show(app: App, project_id: str, as_json: bool) -> None:
+    """Show one project (a unique id prefix is enough)."""
+    proj = app.projects.get(project_id)
+    record = _record(app, proj)
+    record["active_sessions"] = [s.id for s in app.sessions.active(proj.id)]
+    if as_json:
+        print_json(record)
+        return
+    labels = {"id": "ID", "name": "Name", "type": "Type", "image": "Image", "container": "Container",
+              "workspace": "Workspace", "created_at": "Created", "active_sessions": "Active sessions"}
+    for key, label in labels.items():
+        value = record[key]
+        if key == "image" and value is None:
+            value = f"(type {proj.type} is not in the config)"
+        if key == "active_sessions":
+            value = ", ".join(value) or "none"
+        click.echo(f"{label + ':':<17}{value}")
+
+
+@project.command("delete")
+@click.argument("project_id", metavar="ID")
+@click.option("--purge", is_flag=True, help="Also delete the workspace directory and everything in it.")
+@json_option
+@click.pass_obj
+def delete(app: App, project_id: str, purge: bool, as_json: bool) -> None:
+    """Delete a project and remove its container; the workspace is kept unless --purge.
+
+    Refused while the project has active sessions.
+    """
+    from oubliette.lifecycle import delete_project
+
+    reporter = reporter_for(app, as_json)
+    proj = delete_project(app, project_id, purge, reporter)
+    workspace = app.projects.workspace(proj.id)
+    if as_json:
+        print_json({"id": proj.id, "deleted": True, "workspace": None if purge else str(workspace)})
+    elif purge:
+        click.echo(f"Deleted project {proj.id} and its workspace.")
+    else:
+        click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace} (--purge removes it).")
+
+
+@project.command("options")
+@json_option
+@click.pass_obj
+def options(app: App, as_json: bool) -> None:
+    """List the container types a project can use (from the config) and the default."""
+    images = app.images
+    available = [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()]
+    default = app.config.default_type
+    if as_json:
+        print_json({"container_types": {"available": available, "default": default}})
+        return
+    print_table(["TYPE", "IMAGE", "DEFAULT"],
+                [[a["name"], a["image"], "yes" if a["name"] == default else ""] for a in available])
+    if default not in images.containers:
+        click.echo(f"Warning: the default type {default!r} is not in the config", err=True)

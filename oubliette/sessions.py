@@ -1,0 +1,165 @@
+"""The active-session registry: which commands are running in which project container.
+
+A session is the local `oubliette session start` process plus the command it runs in
+the container. Its record (`<home>/data/projects/<id>/sessions/<sid>.json`) holds the
+local pid and that process's start time, so a pid the OS has since reused is not
+mistaken for the session. Records of dead processes are stale and removed on sight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from oubliette.errors import InvalidReferenceError, NotFoundError
+from oubliette.files import write_atomic
+from oubliette.home import projects_dir
+
+SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
+_ID_INPUT_RE = re.compile(r"(?:sess_)?[0-9a-f]{1,8}")
+PID_DIR = "/tmp/.oubliette-sessions"
+LIST_HINT = "list sessions with `oubliette session list`"
+
+# Runs in the container: note our pid for `session end`, then become the command.
+# When the image names a session user (/etc/oubliette/session-user, written by the
+# oubliette images' init script), a root exec switches to that user first.
+WRAPPER = r"""
+mkdir -p {pid_dir} 2>/dev/null && chmod 1777 {pid_dir} 2>/dev/null
+echo $$ > {pid_dir}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
+if [ "$(id -u)" = 0 ] && [ -r /etc/oubliette/session-user ]; then
+  user=$(cat /etc/oubliette/session-user)
+  if [ -n "$user" ] && [ "$user" != root ] && command -v setpriv >/dev/null 2>&1; then
+    home=$(getent passwd "$user" | cut -d: -f6)
+    export HOME="${{home:-/home/$user}}" USER="$user" LOGNAME="$user"
+    exec setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
+  fi
+fi
+exec "$@"
+""".format(pid_dir=PID_DIR).strip()
+
+DEFAULT_SHELL = ["sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi"]
+
+# Stops the session's command in the container: HUP (interactive shells ignore TERM),
+# then TERM, then KILL after a grace period.
+END_SCRIPT = r"""
+f={pid_dir}/$1.pid
+[ -r "$f" ] || exit 0
+p=$(cat "$f")
+for sig in HUP TERM; do kill -$sig "$p" 2>/dev/null; done
+i=0
+while kill -0 "$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done
+kill -KILL "$p" 2>/dev/null
+rm -f "$f"
+exit 0
+""".format(pid_dir=PID_DIR).strip()
+
+
+def wrap_command(command: list[str]) -> list[str]:
+    """The argv run in the container for a session of `command` (default: a login shell)."""
+    return ["sh", "-c", WRAPPER, "oubliette-session", *(command or DEFAULT_SHELL)]
+
+
+def end_command(session_id: str) -> list[str]:
+    return ["sh", "-c", END_SCRIPT, "oubliette-session-end", session_id]
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    project_id: str
+    pid: int
+    pid_started: str
+    command: list[str] = field(default_factory=list)
+    started_at: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def process_start_time(pid: int) -> str | None:
+    """An opaque start stamp for `pid`, or None if there is no such process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, but someone else's
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            # Field 22 (starttime) follows the parenthesised command name.
+            return stat.read_text().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return None
+    from oubliette.runtime import _exec  # macOS: no /proc
+
+    result = _exec.capture(["ps", "-o", "lstart=", "-p", str(pid)])
+    return result.stdout.strip() or None
+
+
+class SessionRegistry:
+    def __init__(self, home: Path) -> None:
+        self.root = projects_dir(home)
+
+    def _dir(self, project_id: str) -> Path:
+        return self.root / project_id / "sessions"
+
+    def register(self, project_id: str, command: list[str], pid: int | None = None) -> Session:
+        pid = os.getpid() if pid is None else pid
+        stamp = process_start_time(pid) or ""
+        session = Session("sess_" + secrets.token_hex(4), project_id, pid, stamp, list(command),
+                          datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+        self._dir(project_id).mkdir(parents=True, exist_ok=True)
+        write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n")
+        return session
+
+    def unregister(self, session: Session) -> None:
+        try:
+            (self._dir(session.project_id) / f"{session.id}.json").unlink()
+        except FileNotFoundError:
+            pass
+
+    def is_alive(self, session: Session) -> bool:
+        stamp = process_start_time(session.pid)
+        return stamp is not None and stamp == session.pid_started
+
+    def active(self, project_id: str | None = None) -> list[Session]:
+        """Live sessions (of one project, or all); stale records are removed on the way."""
+        live = []
+        for session in self._records(project_id):
+            if self.is_alive(session):
+                live.append(session)
+            else:
+                self.unregister(session)
+        return sorted(live, key=lambda s: (s.started_at, s.id))
+
+    def get(self, id_or_prefix: str) -> Session:
+        """A session record (live or stale) by id or unique prefix."""
+        given = id_or_prefix.strip()
+        if not _ID_INPUT_RE.fullmatch(given) and given != "sess_":
+            raise InvalidReferenceError(f"invalid session id {id_or_prefix!r}: expected sess_ and up to 8 hex digits",
+                                        hint=LIST_HINT)
+        prefix = given if given.startswith("sess_") else f"sess_{given}"
+        matches = [s for s in self._records(None) if s.id.startswith(prefix)]
+        if not matches:
+            raise NotFoundError(f"no session matches {id_or_prefix!r}", hint=LIST_HINT)
+        if len(matches) > 1:
+            raise NotFoundError(f"{id_or_prefix!r} matches {len(matches)} sessions: "
+                                f"{', '.join(sorted(s.id for s in matches))}", hint="give more of the id")
+        return matches[0]
+
+    def _records(self, project_id: str | None) -> list[Session]:
+        dirs = [self._dir(project_id)] if project_id else sorted(self.root.glob("proj_*/sessions"))
+        found = []
+        for directory in dirs:
+            for path in sorted(directory.glob("sess_*.json")) if directory.is_dir() else ():
+                try:
+                    found.append(Session(**json.loads(path.read_text(encoding="utf-8"))))
+                except (OSError, ValueError, TypeError):
+                    path.unlink(missing_ok=True)  # written atomically, so only damage gets here
+        return found

@@ -1,0 +1,232 @@
+"""A stateful fake `docker` for unit tests, on pytest-subprocess callbacks.
+
+It answers the calls oubliette makes with the shapes and error texts recorded from a
+real engine (tests/unit/recorded/docker), and keeps containers and images in memory so
+tests can assert the engine state after a workflow, and count the calls it took.
+
+Captured calls go through pytest-subprocess. The one streamed call (`docker pull`) is
+answered by replacing `_exec.stream`: pytest-subprocess fills a callback's output in a
+thread, which a live pump may read before it is written. The real pump is covered by
+tests/unit/test_exec.py (real processes) and test_docker_runtime.py (static fakes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+
+from oubliette.runtime import _exec
+from tests.unit.helpers import recorded
+
+NO_SUCH_IMAGE = "Error response from daemon: no such image: {ref}: No such image: {ref}\n"
+NO_SUCH_CONTAINER = "Error response from daemon: No such container: {name}\n"
+CONFLICT = ('docker: Error response from daemon: Conflict. The container name "/{name}" is already in use by '
+            'container "{id}". You have to remove (or rename) that container to be able to reuse that name.\n'
+            "\nRun 'docker run --help' for more information\n")
+
+
+def image_id(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    labels: dict
+    state: str = "running"
+    command: list = field(default_factory=list)
+
+
+class FakeDocker:
+    def __init__(self, fp, monkeypatch) -> None:
+        self.images: dict[str, str] = {}  # local ref -> id
+        self.registry: dict[str, str] = {}  # ref -> id a pull gets
+        self.pull_errors: dict[str, str] = {}  # ref -> recorded stderr file
+        self.broken_images: set[str] = set()  # containers of these exit right after start
+        self.containers: dict[str, Container] = {}
+        self.daemon_down = False
+        self.fail_next: dict[str, str] = {}  # subcommand -> stderr for its next call
+        self.exec_codes: list[int] = []
+        self.log: list[list[str]] = []
+        fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
+        monkeypatch.setattr(_exec, "stream", self._stream)
+
+    # --- set-up helpers ---------------------------------------------------------------
+
+    def push(self, ref: str, seed: str | None = None) -> str:
+        self.registry[ref] = image_id(seed or ref + uuid.uuid4().hex)
+        return self.registry[ref]
+
+    def local(self, ref: str, seed: str | None = None) -> str:
+        self.images[ref] = image_id(seed or ref + uuid.uuid4().hex)
+        return self.images[ref]
+
+    def foreign(self, name: str = "someone-elses", labels: dict | None = None) -> Container:
+        container = Container(uuid.uuid4().hex * 2, name, "alpine:latest", image_id("alpine"), labels or {})
+        self.containers[name] = container
+        return container
+
+    def calls(self, subcommand: str | None = None) -> list[list[str]]:
+        """Every docker call so far, or those of one subcommand (`"pull"`, `"container inspect"`)."""
+        return [c for c in self.log if subcommand is None or c[1:2] == [subcommand] or c[1:3] == subcommand.split()]
+
+    # --- the engine -------------------------------------------------------------------
+
+    def _dispatch(self, process) -> None:
+        rc, out, err = self._answer([str(a) for a in process.args])
+        for stream, text in ((process.stdout, out), (process.stderr, err)):
+            if stream is not None and text:
+                stream.write(text.encode())
+                stream.seek(0)
+        process.returncode = rc
+
+    def _stream(self, argv, out=None, err=None, progress_on_stderr=False) -> _exec.Result:
+        rc, stdout, stderr = self._answer([str(a) for a in argv])
+        (out or sys.stdout).write(stdout)
+        (err or sys.stderr).write(stderr)
+        return _exec.Result(list(argv), rc, "", stderr)
+
+    def _answer(self, full_argv: list[str]) -> tuple[int, str, str]:
+        self.log.append(full_argv)
+        argv = full_argv[1:]
+        rc, out, err = 0, "", ""
+        if self.daemon_down:
+            rc, err = 1, recorded("docker/daemon_down.stderr")
+        elif argv and argv[0] in self.fail_next:
+            rc, err = 1, self.fail_next.pop(argv[0])
+        else:
+            handler = getattr(self, "_" + argv[0].replace("-", "_"), None)
+            rc, out, err = handler(argv[1:]) if handler else (1, "", f"unknown command {argv[0]}\n")
+        return rc, out, err
+
+    def _version(self, args):
+        return 0, "20.10.24\n", ""
+
+    def _image(self, args):
+        assert args[:3] == ["inspect", "--format", "{{.Id}}"], args
+        ref = args[3]
+        if ref in self.images:
+            return 0, self.images[ref] + "\n", ""
+        return 1, "", NO_SUCH_IMAGE.format(ref=ref)
+
+    def _pull(self, args):
+        ref = args[0]
+        if ref in self.pull_errors:
+            return 1, "", recorded(f"docker/{self.pull_errors[ref]}")
+        if ref not in self.registry:
+            return 1, "", recorded("docker/pull_missing_tag.stderr").replace(
+                "localhost:5000/oubliette-base:v1", ref)
+        fresh = self.images.get(ref) != self.registry[ref]
+        self.images[ref] = self.registry[ref]
+        status = f"Downloaded newer image for {ref}" if fresh else f"Image is up to date for {ref}"
+        tag = ref.rsplit(":", 1)[-1]
+        return 0, f"{tag}: Pulling from x\nDigest: sha256:{'0' * 64}\nStatus: {status}\n{ref}\n", ""
+
+    def _run(self, args):
+        opts, i = {"labels": {}, "init": False}, 0
+        while args[i].startswith("--"):
+            flag = args[i]
+            if flag in ("--detach", "--init"):
+                opts["init"] = opts["init"] or flag == "--init"
+                i += 1
+                continue
+            value = args[i + 1]
+            if flag == "--label":
+                key, _, val = value.partition("=")
+                opts["labels"][key] = val
+            else:
+                opts[flag] = value
+            i += 2
+        name, image, command = opts["--name"], args[i], args[i + 1:]
+        if name in self.containers:
+            return 125, "", CONFLICT.format(name=name, id=self.containers[name].id)
+        if image not in self.images:
+            return 125, "", f"Unable to find image '{image}' locally\n"
+        container = Container(uuid.uuid4().hex + uuid.uuid4().hex, name, image, self.images[image],
+                              opts["labels"], command=command)
+        if image in self.broken_images:
+            container.state = "exited"
+        self.containers[name] = container
+        return 0, container.id + "\n", ""
+
+    def _ps(self, args):
+        show_all = "--all" in args
+        label = args[args.index("--filter") + 1].removeprefix("label=")
+        key, has_value, value = label.partition("=")
+        lines = []
+        for c in self.containers.values():
+            if key not in c.labels or (has_value and c.labels[key] != value):
+                continue
+            if not show_all and c.state != "running":
+                continue
+            lines.append(json.dumps({"id": c.id, "name": c.name, "state": c.state, "image": c.image, "labels": {
+                k: c.labels.get(k, "") for k in ("oubliette.project", "oubliette.type", "oubliette.image")}}))
+        return 0, "".join(line + "\n" for line in lines), ""
+
+    def _container(self, args):
+        assert args[0] == "inspect", args
+        c = self.containers.get(args[1])
+        if c is None:
+            return 1, "[]\n", NO_SUCH_CONTAINER.format(name=args[1])
+        return 0, json.dumps([{"Id": c.id, "Name": "/" + c.name, "State": {"Status": c.state},
+                               "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels}}]), ""
+
+    def _each(self, names, action):
+        for name in names:
+            if name not in self.containers:
+                return 1, "", NO_SUCH_CONTAINER.format(name=name)
+            action(self.containers[name])
+        return 0, "".join(n + "\n" for n in names), ""
+
+    def _stop(self, args):
+        return self._each(args, lambda c: setattr(c, "state", "exited"))
+
+    def _start(self, args):
+        def start(c):
+            c.state = "exited" if c.image in self.broken_images else "running"
+        return self._each(args, start)
+
+    def _rm(self, args):
+        force = "--force" in args
+        names = [a for a in args if a != "--force"]
+        for name in names:
+            c = self.containers.get(name)
+            if c is None:
+                return 1, "", NO_SUCH_CONTAINER.format(name=name)
+            if c.state == "running" and not force:
+                return 1, "", f"Error response from daemon: You cannot remove a running container {c.id}.\n"
+            del self.containers[name]
+        return 0, "".join(n + "\n" for n in names), ""
+
+    def _rename(self, args):
+        old, new = args
+        if old not in self.containers:
+            return 1, "", NO_SUCH_CONTAINER.format(name=old)
+        if new in self.containers:
+            return 1, "", f"Error response from daemon: Conflict. The container name \"/{new}\" is already in use\n"
+        container = self.containers.pop(old)
+        container.name = new
+        self.containers[new] = container
+        return 0, "", ""
+
+    def _logs(self, args):
+        return 0, "", recorded("docker/logs_no_sleep.txt")
+
+    def _exec(self, args):
+        name = next(a for a in args if not a.startswith("--") and a not in self._exec_values(args))
+        c = self.containers.get(name)
+        if c is None:
+            return 1, "", NO_SUCH_CONTAINER.format(name=name)
+        if c.state != "running":
+            return 126, "", f"Error response from daemon: Container {c.id} is not running\n"
+        return (self.exec_codes.pop(0) if self.exec_codes else 0), "", ""
+
+    @staticmethod
+    def _exec_values(args):
+        return {args[i + 1] for i, a in enumerate(args) if a in ("--env", "--workdir")}

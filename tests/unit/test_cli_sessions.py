@@ -1,0 +1,149 @@
+"""Sessions: the registry (pid + start time), `session start|list|end` with a fake engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from oubliette.files import FileLock
+from oubliette.lifecycle import defer_interrupts
+from oubliette.sessions import DEFAULT_SHELL, SessionRegistry, end_command, process_start_time, wrap_command
+from tests.unit.helpers import assert_clean_error
+
+
+def create(run, *args):
+    result = run("project", "create", *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_registry_tells_live_from_stale_and_reused_pids(oubliette_home):
+    registry = SessionRegistry(oubliette_home)
+    live = registry.register("proj_000000000001", ["x"], pid=os.getpid())
+    dead_process = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_process.wait()
+    stale = registry.register("proj_000000000001", ["y"], pid=dead_process.pid)
+    reused = registry.register("proj_000000000002", ["z"], pid=os.getpid())
+    record = oubliette_home / "data/projects/proj_000000000002/sessions" / f"{reused.id}.json"
+    record.write_text(json.dumps({**reused.to_dict(), "pid_started": "1"}))  # same pid, other process
+    assert [s.id for s in registry.active()] == [live.id]
+    assert not record.exists()  # stale records are cleaned on sight
+    assert registry.get(live.id[:7]).id == live.id
+    with pytest.raises(Exception, match="no session matches"):
+        registry.get(stale.id)
+
+
+def test_process_start_time_is_stable_and_none_for_dead():
+    assert process_start_time(os.getpid()) == process_start_time(os.getpid()) is not None
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert process_start_time(child.pid) is None
+
+
+def test_wrapped_command_records_pid_and_execs():
+    argv = wrap_command(["ls", "-la"])
+    assert argv[:2] == ["sh", "-c"] and argv[3:] == ["oubliette-session", "ls", "-la"]
+    assert 'exec "$@"' in argv[2] and "$OUBLIETTE_SESSION_ID.pid" in argv[2]
+    assert wrap_command([])[4:] == DEFAULT_SHELL
+    assert end_command("sess_0000abcd")[-1] == "sess_0000abcd"
+
+
+def test_wrapper_really_runs_the_command_in_a_shell(tmp_path):
+    """The wrapper is shell code: run it with the local sh to prove it works."""
+    argv = wrap_command([sys.executable, "-c", "import sys; print(sys.argv[1:]); sys.exit(4)", "a b", "$X"])
+    script = argv[2].replace("/tmp/.oubliette-sessions", str(tmp_path / "pids"))
+    result = subprocess.run([argv[0], argv[1], script, *argv[3:]], capture_output=True, text=True,
+                            env={**os.environ, "OUBLIETTE_SESSION_ID": "sess_12345678"})
+    assert result.returncode == 4 and result.stdout.strip() == "['a b', '$X']"
+    assert (tmp_path / "pids" / "sess_12345678.pid").read_text().strip().isdigit()
+
+
+def test_session_start_execs_with_the_command_exit_code(run, docker, oubliette_home):
+    project_id = create(run, "web")
+    docker.exec_codes.append(5)
+    result = run("session", "start", project_id, "--", "make", "-j2", "test")
+    assert result.exit_code == 5, result.output
+    exec_call = docker.calls("exec")[-1]
+    assert exec_call[:3] == ["docker", "exec", "--interactive"] and "--tty" not in exec_call  # stdin is no tty
+    assert exec_call[exec_call.index("--workdir") + 1] == "/workspace"
+    assert any(a.startswith("OUBLIETTE_SESSION_ID=sess_") for a in exec_call)
+    assert exec_call[-4:] == ["oubliette-session", "make", "-j2", "test"]
+    assert docker.containers[f"oubliette-{project_id}"].state == "running"  # started on the way
+    assert SessionRegistry(oubliette_home).active() == []  # record gone once it ended
+    assert "Session sess_" in result.stderr and result.stdout == ""
+
+
+def test_session_start_without_command_opens_a_shell(run, docker):
+    project_id = create(run, "web")
+    assert run("session", "start", project_id).exit_code == 0
+    assert docker.calls("exec")[-1][-len(DEFAULT_SHELL):] == DEFAULT_SHELL
+
+
+def test_session_start_for_unknown_project(run, docker):
+    assert_clean_error(run("session", "start", "proj_999999999999"), 1, "no project matches")
+
+
+def test_session_list_and_end(run, docker, oubliette_home, fp):
+    fp.allow_unregistered(True)
+    project_id = create(run, "web")
+    run("container", "start", project_id)
+    client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        session = SessionRegistry(oubliette_home).register(project_id, ["sleep", "30"], pid=client.pid)
+        listed = json.loads(run("session", "list", "--json").stdout)
+        assert [s["id"] for s in listed] == [session.id] and listed[0]["pid"] == client.pid
+        table = run("session", "list").stdout.splitlines()
+        assert table[0].split()[:4] == ["SESSION", "ID", "PROJECT", "ID"] and session.id in table[1]
+        result = run("session", "end", session.id)
+        assert result.exit_code == 0 and f"Ended session {session.id}." in result.stdout
+        end_call = docker.calls("exec")[-1]
+        assert end_call[-1] == session.id and "--interactive" not in end_call
+        assert client.wait(timeout=5) == -signal.SIGTERM  # the local client was stopped too
+        assert run("session", "list", "-q").stdout == ""
+    finally:
+        client.kill()
+
+
+def test_ending_an_already_ended_session_says_so(run, docker, oubliette_home, fp):
+    fp.allow_unregistered(True)
+    project_id = create(run, "web")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    session = SessionRegistry(oubliette_home).register(project_id, ["x"], pid=dead.pid)
+    result = run("session", "end", session.id[:9])
+    assert result.exit_code == 0 and "had already ended" in result.stdout
+    assert_clean_error(run("session", "end", session.id), 1, "no session matches")
+    assert_clean_error(run("session", "end", "--", "--all"), 1, "invalid session id")
+
+
+def test_file_lock_makes_the_second_holder_wait_and_say_so(tmp_path):
+    path = tmp_path / "proj" / ".lock"
+    waited, order = [], []
+    with FileLock(path):
+        def second():
+            with FileLock(path, on_wait=lambda: waited.append(True)):
+                order.append("second")
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.2)
+        order.append("first done")
+    thread.join(5)
+    assert waited == [True] and order == ["first done", "second"]
+
+
+def test_ctrl_c_is_held_until_the_swap_is_complete():
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with defer_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            steps.append("finished the swap")
+    assert steps == ["finished the swap"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
