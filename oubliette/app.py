@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from oubliette.config import Config, load_config, resolve_home
-from oubliette.images import ImageManager
 from oubliette.report import Reporter
-from oubliette.runtime.base import Runtime
 
 if TYPE_CHECKING:
+    from oubliette.images import ImageManager
+    from oubliette.runtime.base import Runtime
     from oubliette.projects import ProjectStore
     from oubliette.sessions import SessionRegistry
 
@@ -49,6 +49,8 @@ class App:
 
     @cached_property
     def images(self) -> ImageManager:
+        from oubliette.images import ImageManager
+
         return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)
 
     @cached_property

@@ -15,8 +15,8 @@ import signal
 import threading
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, replace
-from typing import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from oubliette.app import App
 from oubliette.errors import (
@@ -28,7 +28,7 @@ from oubliette.errors import (
     OublietteError,
 )
 from oubliette.images import BUILD_HINT
-from oubliette.projects import Project, container_name
+from oubliette.names import aside_name, container_name, project_containers_only
 from oubliette.report import Reporter
 from oubliette.runtime.base import (
     LABEL_IMAGE,
@@ -39,17 +39,15 @@ from oubliette.runtime.base import (
     ContainerSpec,
     Runtime,
 )
-from oubliette.sessions import Session, end_command, wrap_command
+
+if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores
+    from oubliette.projects import Project
+    from oubliette.sessions import Session
 
 WORKSPACE = "/workspace"
 START_SETTLE_SECONDS = 0.5  # a container that dies on start (no `sleep`, bad entrypoint) is gone by then
 IMAGE_HINT = ("the image needs a shell, `sleep`, and an entrypoint that execs its arguments "
               "(see docs/CONTAINER_TYPES.md)")
-
-
-def aside_name(project_id: str) -> str:
-    """Where refresh parks the old container while the new one starts (Docker only)."""
-    return f"{container_name(project_id)}-previous"
 
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
@@ -218,9 +216,7 @@ def _start_locked(app: App, project: Project, reporter: Reporter) -> StartResult
 
 def list_containers(app: App, all: bool = False) -> list[ContainerInfo]:
     """oubliette's containers from one engine call, label-selected, set-aside ones left out."""
-    infos = app.runtime.list(LABEL_PROJECT, all=all)
-    ours = [i for i in infos if i.project_id and i.name == container_name(i.project_id)]
-    return sorted(ours, key=lambda i: i.project_id or "")
+    return project_containers_only(app.runtime.list(LABEL_PROJECT, all=all))
 
 
 # --- stop -------------------------------------------------------------------------------
@@ -371,14 +367,13 @@ def _replace(app: App, project: Project, image: str, old: ContainerInfo, reporte
     app.projects.workspace(project.id).mkdir(parents=True, exist_ok=True)
     with defer_interrupts():
         if app.runtime.can_rename:
-            _replace_by_rename(app.runtime, spec, old)
+            _replace_by_rename(app.runtime, spec, old, aside_name(project.id))
         else:
             _replace_in_place(app.runtime, spec, old, reporter)
 
 
-def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo) -> None:
+def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:
     """Docker: park the old container under another name; bring it back if the new one fails."""
-    aside = f"{spec.name}-previous"
     if old.status != STOPPED:
         runtime.stop([old.name])
     runtime.rename(old.name, aside)
@@ -408,7 +403,7 @@ def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo,
         if previous is None:
             raise
         try:
-            run_verified(runtime, replace(spec, image=previous))
+            run_verified(runtime, spec._replace(image=previous))
         except OublietteError as restore:
             raise _restore_failed(error, restore, spec.name) from None
         raise OublietteError(f"the new container did not start ({error.message}); started the previous "
@@ -461,6 +456,8 @@ def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) 
 
 def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, reporter: Reporter) -> int:
     """Ensure a running container, register the session, run the command; its exit code."""
+    from oubliette.sessions import wrap_command
+
     project = app.projects.get(project_ref)
     with _lock(app, project.id, reporter):
         started = _start_locked(app, project, reporter)
@@ -477,6 +474,8 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
 
 def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
     """Stop a session's command in the container and its local client; (session, was_alive)."""
+    from oubliette.sessions import end_command
+
     session = app.sessions.get(session_ref)
     alive = app.sessions.is_alive(session)
     try:

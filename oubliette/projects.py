@@ -18,6 +18,7 @@ from pathlib import Path
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
 from oubliette.files import FileLock, write_atomic
 from oubliette.home import projects_dir
+from oubliette.names import container_name
 
 PROJECT_ID_RE = re.compile(r"proj_[0-9a-f]{12}")
 _ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
@@ -38,11 +39,6 @@ class Project:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def container_name(project_id: str) -> str:
-    """The one container a project has: `oubliette-<id>`, the full id so names never collide."""
-    return f"oubliette-{project_id}"
 
 
 def new_project_id() -> str:

@@ -29,7 +29,9 @@ def commands(group: click.Group | None = None, prefix: tuple[str, ...] = ()) -> 
 
     group = group or cli
     found: dict[str, click.Command] = {" ".join(prefix): group}
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # subcommands load lazily
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             found.update(commands(command, prefix + (name,)))
         else:
@@ -44,7 +46,7 @@ def render_help(path: str) -> str:
     ctx = click.Context(cli, info_name="oubliette", **settings)
     command: click.Command = cli
     for name in path.split():
-        command = command.commands[name]  # type: ignore[attr-defined]
+        command = command.get_command(ctx, name)  # type: ignore[attr-defined]
         ctx = click.Context(command, info_name=name, parent=ctx, **settings)
     return command.get_help(ctx) + "\n"
 

@@ -45,9 +45,10 @@ def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
     IMAGE is the image reference the container was started from; STATUS is
     `running` or `stopped` (exited, created and dead containers) on every engine.
     """
-    from oubliette.lifecycle import list_containers
+    from oubliette.names import project_containers_only  # not lifecycle: this runs in tight loops
+    from oubliette.runtime.base import LABEL_PROJECT
 
-    infos = list_containers(app, all=all_)
+    infos = project_containers_only(app.runtime.list(LABEL_PROJECT, all=all_))
     if as_json:
         print_json([{"project_id": i.project_id, "name": i.name, "image": i.image, "type": i.type,
                      "status": i.status} for i in infos])

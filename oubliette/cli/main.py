@@ -32,7 +32,26 @@ class OublietteCliError(click.ClickException):
 
 
 class OublietteGroup(click.Group):
-    """Turns core errors and Ctrl-C into messages and exit codes, for every subcommand."""
+    """Loads subcommands on first use, and turns core errors and Ctrl-C into messages
+    and exit codes for every one of them."""
+
+    lazy_commands = {
+        "init": "oubliette.cli.init_cmd:init",
+        "project": "oubliette.cli.project:project",
+        "container": "oubliette.cli.container:container",
+        "session": "oubliette.cli.session:session",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy_commands:
+            import importlib
+
+            module, attr = self.lazy_commands[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,18 +75,6 @@ def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:
     from oubliette.app import App
 
     ctx.obj = App(home=home, runtime_choice=runtime)
-
-
-def _register() -> None:
-    from oubliette.cli import container, init_cmd, project, session
-
-    cli.add_command(init_cmd.init)
-    cli.add_command(project.project)
-    cli.add_command(container.container)
-    cli.add_command(session.session)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,8 +15,7 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
-from typing import IO, Sequence, TextIO
+from typing import IO, NamedTuple, Sequence, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
 # An engine's own error lines are kept but not shown: the classified error restates them,
@@ -24,8 +23,7 @@ _KEEP = 64 * 1024  # bytes of stderr kept for classification
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     argv: list[str]
     returncode: int
     stdout: str

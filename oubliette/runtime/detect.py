@@ -7,7 +7,6 @@ a classified error of the real call); only with both installed does it probe, on
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Callable, Mapping
 
 from oubliette.config import RUNTIME_CHOICES
@@ -24,6 +23,17 @@ def requested_runtime(flag: str | None, config_value: str | None, env: Mapping[s
             hint="unset it or set it to auto, docker or apple",
         )
     return flag or env_value or config_value or "auto"
+
+
+def which(name: str, search: str) -> str | None:
+    """shutil.which without importing shutil: this runs on every command."""
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) and not os.path.isdir(name) else None
+    for directory in search.split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
 def make_runtime(name: str, env: Mapping[str, str] = os.environ) -> Runtime:
@@ -47,11 +57,10 @@ def detect_runtime(
     if choice != "auto":
         return make_runtime(choice, env)
 
-    from oubliette.runtime.apple import default_binary
-
-    apple_binary = default_binary(env)
-    has_docker = shutil.which("docker") is not None
-    has_apple = shutil.which(apple_binary) is not None
+    apple_binary = env.get("APPLE_CONTAINER_BINARY") or "container"  # as apple.default_binary()
+    search = env.get("PATH", os.defpath)
+    has_docker = which("docker", search) is not None
+    has_apple = which(apple_binary, search) is not None
     if has_docker and not has_apple:
         return make_runtime("docker", env)
     if has_apple and not has_docker:

@@ -52,6 +52,36 @@ def test_comments_trailing_commas_and_foreign_keys_load():
     assert set(config.extra) == {"server", "credentials", "models"}
 
 
+@pytest.mark.parametrize("text", [
+    render_default_config(False),
+    '{"a": "x // not a comment", "b": "/* nor this */", "c": [1, 2,],}',
+    '// lead\n{"a": 1 /* mid */, "b": "q\\"uote // x",  // tail\n}',
+    '{"a": [ {"b": 1,}, ],\n}',
+    '{"a": 1, // comment between the comma and the brace\n /* and another */ }',
+    '{"url": "http://x/y", "glob": "a/*b*/c"}',
+    '{\n  // a comment ending in a comma,\n  "a": 1, // see {}\n  "b": [2, /* ] */ 3,],\n}',
+])
+def test_fast_jsonc_path_agrees_with_json5(text):
+    import json
+    import json5
+
+    from oubliette.config import _strip_jsonc
+
+    assert json.loads(_strip_jsonc(text)) == json5.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,,}', '{"a": [1,,]}', '{,}', '{"a": [,]}', '{"a": [1, /* c */ ,]}',
+                                  '{"a": 1 // no newline before the brace}'])
+def test_fast_jsonc_path_never_accepts_what_json5_rejects(text):
+    with pytest.raises(ConfigError, match="config syntax error"):
+        parse_config(text, P)
+
+
+def test_json5_only_syntax_still_loads():
+    config = parse_config("{containers: {dev: 'my/img:1'}, runtime: 'docker'}", P)
+    assert config.containers == {"dev": "my/img:1"} and config.runtime == "docker"
+
+
 @pytest.mark.parametrize("containers", ["{}", "null"])
 def test_empty_or_null_containers_give_defaults(containers):
     assert parse_config(f'{{"containers": {containers}}}', P).containers == PUBLISHED_IMAGES
@@ -113,3 +143,54 @@ def test_rendered_default_config_round_trips(dev):
     assert config.containers == (LOCAL_IMAGES if dev else PUBLISHED_IMAGES)
     assert config.default_type == "dev" and config.runtime == "auto"
     assert "//" in render_default_config(dev)
+
+
+def _random_jsonc(rng, depth=0):
+    """A random JSON value written as JSONC: comments, odd spacing, trailing commas."""
+    import json
+
+    def gap():
+        return rng.choice(["", " ", "\n", "  // c, } ] , \n", " /* x, } */ ", "\n/* , */\n", "\t"])
+
+    kind = rng.choice(["obj", "arr", "str", "num", "lit"] if depth < 3 else ["str", "num", "lit"])
+    if kind == "obj":
+        items = [f'{gap()}{json.dumps(rng.choice(["a", "b//c", "d/*e*/", "x,y", "}"]) + str(i))}{gap()}:'
+                 f'{gap()}{_random_jsonc(rng, depth + 1)}{gap()}' for i in range(rng.randint(0, 3))]
+        trailing = "," + gap() if items and rng.random() < 0.5 else ""
+        return "{" + ",".join(items) + trailing + gap() + "}"
+    if kind == "arr":
+        items = [f"{gap()}{_random_jsonc(rng, depth + 1)}{gap()}" for _ in range(rng.randint(0, 3))]
+        trailing = "," + gap() if items and rng.random() < 0.5 else ""
+        return "[" + ",".join(items) + trailing + gap() + "]"
+    if kind == "str":
+        return json.dumps(rng.choice(["", "//", "/* */", ",]", '"q"', "back\\slash", "ünï"]))
+    if kind == "num":
+        return rng.choice(["0", "-1", "2.5", "1e3"])
+    return rng.choice(["true", "false", "null"])
+
+
+def test_fast_jsonc_path_matches_json5_on_random_input():
+    import json
+    import random
+
+    import json5
+
+    from oubliette.config import _strip_jsonc
+
+    rng = random.Random(20261126)
+    for _ in range(400):
+        text = _random_jsonc(rng)
+        assert json.loads(_strip_jsonc(text)) == json5.loads(text), text
+        broken = list(text)
+        broken.insert(rng.randrange(len(broken) + 1), rng.choice([",", ":", "}", "]", "{", '"', "/"]))
+        broken = "".join(broken)
+        try:
+            expected = json5.loads(broken)
+        except ValueError:
+            with pytest.raises(ValueError):
+                json.loads(_strip_jsonc(broken))
+        else:
+            try:
+                assert json.loads(_strip_jsonc(broken)) == expected, broken
+            except ValueError:
+                pass  # the fast path may decline; json5 then parses it

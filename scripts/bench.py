@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Performance targets, measured side by side in one run; exits 1 when one is missed.
+
+    python scripts/bench.py [--runs N] [--projects K]
+
+Needs a Docker engine, `docker-registry` and `busybox` (see .ci/run), and the `sh`
+package (the test extra). It makes its own image offline, a loopback registry and a
+temporary home, and cleans up after itself. Targets:
+
+- `oubliette container list --json` at most 1.2x, and the table form (still printed
+  with tabulate) at most 1.7x, the median wall time of a floor script that imports
+  click and runs the same `docker ps` once;
+- `container list` makes exactly one engine call (auto-detection adds no probe);
+- `container refresh` of K projects sharing one image pulls it once.
+
+Engine calls are counted by a logging `docker` wrapper put first on PATH. The package
+is byte-compiled first, as an installed package is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from oubliette.runtime.docker import list_argv  # noqa: E402  (the exact argv the floor replays)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21, help="timed runs of each command (median)")
+    parser.add_argument("--projects", type=int, default=3, help="projects sharing one image for the refresh count")
+    args = parser.parse_args()
+
+    import sh  # test extra: runs the registry in the background
+
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        print("bench: no Docker engine reachable (`docker info` failed)", file=sys.stderr)
+        return 2
+    real_docker = shutil.which("docker")
+    work = Path(tempfile.mkdtemp(prefix="oubliette-bench-"))
+    registry = None
+    image = None
+    env = {**os.environ, "OUBLIETTE_HOME": str(work / "home")}
+    env.pop("OUBLIETTE_RUNTIME", None)
+    env.pop("OUBLIETTE_DEV", None)
+    try:
+        registry, address = start_registry(sh, work)
+        image = f"{address}/oubliette-bench-{uuid.uuid4().hex[:6]}:latest"
+        make_image(work, image)
+        subprocess.run(["docker", "push", "-q", image], check=True, capture_output=True)
+
+        oubliette = [sys.executable, "-m", "oubliette"]
+        run(oubliette + ["init", "--no-pull"], env)
+        config = work / "home/config/oubliette.jsonc"  # init's commented JSONC, as users have it
+        config.write_text(config.read_text().replace("ghcr.io/hyphagroup/oubliette-dev:latest", image)
+                          .replace("ghcr.io/hyphagroup/oubliette-base:latest", image))
+        for n in range(args.projects):
+            project_id = run(oubliette + ["project", "create", f"bench-{n}", "--type", "dev"], env).strip()
+            run(oubliette + ["container", "start", project_id], env)
+
+        compileall.compile_dir(str(ROOT / "oubliette"), quiet=1)
+        floor = work / "floor.py"
+        floor.write_text(
+            "import subprocess, sys\nimport click\n"
+            f"result = subprocess.run({list_argv('docker', 'oubliette.project')!r}, capture_output=True, text=True)\n"
+            "sys.stdout.write(result.stdout)\n")
+        commands = {
+            "floor": [sys.executable, str(floor)],
+            "json": oubliette + ["container", "list", "--json"],
+            "table": oubliette + ["container", "list"],
+        }
+        for command in commands.values():  # warm caches
+            run(command, env)
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, command in commands.items():  # interleaved, so drift hits all alike
+                started = time.perf_counter()
+                run(command, env)
+                samples[name].append(time.perf_counter() - started)
+        median = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+
+        log = work / "docker-calls.log"
+        wrapped = {**env, "PATH": f"{make_wrapper(work, real_docker, log)}{os.pathsep}{env.get('PATH', '')}"}
+        list_calls = count_calls(log, lambda: run(oubliette + ["container", "list", "--json"], wrapped))
+        refresh_calls = count_calls(log, lambda: run(oubliette + ["container", "refresh"], wrapped))
+        pulls = sum(1 for call in refresh_calls if call.startswith("pull "))
+    finally:
+        subprocess.run([sys.executable, "-m", "oubliette", "container", "stop", "--all"], env=env,
+                       capture_output=True)
+        if image:
+            subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True)
+        if registry is not None:
+            registry.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+    json_ratio = median["json"] / median["floor"]
+    table_ratio = median["table"] / median["floor"]
+    rows = [
+        ("floor: click + the same docker ps", f"{median['floor']:.1f} ms", "", None),
+        ("container list --json", f"{median['json']:.1f} ms = {json_ratio:.2f}x floor", "<= 1.20x",
+         json_ratio <= 1.2),
+        ("container list (table)", f"{median['table']:.1f} ms = {table_ratio:.2f}x floor", "<= 1.70x",
+         table_ratio <= 1.7),
+        ("engine calls: container list", str(len(list_calls)), "== 1", len(list_calls) == 1),
+        (f"pulls: refresh of {args.projects} projects, one image", str(pulls), "== 1", pulls == 1),
+        (f"engine calls: refresh of {args.projects} projects", f"{len(refresh_calls)} ({summarise(refresh_calls)})",
+         "", None),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':<34}  {'target':<9}  result")
+    for label, value, target, ok in rows:
+        verdict = "" if ok is None else ("ok" if ok else "MISSED")
+        print(f"{label:<{width}}  {value:<34}  {target:<9}  {verdict}")
+    print(f"({args.runs} runs each, interleaved; medians)")
+    return 0 if all(ok for *_, ok in rows if ok is not None) else 1
+
+
+def run(command: list[str], env: dict) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(command)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def start_registry(sh, work: Path):
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        raise SystemExit("bench: docker-registry is not installed (Debian package docker-registry)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (work / "registry.yml").write_text(
+        "version: 0.1\nlog: {level: warn}\n"
+        f"storage: {{filesystem: {{rootdirectory: {work / 'registry'}}}}}\n"
+        f'http: {{addr: "127.0.0.1:{port}"}}\n')
+    process = sh.Command(binary)("serve", str(work / "registry.yml"), _bg=True, _bg_exc=False,
+                                 _out=str(work / "registry.log"), _err_to_out=True)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, f"localhost:{port}"
+
+
+def make_image(work: Path, ref: str) -> None:
+    """A busybox root file system whose command keeps running, imported as an image."""
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        raise SystemExit("bench: busybox is not installed (Debian package busybox-static)")
+    tar_path = work / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in ("sh", "sleep", "true"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    subprocess.run(["docker", "import", "--change", 'CMD ["sleep","infinity"]', str(tar_path), ref],
+                   check=True, capture_output=True)
+
+
+def make_wrapper(work: Path, real_docker: str, log: Path) -> Path:
+    directory = work / "wrapper"
+    directory.mkdir()
+    wrapper = directory / "docker"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real_docker}" "$@"\n')
+    wrapper.chmod(0o755)
+    return directory
+
+
+def count_calls(log: Path, action) -> list[str]:
+    log.write_text("")
+    action()
+    return [line for line in log.read_text().splitlines() if line]
+
+
+def summarise(calls: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.split()[0]] = counts.get(call.split()[0], 0) + 1
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
