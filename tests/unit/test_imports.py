@@ -10,20 +10,45 @@ import pytest
 HEAVY = ("tabulate", "mcp")
 
 
-def imported_modules(*args: str, home) -> set[str]:
+def imported_modules(*args: str, home, path: str = "") -> set[str]:
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "oubliette", *args],
-                            capture_output=True, text=True, env={"OUBLIETTE_HOME": str(home), "PATH": ""})
+                            capture_output=True, text=True, env={"OUBLIETTE_HOME": str(home), "PATH": path})
+    assert result.returncode == 0, result.stderr[-2000:]
     modules = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             modules.add(line.rsplit("|", 1)[1].strip())
-    assert modules, result.stderr
+    assert "click" in modules  # the parse saw real imports
     return modules
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+@pytest.fixture
+def stub_docker(tmp_path, oubliette_home):
+    """A `docker` that lists nothing, and a home with init's commented config."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "docker").chmod(0o755)
+    imported_modules("init", "--no-pull", home=oubliette_home)
+    return str(bin_dir)
 
 
 @pytest.mark.parametrize("args", [("--help",), ("init", "--no-pull")])
 def test_light_commands_import_no_tabulate_and_no_mcp(args, oubliette_home):
-    modules = imported_modules(*args, home=oubliette_home)
-    assert "click" in modules  # the parse saw real imports
-    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
-    assert heavy == []
+    assert heavy(imported_modules(*args, home=oubliette_home)) == []
+
+
+def test_container_list_json_imports_neither_tabulate_mcp_nor_json5(stub_docker, oubliette_home):
+    modules = imported_modules("container", "list", "--json", home=oubliette_home, path=stub_docker)
+    assert heavy(modules) == []
+    assert "json5" not in modules  # init's JSONC takes the stdlib path
+    assert "oubliette.lifecycle" not in modules and "oubliette.projects" not in modules
+
+
+def test_the_table_form_does_use_tabulate(stub_docker, oubliette_home):
+    modules = imported_modules("container", "list", home=oubliette_home, path=stub_docker)
+    assert "tabulate" in modules and not any(m.startswith("mcp") for m in modules)
