@@ -202,9 +202,15 @@ def _start_locked(app: App, project: Project, reporter: Reporter) -> StartResult
         return StartResult(project.id, main.name, main.image, "already_running")
     if main is not None:
         reporter.info(f"Starting the existing container {main.name}...")
-        runtime.start(main.name)
-        verify_running(runtime, main.name)
-        return StartResult(project.id, main.name, main.image, "resumed")
+        try:
+            runtime.start(main.name)
+            verify_running(runtime, main.name)
+            return StartResult(project.id, main.name, main.image, "resumed")
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:  # only /workspace is kept anyway: start afresh
+            reporter.note(f"The existing container would not start ({error.message}); creating a new one.")
+            _remove_if_present(runtime, main.name)
     app.images.ensure_image(image, reporter)
     app.projects.workspace(project.id).mkdir(parents=True, exist_ok=True)
     info = run_verified(runtime, spec_for(app, project, image))

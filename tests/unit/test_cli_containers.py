@@ -66,6 +66,19 @@ def test_start_resumes_a_stopped_container_instead_of_replacing_it(run, docker):
     assert container_of(docker, project_id).id == before and container_of(docker, project_id).state == "running"
 
 
+def test_start_replaces_a_stopped_container_that_will_not_start_again(run, docker):
+    project_id = started(run, "web")
+    old = container_of(docker, project_id)
+    old.state = "exited"
+    old.image = "registry.example/gone:1"
+    docker.broken_images.add("registry.example/gone:1")
+    result = run("container", "start", project_id)
+    assert result.exit_code == 0, result.output
+    assert "creating a new one" in result.stderr
+    new = container_of(docker, project_id)
+    assert new.id != old.id and new.state == "running" and new.image == DEV
+
+
 def test_start_of_an_image_that_cannot_run_leaves_nothing_behind(run, docker):
     docker.broken_images.add(DEV)
     project_id = create(run, "web")
