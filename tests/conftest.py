@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 
+REQUIRE = os.environ.get("OUBLIETTE_E2E") == "require"
 ENV_VARS = ("OUBLIETTE_HOME", "OUBLIETTE_RUNTIME", "OUBLIETTE_DEV", "APPLE_CONTAINER_BINARY")
 
 
@@ -14,6 +20,22 @@ def oubliette_home(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OUBLIETTE_HOME", str(home))
     return home
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail when CI requires everything to run (OUBLIETTE_E2E=require)."""
+    if REQUIRE:
+        pytest.fail(f"OUBLIETTE_E2E=require but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a tool the checks need (the venv's bin first), or skip/fail."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if found is None:
+        unavailable(f"{name} is not installed ({package})")
+    return found
 
 
 def _e2e_counts(terminalreporter) -> dict[str, int]:

@@ -23,14 +23,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE = os.environ.get("OUBLIETTE_E2E") == "require"
-
-
-def unavailable(reason: str) -> None:
-    if REQUIRE:
-        pytest.fail(f"OUBLIETTE_E2E=require but {reason}", pytrace=False)
-    pytest.skip(reason)
-
+from tests.conftest import unavailable
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
