@@ -74,7 +74,7 @@ class ProjectStore:
                     continue
             self.workspace(project_id).mkdir()
             project = Project(project_id, name, type_name,
-                              datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+                              datetime.now(timezone.utc).isoformat())  # microseconds: list order is creation order
             write_atomic(self.project_dir(project_id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
         except OSError as exc:
             raise OublietteError(f"cannot create project: {exc}",

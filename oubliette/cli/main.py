@@ -40,6 +40,7 @@ class OublietteGroup(click.Group):
         "project": "oubliette.cli.project:project",
         "container": "oubliette.cli.container:container",
         "session": "oubliette.cli.session:session",
+        "mcp": "oubliette.cli.mcp_cmd:mcp",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

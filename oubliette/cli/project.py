@@ -51,7 +51,12 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
             click.echo(proj.id)
     else:
         print_table(["PROJECT ID", "NAME", "TYPE", "CREATED"],
-                    [[p.id, p.name, p.type, p.created_at] for p in projects])
+                    [[p.id, p.name, p.type, _when(p.created_at)] for p in projects])
+
+
+def _when(iso: str) -> str:
+    """`2026-11-26T22:31:49.123456+00:00` -> `2026-11-26 22:31:49` (UTC), for tables."""
+    return iso[:19].replace("T", " ")
 
 
 @project.command("show")
@@ -74,6 +79,8 @@ def show(app: App, project_id: str, as_json: bool) -> None:
             value = f"(type {proj.type} is not in the config)"
         if key == "active_sessions":
             value = ", ".join(value) or "none"
+        if key == "created_at":
+            value = _when(value) + " UTC"
         click.echo(f"{label + ':':<17}{value}")
 
 

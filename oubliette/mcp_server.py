@@ -1,0 +1,187 @@
+"""`oubliette mcp`: the project and container tools over MCP (stdio), on the CLI's core.
+
+Each tool call builds a fresh App, so config edits apply to the next call, and calls
+the same lifecycle functions as the CLI. Failures become MCP tool errors carrying the
+core's message and hint; locks and files are released by the core's own `with`
+blocks on every path, so the next call always works. Progress (engine pull output
+included) goes to stderr: stdout carries the protocol, and no child gets our stdin.
+
+Imported only by `oubliette mcp`: importing the SDK takes most of a second.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, Literal, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from oubliette import __version__
+from oubliette.app import App
+from oubliette.errors import OublietteError, UnknownTypeError
+from oubliette.report import Reporter
+
+T = TypeVar("T")
+
+INSTRUCTIONS = """\
+oubliette gives each project one long-running container, built from the image that the
+user's config names for the project's container type. Use `project` to create, list,
+inspect and delete projects and to see the configured types (`options`); `container`
+to start, stop and list containers; `container_refresh` to pull a newer image and
+replace a project's container (refused while the project has active sessions).
+Everything in a container outside /workspace is discarded by stop and refresh."""
+
+
+def build_server(make_app: Callable[[], App]) -> MCPServer:
+    """The MCP server; `make_app` gives a fresh App (home, runtime choice) per call."""
+    server = MCPServer("oubliette", version=__version__, instructions=INSTRUCTIONS)
+
+    @server.tool()
+    def project(
+        action: Annotated[Literal["create", "list", "get", "delete", "options"], Field(
+            description="create a project, list them, get one, delete one, or list the configured container types")],
+        name: Annotated[str | None, Field(description="create: the project's name")] = None,
+        container_type: Annotated[str | None, Field(
+            description="create: a container type from the config (default: the config's default type)")] = None,
+        project_id: Annotated[str | None, Field(
+            description="get, delete: the project id (proj_...), or a unique prefix of it")] = None,
+        purge: Annotated[bool, Field(description="delete: also delete the project's workspace")] = False,
+    ) -> dict[str, Any]:
+        """Create, list, get and delete projects; `options` lists the container types."""
+        app = make_app()
+        if action == "create":
+            return _call(lambda: _create(app, _required(name, "name", action), container_type))
+        if action == "list":
+            return {"projects": [project_record(app, p) for p in _call(app.projects.list)]}
+        if action == "get":
+            return _call(lambda: _get(app, _required(project_id, "project_id", action)))
+        if action == "delete":
+            return _call(lambda: _delete(app, _required(project_id, "project_id", action), purge))
+        return _call(lambda: options_record(app))
+
+    @server.tool()
+    def container(
+        action: Annotated[Literal["start", "stop", "list"], Field(
+            description="start or stop (and remove) a project's container, or list oubliette's containers")],
+        project_id: Annotated[str | None, Field(description="start, stop: the project id or a unique prefix")] = None,
+        all: Annotated[bool, Field(description="list: include stopped containers")] = False,
+    ) -> dict[str, Any]:
+        """Start, stop or list project containers. Stop discards everything outside /workspace."""
+        from oubliette import lifecycle
+
+        app = make_app()
+        if action == "start":
+            ref = _required(project_id, "project_id", action)
+            return _call(lambda: lifecycle.start_container(app, ref, app.reporter).to_dict())
+        if action == "stop":
+            ref = _required(project_id, "project_id", action)
+            return _call(lambda: lifecycle.stop_containers(app, [ref], app.reporter)[0].to_dict())
+        infos = _call(lambda: lifecycle.list_containers(app, all=all))
+        return {"containers": [{"project_id": i.project_id, "name": i.name, "image": i.image, "type": i.type,
+                                "status": i.status} for i in infos]}
+
+    @server.tool()
+    def container_refresh(
+        project_id: Annotated[str | None, Field(
+            description="refresh this project's container: pull its image, then replace the container")] = None,
+        container_type: Annotated[str | None, Field(
+            description="only pull this container type's image (no container is touched)")] = None,
+    ) -> dict[str, Any]:
+        """Pull the latest image and replace a project's container, reporting the old and new
+        image ids; or, with container_type, only pull that type's image. Refused while the
+        project has active sessions. Everything outside /workspace is discarded."""
+        if bool(project_id) == bool(container_type):
+            raise ToolError("container_refresh needs either project_id or container_type (exactly one of them)")
+        app = make_app()
+        if container_type:
+            return _call(lambda: _pull_type(app, container_type))
+        return _call(lambda: _refresh(app, project_id or ""))
+
+    return server
+
+
+def serve(home: str | None, runtime_choice: str | None) -> None:
+    """Run the server on stdio until the client goes away."""
+    server = build_server(lambda: App(home=home, runtime_choice=runtime_choice, reporter=Reporter(to_stderr=True)))
+    server.run("stdio")
+
+
+# --- the tools' bodies: thin calls into the core ------------------------------------------
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Run a core call; an OublietteError becomes a tool error with its hint."""
+    try:
+        return action()
+    except OublietteError as error:
+        raise ToolError(error.message + (f" (hint: {error.hint})" if error.hint else "")) from None
+
+
+def _required(value: str | None, name: str, action: str) -> str:
+    if not value:
+        raise ToolError(f"{name} is required for action {action!r}")
+    return value
+
+
+def project_record(app: App, proj: Any) -> dict[str, Any]:
+    return {**proj.to_dict(), "image": app.config.containers.get(proj.type), "container": proj.container_name,
+            "workspace": str(app.projects.workspace(proj.id))}
+
+
+def options_record(app: App) -> dict[str, Any]:
+    images = app.images
+    return {"container_types": {
+        "available": [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()],
+        "default": app.config.default_type}}
+
+
+def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
+    from oubliette.lifecycle import create_project
+
+    try:
+        return project_record(app, create_project(app, name, container_type))
+    except UnknownTypeError:
+        # The original server's words, which agents already know.
+        kind = container_type or app.config.default_type
+        raise OublietteError(f"invalid container_type: {kind} (valid types: {', '.join(app.images.valid_types())})",
+                             hint="see the configured types with action 'options'") from None
+
+
+def _get(app: App, ref: str) -> dict[str, Any]:
+    proj = app.projects.get(ref)
+    return {**project_record(app, proj), "active_sessions": [s.id for s in app.sessions.active(proj.id)]}
+
+
+def _delete(app: App, ref: str, purge: bool) -> dict[str, Any]:
+    from oubliette.lifecycle import delete_project
+
+    proj = delete_project(app, ref, purge, app.reporter)
+    return {"id": proj.id, "deleted": True, "workspace": None if purge else str(app.projects.workspace(proj.id))}
+
+
+def _refresh(app: App, ref: str) -> dict[str, Any]:
+    from oubliette.lifecycle import refresh_one
+
+    result = refresh_one(app, app.projects.get(ref), app.reporter)
+    if result.status == "failed":
+        raise OublietteError(result.error or "refresh failed", hint=result.hint)
+    return result.to_dict()
+
+
+def _pull_type(app: App, container_type: str) -> dict[str, Any]:
+    """Pull one type's image (dev mode: only check it is here), reporting whether it changed."""
+    from oubliette.images import BUILD_HINT
+
+    image = app.images.get_image_name(container_type)
+    runtime = app.runtime
+    old = runtime.image_id(image)
+    if app.config.dev_mode:
+        if old is None:
+            raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+        return {"container_type": container_type, "image": image, "pulled": False, "old_image_id": old,
+                "new_image_id": old, "changed": False}
+    app.images.pull(image, app.reporter)
+    new = runtime.image_id(image)
+    return {"container_type": container_type, "image": image, "pulled": True, "old_image_id": old,
+            "new_image_id": new, "changed": old != new}
