@@ -8,17 +8,18 @@ ImageManager).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from oubliette.config import Config, load_config, resolve_home
 from oubliette.report import Reporter
 
 if TYPE_CHECKING:
     from oubliette.images import ImageManager
-    from oubliette.runtime.base import Runtime
     from oubliette.projects import ProjectStore
+    from oubliette.runtime.base import Runtime
     from oubliette.sessions import SessionRegistry
 
 
@@ -54,13 +55,13 @@ class App:
         return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)
 
     @cached_property
-    def projects(self) -> "ProjectStore":
+    def projects(self) -> ProjectStore:
         from oubliette.projects import ProjectStore
 
         return ProjectStore(self.home)
 
     @cached_property
-    def sessions(self) -> "SessionRegistry":
+    def sessions(self) -> SessionRegistry:
         from oubliette.sessions import SessionRegistry
 
         return SessionRegistry(self.home)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -41,7 +41,7 @@ class FileLock:
         self.on_wait = on_wait
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)

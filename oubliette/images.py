@@ -6,7 +6,8 @@ first-class citizen everywhere (validation, listings, pre-pulls).
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Union
+from collections.abc import Callable, Mapping
+from typing import Union
 
 from oubliette.errors import OublietteError, UnknownTypeError
 from oubliette.report import Reporter
@@ -15,7 +16,7 @@ from oubliette.runtime.base import Runtime
 BUILD_HINT = "build the local images with `scripts/build.sh` (dev mode never pulls), or unset OUBLIETTE_DEV"
 
 
-RuntimeSource = Union[Runtime, Callable[[], Runtime], None]
+RuntimeSource = Union[Runtime, Callable[[], Runtime], None]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 class ImageManager:
@@ -68,9 +69,6 @@ class ImageManager:
         Present: exactly one engine call. Dev mode: never pulls, says how to build.
         """
         image = self.get_image_name(type_name)
-        return self.ensure_image(image, reporter)
-
-    def ensure_image(self, image: str, reporter: Reporter) -> bool:
         if self.runtime.image_exists(image):
             return False
         if self.dev_mode:

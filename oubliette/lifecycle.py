@@ -14,9 +14,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from oubliette.app import App
 from oubliette.errors import (
@@ -211,7 +212,7 @@ def _start_locked(app: App, project: Project, reporter: Reporter) -> StartResult
         except OublietteError as error:  # only /workspace is kept anyway: start afresh
             reporter.note(f"The existing container would not start ({error.message}); creating a new one.")
             _remove_if_present(runtime, main.name)
-    app.images.ensure_image(image, reporter)
+    app.images.ensure_image_exists(project.type, reporter)
     app.projects.workspace(project.id).mkdir(parents=True, exist_ok=True)
     info = run_verified(runtime, spec_for(app, project, image))
     return StartResult(project.id, info.name, image, "started")

@@ -11,7 +11,8 @@ Imported only by `oubliette mcp`: importing the SDK takes most of a second.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError

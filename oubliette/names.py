@@ -5,7 +5,8 @@ A leaf module: `container list` imports it and little else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oubliette.runtime.base import ContainerInfo

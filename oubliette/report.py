@@ -17,7 +17,7 @@ class Reporter:
         self.quiet = quiet
         self.indent = indent
 
-    def nested(self) -> "Reporter":
+    def nested(self) -> Reporter:
         """The same destination, with info lines indented one step (per-project steps)."""
         return Reporter(self.to_stderr, self.quiet, self.indent + "  ")
 
@@ -40,10 +40,3 @@ class Reporter:
     def note(self, message: str) -> None:
         """Side remarks (waiting for a lock, runtime chosen): always on stderr."""
         print(message, file=self.err, flush=True)
-
-
-class SilentReporter(Reporter):
-    """For callers that want nothing but the engine's output routed away from stdout."""
-
-    def __init__(self) -> None:
-        super().__init__(to_stderr=True, quiet=True)

@@ -28,9 +28,9 @@ LIST_HINT = "list sessions with `oubliette session list`"
 # Runs in the container: note our pid for `session end`, then become the command.
 # When the image names a session user (/etc/oubliette/session-user, written by the
 # oubliette images' init script), a root exec switches to that user first.
-WRAPPER = r"""
-mkdir -p {pid_dir} 2>/dev/null && chmod 1777 {pid_dir} 2>/dev/null
-echo $$ > {pid_dir}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
+WRAPPER = rf"""
+mkdir -p {PID_DIR} 2>/dev/null && chmod 1777 {PID_DIR} 2>/dev/null
+echo $$ > {PID_DIR}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
 if [ "$(id -u)" = 0 ] && [ -r /etc/oubliette/session-user ]; then
   user=$(cat /etc/oubliette/session-user)
   if [ -n "$user" ] && [ "$user" != root ] && command -v setpriv >/dev/null 2>&1; then
@@ -40,14 +40,14 @@ if [ "$(id -u)" = 0 ] && [ -r /etc/oubliette/session-user ]; then
   fi
 fi
 exec "$@"
-""".format(pid_dir=PID_DIR).strip()
+""".strip()
 
 DEFAULT_SHELL = ["sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi"]
 
 # Stops the session's command in the container: HUP (interactive shells ignore TERM),
 # then TERM, then KILL after a grace period.
-END_SCRIPT = r"""
-f={pid_dir}/$1.pid
+END_SCRIPT = rf"""
+f={PID_DIR}/$1.pid
 [ -r "$f" ] || exit 0
 p=$(cat "$f")
 for sig in HUP TERM; do kill -$sig "$p" 2>/dev/null; done
@@ -56,7 +56,7 @@ while kill -0 "$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1 2>/dev/null || sle
 kill -KILL "$p" 2>/dev/null
 rm -f "$f"
 exit 0
-""".format(pid_dir=PID_DIR).strip()
+""".strip()
 
 
 def wrap_command(command: list[str]) -> list[str]:

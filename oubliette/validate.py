@@ -31,16 +31,6 @@ def is_valid_type_name(name: object) -> bool:
     return isinstance(name, str) and TYPE_NAME_RE.fullmatch(name) is not None
 
 
-def check_type_name(name: str, where: str = "container type") -> str:
-    """Return `name` if it is a valid type name, else raise naming `where`."""
-    if not is_valid_type_name(name):
-        raise InvalidReferenceError(
-            f"invalid {where} name {name!r}: expected lowercase letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit"
-        )
-    return name
-
-
 def image_reference_problem(ref: object) -> str | None:
     """Why `ref` is not a usable image reference, or None if it is one."""
     if not isinstance(ref, str):
@@ -64,8 +54,8 @@ def check_image_reference(ref: str, where: str = "image reference") -> str:
     return ref
 
 
-def check_argv_safe(value: str, what: str) -> str:
-    """Refuse a value an engine could parse as an option (ids, names, commands' args)."""
+def check_argv_safe(value: str, what: str = "container name") -> str:
+    """Refuse a value an engine could parse as an option (container names, ids)."""
     if not value or value.startswith("-") or any(ch.isspace() or ch == "\0" for ch in value):
         raise InvalidReferenceError(f"invalid {what} {value!r}")
     return value

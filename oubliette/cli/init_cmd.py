@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import click
 
@@ -77,7 +77,8 @@ def _prepull(app: App) -> None:
         except EngineError as error:
             failed += 1
             reporter.warn(error.message)
-            reporter.note(f"  Hint: {error.hint}" if error.hint else f"  Pull it later with: {runtime.pull_command(image)}")
+            hint = error.hint or f"pull it later with `{runtime.pull_command(image)}`"
+            reporter.note(f"  Hint: {hint}")
     if failed:
         reporter.note(f"{failed} image(s) could not be pulled; init is otherwise complete.")
     else:

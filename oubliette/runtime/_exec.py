@@ -15,7 +15,8 @@ import os
 import subprocess
 import sys
 import threading
-from typing import IO, NamedTuple, Sequence, TextIO
+from collections.abc import Sequence
+from typing import IO, NamedTuple, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
 # An engine's own error lines are kept but not shown: the classified error restates them,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
@@ -21,6 +22,8 @@ from oubliette.runtime.base import (
     ErrorTexts,
     Runtime,
 )
+from oubliette.validate import check_argv_safe as name_ok
+from oubliette.validate import check_image_reference as image_ok
 
 START_HINT = "start it with `container system start` and try again"
 INIT_SINCE = (0, 10)
@@ -58,7 +61,7 @@ def normalize_reference(ref: str) -> str:
 
 
 def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) -> list[str]:
-    argv = [binary, "run", "--detach", "--name", spec.name]
+    argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]
     for source, target in spec.mounts:
@@ -69,7 +72,7 @@ def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) ->
         argv += ["--workdir", spec.workdir]
     if spec.init and version >= INIT_SINCE:
         argv.append("--init")
-    return argv + [spec.image, *spec.command]
+    return argv + [image_ok(spec.image), *spec.command]
 
 
 
@@ -168,7 +171,7 @@ class AppleContainerRuntime(Runtime):
 
     def image_exists(self, ref: str) -> bool:
         # The exit code is the one signal that held across every release.
-        result = self._call([self.binary, "image", "inspect", ref], check=False)
+        result = self._call([self.binary, "image", "inspect", image_ok(ref)], check=False)
         if result.ok:
             return True
         if any(s in result.stderr.lower() for s in TEXTS.not_running):
@@ -182,7 +185,7 @@ class AppleContainerRuntime(Runtime):
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
         try:
-            result = _exec.stream([self.binary, "image", "pull", ref], out=out, err=err,
+            result = _exec.stream([self.binary, "image", "pull", image_ok(ref)], out=out, err=err,
                                   progress_on_stderr=True)
         except FileNotFoundError:
             raise self.missing_binary() from None
@@ -196,22 +199,22 @@ class AppleContainerRuntime(Runtime):
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
 
     def start(self, name: str) -> None:
-        self._call([self.binary, "start", name])
+        self._call([self.binary, "start", name_ok(name)])
 
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call([self.binary, "stop", *names])
+            self._call([self.binary, "stop", *map(name_ok, names)])
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:
-            self._call([self.binary, "delete", *(["--force"] if force else []), *names])
+            self._call([self.binary, "delete", *(["--force"] if force else []), *map(name_ok, names)])
 
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
         argv = [self.binary, "list", *(["--all"] if all else []), "--format", "json"]
         return parse_list(self._call(argv).stdout, label, all)
 
     def inspect(self, name: str) -> ContainerInfo | None:
-        result = self._call([self.binary, "inspect", name], check=False)
+        result = self._call([self.binary, "inspect", name_ok(name)], check=False)
         if result.ok:
             rows = json.loads(result.stdout or "[]")
             return container_from_json(rows[0]) if rows else None
@@ -220,7 +223,7 @@ class AppleContainerRuntime(Runtime):
         raise self.classify(result)
 
     def logs_tail(self, name: str, lines: int = 5) -> str:
-        result = self._call([self.binary, "logs", name], check=False)
+        result = self._call([self.binary, "logs", name_ok(name)], check=False)
         return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
 
 

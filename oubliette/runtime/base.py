@@ -8,8 +8,9 @@ classified errors of `oubliette.errors`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Mapping, NamedTuple, Sequence, TextIO
+from typing import NamedTuple, TextIO
 
 from oubliette.errors import (
     AccessDeniedError,
@@ -19,6 +20,7 @@ from oubliette.errors import (
     RegistryUnreachableError,
 )
 from oubliette.runtime import _exec
+from oubliette.validate import check_argv_safe
 
 LABEL_PROJECT = "oubliette.project"
 LABEL_TYPE = "oubliette.type"
@@ -78,7 +80,7 @@ class Runtime(abc.ABC):
     name: str  # "docker" | "apple"
     display_name: str
     can_rename: bool
-    texts: "ErrorTexts"
+    texts: ErrorTexts
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -189,7 +191,7 @@ def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
         argv += ["--env", f"{key}={value}"]
     if workdir:
         argv += ["--workdir", workdir]
-    return argv + [name, *command]
+    return argv + [check_argv_safe(name), *command]
 
 
 _NOISE_PREFIXES = ("Error response from daemon: ", "docker: ", "Error: ")

@@ -7,7 +7,7 @@ a classified error of the real call); only with both installed does it probe, on
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from oubliette.config import RUNTIME_CHOICES
 from oubliette.errors import ConfigError, EngineUnavailableError

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
 from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
+from oubliette.validate import check_argv_safe as name_ok
+from oubliette.validate import check_image_reference as image_ok
 
 # One JSON object per line, fields picked by the engine: no k=v,k=v label string to split.
 PS_FORMAT = (
@@ -22,18 +25,19 @@ START_HINT = "start Docker (Docker Desktop, or `sudo systemctl start docker`) an
 
 
 # --- pure argv builders ---------------------------------------------------------------
+# Each checks the values it places, so nothing that reaches docker can become a flag.
 
 
 def image_id_argv(binary: str, ref: str) -> list[str]:
-    return [binary, "image", "inspect", "--format", "{{.Id}}", ref]
+    return [binary, "image", "inspect", "--format", "{{.Id}}", image_ok(ref)]
 
 
 def pull_argv(binary: str, ref: str) -> list[str]:
-    return [binary, "pull", ref]
+    return [binary, "pull", image_ok(ref)]
 
 
 def run_argv(binary: str, spec: ContainerSpec) -> list[str]:
-    argv = [binary, "run", "--detach", "--name", spec.name]
+    argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
     if spec.init:
         argv.append("--init")
     for key, value in spec.labels.items():
@@ -44,23 +48,23 @@ def run_argv(binary: str, spec: ContainerSpec) -> list[str]:
         argv += ["--workdir", spec.workdir]
     for key, value in spec.env.items():
         argv += ["--env", f"{key}={value}"]
-    return argv + [spec.image, *spec.command]
+    return argv + [image_ok(spec.image), *spec.command]
 
 
 def start_argv(binary: str, name: str) -> list[str]:
-    return [binary, "start", name]
+    return [binary, "start", name_ok(name)]
 
 
 def stop_argv(binary: str, names: Sequence[str]) -> list[str]:
-    return [binary, "stop", *names]
+    return [binary, "stop", *map(name_ok, names)]
 
 
 def remove_argv(binary: str, names: Sequence[str], force: bool = False) -> list[str]:
-    return [binary, "rm", *(["--force"] if force else []), *names]
+    return [binary, "rm", *(["--force"] if force else []), *map(name_ok, names)]
 
 
 def rename_argv(binary: str, old: str, new: str) -> list[str]:
-    return [binary, "rename", old, new]
+    return [binary, "rename", name_ok(old), name_ok(new)]
 
 
 def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
@@ -69,11 +73,11 @@ def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
 
 
 def inspect_argv(binary: str, name: str) -> list[str]:
-    return [binary, "container", "inspect", name]
+    return [binary, "container", "inspect", name_ok(name)]
 
 
 def logs_argv(binary: str, name: str, lines: int) -> list[str]:
-    return [binary, "logs", "--tail", str(lines), name]
+    return [binary, "logs", "--tail", str(lines), name_ok(name)]
 
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import unavailable
 
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/e2e/" in str(item.fspath):

@@ -167,7 +167,7 @@ def test_stop_one_and_all_spare_foreign_containers(run, apple):
     state["containers"]["mine"] = {**state["containers"][f"oubliette-{first}"], "id": "mine", "labels": {}}
     apple.path.write_text(json.dumps(state))
     assert run("container", "stop", first).exit_code == 0
-    assert f"oubliette-{first}" not in apple.containers()
+    assert f"oubliette-{first}" not in apple.containers() and f"oubliette-{second}" in apple.containers()
     result = run("container", "stop", "--all")
     assert result.exit_code == 0 and "Stopped 1 container." in result.stdout
     assert list(apple.containers()) == ["mine"]

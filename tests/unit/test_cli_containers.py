@@ -8,10 +8,9 @@ import os
 
 import pytest
 
-from oubliette import lifecycle
 from oubliette.sessions import SessionRegistry
 from tests.unit.conftest import BASE, DEV
-from tests.unit.helpers import assert_clean_error, write_config
+from tests.unit.helpers import assert_clean_error
 
 
 def create(run, *args):
@@ -155,7 +154,8 @@ def test_list_table_states_all_quiet_and_empty(run, docker):
     table = run("container", "list").stdout.splitlines()
     assert table[0].split() == ["PROJECT", "ID", "IMAGE", "STATUS"] and len(table) == 2
     assert table[1].split() == [running, DEV, "running"]
-    everything = {line.split()[0]: line.split()[-1] for line in run("container", "list", "--all").stdout.splitlines()[1:]}
+    rows = run("container", "list", "--all").stdout.splitlines()[1:]
+    everything = {line.split()[0]: line.split()[-1] for line in rows}
     assert everything == {running: "running", stopped: "stopped"}
     assert run("container", "list", "-q").stdout.split() == [running]
 

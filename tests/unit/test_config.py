@@ -63,6 +63,7 @@ def test_comments_trailing_commas_and_foreign_keys_load():
 ])
 def test_fast_jsonc_path_agrees_with_json5(text):
     import json
+
     import json5
 
     from oubliette.config import _strip_jsonc

@@ -193,3 +193,21 @@ def test_run_failure_is_classified(fp):
     fp.register(d.run_argv("docker", spec()), returncode=125, stderr=recorded("docker/run_name_conflict.stderr"))
     with pytest.raises(EngineError, match="already in use"):
         rt.run(spec())
+
+
+@pytest.mark.parametrize("build", [
+    lambda: d.pull_argv("docker", "--privileged"),
+    lambda: d.image_id_argv("docker", "-v"),
+    lambda: d.run_argv("docker", spec(name="--rm")),
+    lambda: d.run_argv("docker", spec(image="-it")),
+    lambda: d.stop_argv("docker", ["ok", "-t"]),
+    lambda: d.remove_argv("docker", ["--all"]),
+    lambda: d.rename_argv("docker", "a", "-b"),
+    lambda: d.inspect_argv("docker", "a b"),
+    lambda: exec_argv("docker", "--privileged", ["sh"], tty=False),
+])
+def test_argv_builders_refuse_values_that_could_become_flags(build):
+    from oubliette.errors import InvalidReferenceError
+
+    with pytest.raises(InvalidReferenceError):
+        build()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from oubliette.errors import OublietteError, UnknownTypeError
@@ -30,7 +28,8 @@ def test_unknown_type_lists_valid_ones():
 
 
 def test_distinct_images_in_sorted_type_order():
-    assert ImageManager(CONTAINERS).distinct_images() == ["ghcr.io/x/base:latest", "ghcr.io/x/dev:latest", "my.reg/ml:v2"]
+    expected = ["ghcr.io/x/base:latest", "ghcr.io/x/dev:latest", "my.reg/ml:v2"]
+    assert ImageManager(CONTAINERS).distinct_images() == expected
 
 
 def test_present_image_is_one_engine_call(fp):
