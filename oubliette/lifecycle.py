@@ -52,11 +52,15 @@ IMAGE_HINT = ("the image needs a shell, `sleep`, and an entrypoint that execs it
 
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
+    workspace = str(app.projects.workspace(project.id))
+    if ":" in workspace:  # `--volume SRC:DST` would split it
+        raise OublietteError(f"the workspace path {workspace} contains ':', which the engine cannot mount",
+                             hint="move the oubliette home to a path without ':' (--home or OUBLIETTE_HOME)")
     return ContainerSpec(
         name=container_name(project.id),
         image=image,
         labels={LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image},
-        mounts=[(str(app.projects.workspace(project.id)), WORKSPACE)],
+        mounts=[(workspace, WORKSPACE)],
         workdir=WORKSPACE,
         env={"OUBLIETTE_PROJECT_ID": project.id},
         command=["sleep", "infinity"],

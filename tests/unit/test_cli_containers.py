@@ -108,6 +108,16 @@ def test_start_recovers_a_container_set_aside_by_an_interrupted_refresh(run, doc
     assert container_of(docker, project_id).id == original and container_of(docker, project_id).state == "running"
 
 
+def test_a_home_path_the_engine_cannot_mount_is_a_clear_error(run, docker, tmp_path, monkeypatch):
+    home = tmp_path / "odd:home"
+    monkeypatch.setenv("OUBLIETTE_HOME", str(home))
+    write_config(home, {"containers": {"dev": DEV}})
+    project_id = create(run, "web")
+    result = run("container", "start", project_id)
+    assert_clean_error(result, 1, "contains ':'")
+    assert docker.calls("run") == []
+
+
 def test_start_with_unknown_project_and_daemon_down(run, docker):
     assert_clean_error(run("container", "start", "proj_000000000000"), 1, "no project matches")
     project_id = create(run, "web")
