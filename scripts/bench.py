@@ -95,7 +95,7 @@ def main() -> int:
                 run(command, env)
                 samples[name].append(time.perf_counter() - started)
         median = {name: statistics.median(values) * 1000 for name, values in samples.items()}
-        ratio = {name: statistics.median(t / f for t, f in zip(samples[name], samples["floor"]))
+        ratio = {name: statistics.median(t / f for t, f in zip(samples[name], samples["floor"], strict=True))
                  for name in ("json", "table")}
 
         log = work / "docker-calls.log"

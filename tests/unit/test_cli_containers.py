@@ -10,7 +10,7 @@ import pytest
 
 from oubliette.sessions import SessionRegistry
 from tests.unit.conftest import BASE, DEV
-from tests.unit.helpers import assert_clean_error
+from tests.unit.helpers import assert_clean_error, write_config
 
 
 def create(run, *args):
