@@ -123,13 +123,14 @@ def recover(app: App, project_id: str, main: ContainerInfo | None, aside: Contai
     if aside is None:
         return main
     runtime = app.runtime
-    if main is not None and main.running:
-        runtime.remove([aside.name], force=True)  # the new container made it: drop the old one
-        return main
-    if main is not None:
-        runtime.remove([main.name], force=True)  # a new container that never came up
-    runtime.rename(aside.name, container_name(project_id))
-    runtime.start(container_name(project_id))
+    with defer_interrupts():
+        if main is not None and main.running:
+            runtime.remove([aside.name], force=True)  # the new container made it: drop the old one
+            return main
+        if main is not None:
+            runtime.remove([main.name], force=True)  # a new container that never came up
+        runtime.rename(aside.name, container_name(project_id))
+        runtime.start(container_name(project_id))
     reporter.note(f"Restored the container of {project_id} that an interrupted refresh had set aside.")
     return runtime.inspect(container_name(project_id))
 
@@ -151,8 +152,8 @@ def verify_running(runtime: Runtime, name: str) -> ContainerInfo:
         return info
     why = ""
     if info is not None:
-        why = runtime.logs_tail(name).splitlines()[-1:] or [""]
-        why = why[0].strip()
+        lines = runtime.logs_tail(name).strip().splitlines()
+        why = lines[-1].strip() if lines else ""
         runtime.remove([name], force=True)
     raise OublietteError(f"container {name} stopped right after it started" + (f": {why}" if why else ""),
                          hint=IMAGE_HINT)
