@@ -440,6 +440,25 @@ def repository_of(ref: str) -> str:
 # --- projects ---------------------------------------------------------------------------
 
 
+def project_record(app: App, project: Project, with_sessions: bool = False) -> dict:
+    """A project as JSON (CLI --json and MCP): metadata, the image its type maps to now,
+    its container's name and its workspace; optionally its active sessions."""
+    record = {**project.to_dict(), "image": app.config.containers.get(project.type),
+              "container": project.container_name, "workspace": str(app.projects.workspace(project.id))}
+    if with_sessions:
+        record["active_sessions"] = [s.id for s in app.sessions.active(project.id)]
+    return record
+
+
+def type_options(app: App) -> dict:
+    """The configured container types with their images, and the default type."""
+    images = app.images
+    return {"container_types": {
+        "available": [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()],
+        "default": app.config.default_type}}
+
+
+
 def create_project(app: App, name: str, type_name: str | None) -> Project:
     """Create a project of a configured type (default: the config's default type)."""
     type_name = type_name or app.config.default_type

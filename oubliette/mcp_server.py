@@ -50,16 +50,19 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         purge: Annotated[bool, Field(description="delete: also delete the project's workspace")] = False,
     ) -> dict[str, Any]:
         """Create, list, get and delete projects; `options` lists the container types."""
+        from oubliette import lifecycle
+
         app = make_app()
         if action == "create":
             return _call(lambda: _create(app, _required(name, "name", action), container_type))
         if action == "list":
-            return {"projects": [project_record(app, p) for p in _call(app.projects.list)]}
+            return {"projects": [lifecycle.project_record(app, p) for p in _call(app.projects.list)]}
         if action == "get":
-            return _call(lambda: _get(app, _required(project_id, "project_id", action)))
+            ref = _required(project_id, "project_id", action)
+            return _call(lambda: lifecycle.project_record(app, app.projects.get(ref), with_sessions=True))
         if action == "delete":
             return _call(lambda: _delete(app, _required(project_id, "project_id", action), purge))
-        return _call(lambda: options_record(app))
+        return _call(lambda: lifecycle.type_options(app))
 
     @server.tool()
     def container(
@@ -79,8 +82,7 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
             ref = _required(project_id, "project_id", action)
             return _call(lambda: lifecycle.stop_containers(app, [ref], app.reporter)[0].to_dict())
         infos = _call(lambda: lifecycle.list_containers(app, all=all))
-        return {"containers": [{"project_id": i.project_id, "name": i.name, "image": i.image, "type": i.type,
-                                "status": i.status} for i in infos]}
+        return {"containers": [info.to_record() for info in infos]}
 
     @server.tool()
     def container_refresh(
@@ -125,20 +127,8 @@ def _required(value: str | None, name: str, action: str) -> str:
     return value
 
 
-def project_record(app: App, proj: Any) -> dict[str, Any]:
-    return {**proj.to_dict(), "image": app.config.containers.get(proj.type), "container": proj.container_name,
-            "workspace": str(app.projects.workspace(proj.id))}
-
-
-def options_record(app: App) -> dict[str, Any]:
-    images = app.images
-    return {"container_types": {
-        "available": [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()],
-        "default": app.config.default_type}}
-
-
 def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
-    from oubliette.lifecycle import create_project
+    from oubliette.lifecycle import create_project, project_record
 
     try:
         return project_record(app, create_project(app, name, container_type))
@@ -147,11 +137,6 @@ def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
         kind = container_type or app.config.default_type
         raise OublietteError(f"invalid container_type: {kind} (valid types: {', '.join(app.images.valid_types())})",
                              hint="see the configured types with action 'options'") from None
-
-
-def _get(app: App, ref: str) -> dict[str, Any]:
-    proj = app.projects.get(ref)
-    return {**project_record(app, proj), "active_sessions": [s.id for s in app.sessions.active(proj.id)]}
 
 
 def _delete(app: App, ref: str, purge: bool) -> dict[str, Any]:

@@ -50,8 +50,7 @@ def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
 
     infos = project_containers_only(app.runtime.list(LABEL_PROJECT, all=all_))
     if as_json:
-        print_json([{"project_id": i.project_id, "name": i.name, "image": i.image, "type": i.type,
-                     "status": i.status} for i in infos])
+        print_json([info.to_record() for info in infos])
     elif quiet:
         for info in infos:
             click.echo(info.project_id)

@@ -13,13 +13,6 @@ def project() -> None:
     """Create and manage projects (each gets one container)."""
 
 
-def _record(app: App, proj) -> dict:
-    """A project as JSON: metadata plus where it lives and the image its type maps to now."""
-    image = app.config.containers.get(proj.type)
-    return {**proj.to_dict(), "image": image, "container": proj.container_name,
-            "workspace": str(app.projects.workspace(proj.id))}
-
-
 @project.command("create")
 @click.argument("name")
 @click.option("--type", "type_name", metavar="TYPE",
@@ -28,11 +21,11 @@ def _record(app: App, proj) -> dict:
 @click.pass_obj
 def create(app: App, name: str, type_name: str | None, as_json: bool) -> None:
     """Create a project and print its id (so `id=$(oubliette project create x)` works)."""
-    from oubliette.lifecycle import create_project
+    from oubliette.lifecycle import create_project, project_record
 
     proj = create_project(app, name, type_name)
     if as_json:
-        print_json(_record(app, proj))
+        print_json(project_record(app, proj))
     else:
         click.echo(proj.id)
 
@@ -45,7 +38,9 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
     """List projects, oldest first."""
     projects = app.projects.list()
     if as_json:
-        print_json([_record(app, p) for p in projects])
+        from oubliette.lifecycle import project_record
+
+        print_json([project_record(app, p) for p in projects])
     elif quiet:
         for proj in projects:
             click.echo(proj.id)
@@ -65,9 +60,10 @@ def _when(iso: str) -> str:
 @click.pass_obj
 def show(app: App, project_id: str, as_json: bool) -> None:
     """Show one project (a unique id prefix is enough)."""
+    from oubliette.lifecycle import project_record
+
     proj = app.projects.get(project_id)
-    record = _record(app, proj)
-    record["active_sessions"] = [s.id for s in app.sessions.active(proj.id)]
+    record = project_record(app, proj, with_sessions=True)
     if as_json:
         print_json(record)
         return
@@ -112,13 +108,15 @@ def delete(app: App, project_id: str, purge: bool, as_json: bool) -> None:
 @click.pass_obj
 def options(app: App, as_json: bool) -> None:
     """List the container types a project can use (from the config) and the default."""
-    images = app.images
-    available = [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()]
-    default = app.config.default_type
+    from oubliette.lifecycle import type_options
+
+    options = type_options(app)
     if as_json:
-        print_json({"container_types": {"available": available, "default": default}})
+        print_json(options)
         return
+    default = options["container_types"]["default"]
+    available = options["container_types"]["available"]
     print_table(["TYPE", "IMAGE", "DEFAULT"],
                 [[a["name"], a["image"], "yes" if a["name"] == default else ""] for a in available])
-    if default not in images.containers:
+    if default not in app.config.containers:
         click.echo(f"Warning: the default type {default!r} is not in the config", err=True)

@@ -73,6 +73,11 @@ class ContainerInfo(NamedTuple):
     def running(self) -> bool:
         return self.status == RUNNING
 
+    def to_record(self) -> dict[str, str | None]:
+        """The JSON shape of `container list --json` and the MCP `container` tool."""
+        return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
+                "status": self.status}
+
 
 class Runtime(abc.ABC):
     """A container engine driven through its CLI."""
