@@ -381,7 +381,7 @@ def _replace(app: App, project: Project, image: str, old: ContainerInfo, reporte
         if app.runtime.can_rename:
             _replace_by_rename(app.runtime, spec, old, aside_name(project.id))
         else:
-            _replace_in_place(app.runtime, spec, old, reporter)
+            _replace_in_place(app.runtime, spec, old)
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:
@@ -403,7 +403,7 @@ def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo
     runtime.remove([aside], force=True)
 
 
-def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, reporter: Reporter) -> None:
+def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo) -> None:
     """Apple (no rename): replace, and on failure run the previous image again by digest."""
     previous = f"{repository_of(spec.image)}@{old.image_id}" if old.image_id else None
     if old.status != STOPPED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from oubliette.app import App
-from oubliette.cli.output import json_option, print_json, reporter_for
+from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
 
 
 @click.group("container")
@@ -37,7 +37,7 @@ def start(app: App, project_id: str, as_json: bool) -> None:
 @container.command("list")
 @click.option("-a", "--all", "all_", is_flag=True, help="Include stopped containers.")
 @json_option
-@click.option("-q", "--quiet", is_flag=True, help="Print project ids only.")
+@quiet_option("project")
 @click.pass_obj
 def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
     """List oubliette's running containers (one engine call, selected by label).
@@ -49,15 +49,8 @@ def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
     from oubliette.runtime.base import LABEL_PROJECT
 
     infos = project_containers_only(app.runtime.list(LABEL_PROJECT, all=all_))
-    if as_json:
-        print_json([info.to_record() for info in infos])
-    elif quiet:
-        for info in infos:
-            click.echo(info.project_id)
-    else:
-        from oubliette.cli.output import print_table
-
-        print_table(["PROJECT ID", "IMAGE", "STATUS"], [[i.project_id, i.image, i.status] for i in infos])
+    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(), ident=lambda i: i.project_id,
+                  headers=["PROJECT ID", "IMAGE", "STATUS"], row=lambda i: [i.project_id, i.image, i.status])
 
 
 @container.command("refresh")

@@ -8,13 +8,33 @@ from typing import Any, TypeVar
 
 import click
 
+from oubliette.report import Reporter
+
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def json_option(func: F) -> F:
     """`--json`: data alone on stdout; progress and engine output move to stderr."""
     return click.option("--json", "as_json", is_flag=True,
                         help="Print JSON on stdout; progress goes to stderr.")(func)
+
+
+def quiet_option(what: str) -> Callable[[F], F]:
+    """`-q/--quiet`: one id per line, for scripts."""
+    return click.option("-q", "--quiet", is_flag=True, help=f"Print {what} ids only.")
+
+
+def print_listing(items: Sequence[T], as_json: bool, quiet: bool, *, record: Callable[[T], Any],
+                  ident: Callable[[T], Any], headers: Sequence[str], row: Callable[[T], Sequence[Any]]) -> None:
+    """A listing as JSON records, as bare ids (-q), or as a table: the same three forms everywhere."""
+    if as_json:
+        print_json([record(item) for item in items])
+    elif quiet:
+        for item in items:
+            click.echo(ident(item))
+    else:
+        print_table(headers, [row(item) for item in items])
 
 
 def print_json(data: Any) -> None:
@@ -28,9 +48,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     click.echo(tabulate(rows, headers=list(headers), tablefmt="plain", disable_numparse=True))
 
 
-def reporter_for(app: Any, as_json: bool) -> Any:
+def reporter_for(app: Any, as_json: bool) -> Reporter:
     """Route progress to stderr when stdout carries JSON; returns the app's reporter."""
-    from oubliette.report import Reporter
 
     app.reporter = Reporter(to_stderr=as_json)
     return app.reporter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from oubliette.app import App
-from oubliette.cli.output import json_option, print_json, print_table, reporter_for
+from oubliette.cli.output import json_option, print_json, print_listing, print_table, quiet_option, reporter_for
 
 
 @click.group("project")
@@ -32,21 +32,15 @@ def create(app: App, name: str, type_name: str | None, as_json: bool) -> None:
 
 @project.command("list")
 @json_option
-@click.option("-q", "--quiet", is_flag=True, help="Print project ids only.")
+@quiet_option("project")
 @click.pass_obj
 def list_(app: App, as_json: bool, quiet: bool) -> None:
     """List projects, oldest first."""
-    projects = app.projects.list()
-    if as_json:
-        from oubliette.lifecycle import project_record
+    from oubliette.lifecycle import project_record
 
-        print_json([project_record(app, p) for p in projects])
-    elif quiet:
-        for proj in projects:
-            click.echo(proj.id)
-    else:
-        print_table(["PROJECT ID", "NAME", "TYPE", "CREATED"],
-                    [[p.id, p.name, p.type, _when(p.created_at)] for p in projects])
+    print_listing(app.projects.list(), as_json, quiet, record=lambda p: project_record(app, p),
+                  ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "CREATED"],
+                  row=lambda p: [p.id, p.name, p.type, _when(p.created_at)])
 
 
 def _when(iso: str) -> str:

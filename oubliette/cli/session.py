@@ -8,7 +8,7 @@ import sys
 import click
 
 from oubliette.app import App
-from oubliette.cli.output import json_option, print_json, reporter_for
+from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
 
 
 @click.group("session")
@@ -39,21 +39,13 @@ def start(app: App, project_id: str, command: tuple[str, ...]) -> None:
 
 @session.command("list")
 @json_option
-@click.option("-q", "--quiet", is_flag=True, help="Print session ids only.")
+@quiet_option("session")
 @click.pass_obj
 def list_(app: App, as_json: bool, quiet: bool) -> None:
     """List active sessions (records of sessions that died are cleaned up)."""
-    sessions = app.sessions.active()
-    if as_json:
-        print_json([s.to_dict() for s in sessions])
-    elif quiet:
-        for item in sessions:
-            click.echo(item.id)
-    else:
-        from oubliette.cli.output import print_table
-
-        print_table(["SESSION ID", "PROJECT ID", "PID", "STARTED", "COMMAND"],
-                    [[s.id, s.project_id, s.pid, s.started_at, " ".join(s.command) or "(shell)"] for s in sessions])
+    print_listing(app.sessions.active(), as_json, quiet, record=lambda s: s.to_dict(), ident=lambda s: s.id,
+                  headers=["SESSION ID", "PROJECT ID", "PID", "STARTED", "COMMAND"],
+                  row=lambda s: [s.id, s.project_id, s.pid, s.started_at, " ".join(s.command) or "(shell)"])
 
 
 @session.command("end")
