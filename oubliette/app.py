@@ -18,6 +18,7 @@ from oubliette.report import Reporter
 
 if TYPE_CHECKING:
     from oubliette.images import ImageManager
+    from oubliette.names import Ownership
     from oubliette.projects import ProjectStore
     from oubliette.runtime.base import Runtime
     from oubliette.sessions import SessionRegistry
@@ -49,6 +50,22 @@ class App:
         return detect_runtime(choice, self.env, note=self.reporter.note)
 
     @cached_property
+    def home_id(self) -> str:
+        """This home's id, created on first use: every container this home makes carries it."""
+        from oubliette.home import ensure_home_id
+
+        return ensure_home_id(self.home)
+
+    @cached_property
+    def ownership(self) -> Ownership:
+        """Which engine containers are this home's (reads the id; never creates one)."""
+        from oubliette.home import projects_dir, read_home_id
+        from oubliette.names import Ownership
+
+        home_id = self.__dict__.get("home_id") or read_home_id(self.home)
+        return Ownership(home_id, str(projects_dir(self.home)))
+
+    @cached_property
     def images(self) -> ImageManager:
         from oubliette.images import ImageManager
 
@@ -58,10 +75,10 @@ class App:
     def projects(self) -> ProjectStore:
         from oubliette.projects import ProjectStore
 
-        return ProjectStore(self.home)
+        return ProjectStore(self.home, warn=lambda message: self.reporter.warn(message))
 
     @cached_property
     def sessions(self) -> SessionRegistry:
         from oubliette.sessions import SessionRegistry
 
-        return SessionRegistry(self.home)
+        return SessionRegistry(self.home, warn=lambda message: self.reporter.warn(message))

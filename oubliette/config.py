@@ -30,7 +30,7 @@ LOCAL_IMAGES = {
     "base": "oubliette-base:latest",
     "dev": "oubliette-dev:latest",
 }
-_REWRITE_HINT = "fix the file, or rewrite it with `oubliette init --force` (the old one is kept as .bak)"
+_REWRITE_HINT = "fix the file, or rewrite it with `oubliette init --force` (the old one is kept as a backup)"
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None, env: Mapping[str, str] = os.environ) -> Path:
@@ -73,6 +73,11 @@ def load_config(home: Path, dev: bool | None = None) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        backups = sorted(path.parent.glob(CONFIG_NAME + ".bak*")) if path.parent.is_dir() else []
+        if backups:  # a config that went missing is not silently replaced by the defaults
+            raise ConfigError(
+                f"config {path} is missing, but a backup of it exists: {backups[-1]}",
+                hint=f"restore it (`cp {backups[-1]} {path}`), or write a new one with `oubliette init`") from None
         return Config(path=path, containers=default_containers(dev), exists=False, dev_mode=dev)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}", hint=_REWRITE_HINT) from None
@@ -104,10 +109,14 @@ def _parse_text(text: str, path: Path) -> Any:
         return json.loads(_strip_jsonc(text))
     except ValueError:
         pass
+    except RecursionError:
+        raise _too_deep(path) from None
     import json5  # the rest of JSON5, and the line/column of any syntax error
 
     try:
         return json5.loads(text)
+    except RecursionError:
+        raise _too_deep(path) from None
     except ValueError as exc:
         found = re.match(_JSON5_ERROR, str(exc), re.S)
         if found:
@@ -119,6 +128,11 @@ def _parse_text(text: str, path: Path) -> Any:
                 hint=_REWRITE_HINT,
             ) from None
         raise ConfigError(f"config syntax error in {path}: {exc}", hint=_REWRITE_HINT) from None
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(f"config {path} is nested too deeply to read (hundreds of levels of {{ or [)",
+                       hint=_REWRITE_HINT)
 
 
 def parse_config(text: str, path: Path, dev: bool = False) -> Config:

@@ -147,7 +147,7 @@ def _delete(app: App, ref: str, purge: bool) -> dict[str, Any]:
 
 
 def _refresh(app: App, ref: str) -> dict[str, Any]:
-    from oubliette.lifecycle import refresh_one
+    from oubliette.refresh import refresh_one
 
     result = refresh_one(app, app.projects.get(ref), app.reporter)
     if result.status == "failed":

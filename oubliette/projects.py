@@ -2,27 +2,33 @@
 
 A project records its container *type*, not an image: the image is looked up in the
 config whenever it is needed, so editing the config and refreshing moves a project
-to the new image.
+to the new image. A project's id is its directory's name; a damaged metadata file
+affects that project alone (listings skip it with a warning, lookups of the others
+work), and no path is ever built from a file's contents.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
-from oubliette.files import FileLock, write_atomic
+from oubliette.files import FileLock, os_error, private_dir, write_atomic
 from oubliette.home import projects_dir
-from oubliette.names import container_name
+from oubliette.names import PROJECT_ID_RE, container_name
+from oubliette.validate import is_valid_type_name, project_name_problem
 
-PROJECT_ID_RE = re.compile(r"proj_[0-9a-f]{12}")
 _ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
 METADATA = "metadata.json"
+LOCK = ".lock"
 LIST_HINT = "list projects with `oubliette project list`"
 
 
@@ -45,9 +51,14 @@ def new_project_id() -> str:
     return "proj_" + secrets.token_hex(6)
 
 
+class DamagedProjectError(OublietteError):
+    """A project's metadata cannot be read or has fields of the wrong kind."""
+
+
 class ProjectStore:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
+        self.warn = warn or (lambda message: None)
 
     def project_dir(self, project_id: str) -> Path:
         return self.root / project_id
@@ -55,37 +66,74 @@ class ProjectStore:
     def workspace(self, project_id: str) -> Path:
         return self.project_dir(project_id) / "workspace"
 
-    def lock(self, project_id: str, on_wait=None) -> FileLock:
+    def exists(self, project_id: str) -> bool:
+        return PROJECT_ID_RE.fullmatch(project_id) is not None and (self.project_dir(project_id) / METADATA).is_file()
+
+    def lock(self, project_id: str, on_wait: Callable[[], None] | None = None) -> FileLock:
         """The lock every change to a project's container takes (CLI and MCP alike)."""
-        return FileLock(self.project_dir(project_id) / ".lock", on_wait)
+        return FileLock(self.project_dir(project_id) / LOCK, on_wait)
 
     def create(self, name: str, type_name: str) -> Project:
         name = name.strip()
-        if not name or any(ord(ch) < 32 for ch in name) or len(name) > 200:
-            raise InvalidReferenceError(f"invalid project name {name!r}: use 1 to 200 printable characters")
+        problem = project_name_problem(name)
+        if problem:
+            raise InvalidReferenceError(f"invalid project name {name!r}: {problem}",
+                                        hint="give a short printable name, such as `web` or `my api`")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)
             while True:
                 project_id = new_project_id()
                 try:
-                    self.project_dir(project_id).mkdir()
+                    os.mkdir(self.project_dir(project_id), 0o700)
                     break
                 except FileExistsError:
                     continue
-            self.workspace(project_id).mkdir()
+            os.mkdir(self.workspace(project_id), 0o700)
             project = Project(project_id, name, type_name,
                               datetime.now(timezone.utc).isoformat())  # microseconds: list order is creation order
             write_atomic(self.project_dir(project_id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
         except OSError as exc:
-            raise OublietteError(f"cannot create project: {exc}",
-                                 hint="check that the oubliette home is writable (see `oubliette init`)") from None
+            raise os_error("cannot create the project", exc) from None
         return project
 
-    def list(self) -> list[Project]:
-        if not self.root.is_dir():
+    def ensure_workspace(self, project_id: str) -> Path:
+        """The workspace to mount: created if missing (never its parents), never a symlink."""
+        workspace = self.workspace(project_id)
+        if workspace.is_symlink():
+            raise OublietteError(f"the workspace {workspace} is a symbolic link; refusing to mount it",
+                                 hint=f"replace the link with a real directory (`rm {workspace}` removes only "
+                                      "the link), or move the files it points to there")
+        try:
+            os.mkdir(workspace, 0o700)
+        except FileExistsError:
+            if not workspace.is_dir():
+                raise OublietteError(f"the workspace {workspace} is not a directory",
+                                     hint="move that file aside; oubliette mounts a directory there") from None
+        except OSError as exc:
+            raise os_error("cannot create the workspace", exc) from None
+        return workspace
+
+    def ids(self) -> list[str]:
+        """Every project id in the home, from directory names alone (no file is read)."""
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
             return []
-        projects = [self._load(path.name) for path in self.root.iterdir()
-                    if PROJECT_ID_RE.fullmatch(path.name) and (path / METADATA).is_file()]
+        except OSError as exc:
+            raise os_error("cannot read the project store", exc) from None
+        return sorted(name for name in entries
+                      if PROJECT_ID_RE.fullmatch(name) and (self.root / name / METADATA).is_file())
+
+    def list(self) -> list[Project]:
+        """Every readable project, oldest first; a damaged one is skipped with a warning."""
+        projects = []
+        for project_id in self.ids():
+            try:
+                projects.append(self._load(project_id))
+            except DamagedProjectError as error:
+                self.warn(f"{error.message} (skipped; {error.hint})")
+            except NotFoundError:
+                pass  # deleted while we listed
         return sorted(projects, key=lambda p: (p.created_at, p.id))
 
     def get(self, id_or_prefix: str) -> Project:
@@ -99,9 +147,9 @@ class ProjectStore:
                 f"invalid project id {id_or_prefix!r}: expected proj_ and up to 12 hex digits "
                 "(a unique prefix is enough)", hint=LIST_HINT)
         prefix = given if given.startswith("proj_") else f"proj_{given}"
-        if PROJECT_ID_RE.fullmatch(prefix) and (self.project_dir(prefix) / METADATA).is_file():
+        if self.exists(prefix):
             return prefix
-        matches = sorted(p.id for p in self.list() if p.id.startswith(prefix))
+        matches = [project_id for project_id in self.ids() if project_id.startswith(prefix)]
         if not matches:
             raise NotFoundError(f"no project matches {id_or_prefix!r}", hint=LIST_HINT)
         if len(matches) > 1:
@@ -110,24 +158,59 @@ class ProjectStore:
         return matches[0]
 
     def delete(self, project_id: str, purge: bool = False) -> None:
-        """Forget a project; its workspace stays unless `purge`."""
+        """Forget a project; its workspace stays unless `purge`. The lock file goes last,
+        so a command waiting for it finds the project gone and re-creates nothing."""
         directory = self.project_dir(project_id)
         try:
-            if purge:
-                shutil.rmtree(directory)
-                return
             (directory / METADATA).unlink()
             shutil.rmtree(directory / "sessions", ignore_errors=True)
+            if purge:
+                for entry in os.listdir(directory):
+                    if entry != LOCK:
+                        path = directory / entry
+                        if path.is_dir() and not path.is_symlink():
+                            shutil.rmtree(path)
+                        else:
+                            path.unlink()
+            (directory / LOCK).unlink(missing_ok=True)
+            if purge:
+                shutil.rmtree(directory, ignore_errors=True)  # a lock file a waiter opened since
         except OSError as exc:
-            raise OublietteError(f"cannot delete project {project_id}: {exc}") from None
+            raise os_error(f"cannot delete project {project_id}", exc) from None
 
     def _load(self, project_id: str) -> Project:
         path = self.project_dir(project_id) / METADATA
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Project(data["id"], data["name"], data["type"], data["created_at"])
         except FileNotFoundError:
             raise NotFoundError(f"no project {project_id}", hint=LIST_HINT) from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise OublietteError(f"project metadata {path} is unreadable: {exc}",
-                                 hint="restore the file, or delete the project directory") from None
+        except RecursionError:
+            raise _damaged(path, "nested too deeply") from None
+        except (OSError, ValueError) as exc:
+            raise _damaged(path, str(exc)) from None
+        problem = _metadata_problem(data, project_id)
+        if problem:
+            raise _damaged(path, problem)
+        return Project(project_id, data["name"], data["type"], data["created_at"])
+
+
+def _metadata_problem(data: Any, project_id: str) -> str | None:
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    if data.get("id") != project_id:
+        return f"its id {data.get('id')!r} is not its directory's name {project_id}"
+    for key in ("name", "type", "created_at"):
+        if not isinstance(data.get(key), str):
+            return f"{key}: expected a string, got {type(data.get(key)).__name__}"
+    if project_name_problem(data["name"]):
+        return f"name: {project_name_problem(data['name'])}"
+    if not is_valid_type_name(data["type"]):
+        return f"type: {data['type']!r} is not a container type name"
+    return None
+
+
+def _damaged(path: Path, why: str) -> DamagedProjectError:
+    return DamagedProjectError(
+        f"project metadata {path} is damaged: {why}",
+        hint="fix that file (a JSON object with id, name, type, created_at), or remove that one file to "
+             "forget the project; the workspace/ beside it is not touched either way")

@@ -4,6 +4,8 @@ A session is the local `oubliette session start` process plus the command it run
 the container. Its record (`<home>/data/projects/<id>/sessions/<sid>.json`) holds the
 local pid and that process's start time, so a pid the OS has since reused is not
 mistaken for the session. Records of dead processes are stale and removed on sight.
+A record's id comes from its file name, never from its contents, and a record that
+cannot be read is reported and left alone.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
-from oubliette.files import write_atomic
+from oubliette.files import os_error, private_dir, write_atomic
 from oubliette.home import projects_dir
 
 SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
+PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
 _ID_INPUT_RE = re.compile(r"(?:sess_)?[0-9a-f]{1,8}")
 PID_DIR = "/tmp/.oubliette-sessions"
 LIST_HINT = "list sessions with `oubliette session list`"
@@ -103,8 +108,9 @@ def process_start_time(pid: int) -> str | None:
 
 
 class SessionRegistry:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
+        self.warn = warn or (lambda message: None)
 
     def _dir(self, project_id: str) -> Path:
         return self.root / project_id / "sessions"
@@ -114,15 +120,18 @@ class SessionRegistry:
         stamp = process_start_time(pid) or ""
         session = Session("sess_" + secrets.token_hex(4), project_id, pid, stamp, list(command),
                           datetime.now(timezone.utc).replace(microsecond=0).isoformat())
-        self._dir(project_id).mkdir(parents=True, exist_ok=True)
-        write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n")
+        try:
+            private_dir(self._dir(project_id))
+            write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n")
+        except OSError as exc:
+            raise os_error("cannot record the session", exc) from None
         return session
 
     def unregister(self, session: Session) -> None:
         try:
             (self._dir(session.project_id) / f"{session.id}.json").unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # gone already, or a read-only home: the record is stale either way
 
     def is_alive(self, session: Session) -> bool:
         stamp = process_start_time(session.pid)
@@ -158,8 +167,39 @@ class SessionRegistry:
         found = []
         for directory in dirs:
             for path in sorted(directory.glob("sess_*.json")) if directory.is_dir() else ():
-                try:
-                    found.append(Session(**json.loads(path.read_text(encoding="utf-8"))))
-                except (OSError, ValueError, TypeError):
-                    path.unlink(missing_ok=True)  # written atomically, so only damage gets here
+                session = self._read(path)
+                if session is not None:
+                    found.append(session)
         return found
+
+    def _read(self, path: Path) -> Session | None:
+        session_id, project_id = path.stem, path.parent.parent.name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            problem = None if SESSION_ID_RE.fullmatch(session_id) else "its file name is not a session id"
+            problem = problem or _record_problem(data, session_id, project_id)
+        except RecursionError:
+            problem = "nested too deeply"
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+        if problem:
+            self.warn(f"session record {path} is damaged ({problem}); ignored - remove that file")
+            return None
+        return Session(session_id, project_id, data["pid"], data["pid_started"], list(data["command"]),
+                       data["started_at"])
+
+
+def _record_problem(data: Any, session_id: str, project_id: str) -> str | None:
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    if data.get("id") != session_id or data.get("project_id") != project_id:
+        return "its id or project does not match where it is stored"
+    pid = data.get("pid")
+    if type(pid) is not int or not 0 < pid < PID_MAX:
+        return f"pid: expected a process id, got {pid!r}"[:120]
+    if not isinstance(data.get("pid_started"), str) or not isinstance(data.get("started_at"), str):
+        return "pid_started and started_at must be strings"
+    command = data.get("command")
+    if not isinstance(command, list) or not all(isinstance(arg, str) for arg in command):
+        return "command: expected a list of strings"
+    return None

@@ -18,10 +18,10 @@ TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 IMAGE_REF_RE = re.compile(
-    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
+    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?", re.ASCII
 )
 _IMAGE_EXAMPLE = "name[:tag][@digest], e.g. ghcr.io/org/image:latest"
 
@@ -41,9 +41,22 @@ def image_reference_problem(ref: object) -> str | None:
         return "it contains whitespace"
     if ref.startswith("-"):
         return "it starts with '-'"
+    if not ref.isascii():
+        return "it contains non-ASCII characters (references are ASCII only)"
+    if any(ch.isupper() for ch in _repository(ref)):
+        return "the repository name must be lowercase"
     if len(ref) > 512 or IMAGE_REF_RE.fullmatch(ref) is None:
         return f"expected {_IMAGE_EXAMPLE}"
     return None
+
+
+def _repository(ref: str) -> str:
+    """The path of a reference: no domain, tag or digest (`Host:5/a/b:t` -> `a/b`)."""
+    name = ref.split("@", 1)[0]
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    return name.partition(":")[0]
 
 
 def check_image_reference(ref: str, where: str = "image reference") -> str:
@@ -52,6 +65,17 @@ def check_image_reference(ref: str, where: str = "image reference") -> str:
     if problem:
         raise InvalidReferenceError(f"invalid {where} {ref!r}: {problem}")
     return ref
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a project name, or None: 1-200 printable characters, no
+    control, format (bidi overrides, zero-width) or line-separator characters."""
+    if not name or len(name) > 200:
+        return "use 1 to 200 characters"
+    if not name.isprintable():
+        bad = next(ch for ch in name if not ch.isprintable())
+        return f"it contains the unprintable character U+{ord(bad):04X}"
+    return None
 
 
 def check_argv_safe(value: str, what: str = "container name") -> str:

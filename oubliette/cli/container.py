@@ -40,17 +40,21 @@ def start(app: App, project_id: str, as_json: bool) -> None:
 @quiet_option("project")
 @click.pass_obj
 def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
-    """List oubliette's running containers (one engine call, selected by label).
+    """List this home's running containers (one engine call, selected by label).
 
-    IMAGE is the image reference the container was started from; STATUS is
-    `running` or `stopped` (exited, created and dead containers) on every engine.
+    Containers of other oubliette homes on the same engine are not shown. IMAGE is
+    the image reference the container was started from; STATUS is `running` or
+    `stopped` (exited, created and dead containers) on every engine, with
+    `(orphaned)` when its project was deleted (`container stop ID` removes it).
     """
-    from oubliette.names import project_containers_only  # not lifecycle: this runs in tight loops
-    from oubliette.runtime.base import LABEL_PROJECT
+    from oubliette.runtime.base import LABEL_PROJECT  # not lifecycle: this runs in tight loops
 
-    infos = project_containers_only(app.runtime.list(LABEL_PROJECT, all=all_))
-    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(), ident=lambda i: i.project_id,
-                  headers=["PROJECT ID", "IMAGE", "STATUS"], row=lambda i: [i.project_id, i.image, i.status])
+    own = app.ownership
+    infos = own.containers(app.runtime.list(LABEL_PROJECT, all=all_))
+    orphans = {i.project_id for i in infos if not own.project_exists(i.project_id or "")}
+    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(orphan=i.project_id in orphans),
+                  ident=lambda i: i.project_id, headers=["PROJECT ID", "IMAGE", "STATUS"],
+                  row=lambda i: [i.project_id, i.image, i.status + (" (orphaned)" if i.project_id in orphans else "")])
 
 
 @container.command("refresh")
@@ -65,8 +69,8 @@ def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
     project has active sessions. Everything outside /workspace is discarded.
     """
     from oubliette.errors import OublietteError
-    from oubliette.lifecycle import refresh as refresh_projects
-    from oubliette.lifecycle import refresh_targets
+    from oubliette.refresh import refresh as refresh_projects
+    from oubliette.refresh import refresh_targets
 
     reporter = reporter_for(app, as_json)
     projects = refresh_targets(app, project_ids)
@@ -93,14 +97,16 @@ def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
 
 @container.command("stop")
 @click.argument("project_ids", metavar="[ID]...", nargs=-1)
-@click.option("-a", "--all", "all_", is_flag=True, help="Stop every oubliette container (and nothing else).")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Stop every container of this home (and nothing else).")
 @json_option
 @click.pass_obj
 def stop(app: App, project_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
     """Stop and remove project containers (give IDs, or --all).
 
     The workspace stays; whatever else lived in the container is gone. A project
-    without a container is a no-op that says so.
+    without a container is a no-op that says so. The id of a deleted project whose
+    container is still listed (orphaned) removes that container.
     """
     from oubliette.lifecycle import stop_all, stop_containers
 

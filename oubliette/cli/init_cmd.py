@@ -14,7 +14,8 @@ from oubliette.errors import OublietteError
 @click.option("--home", "home_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Initialize this directory instead of the global --home / $OUBLIETTE_HOME / ~/.oubliette.")
 @click.option("--force", is_flag=True,
-              help="Rewrite the config (the old one is saved as oubliette.jsonc.bak). The token is kept.")
+              help="Rewrite the config; the old one is kept as oubliette.jsonc.bak (or .bak.1, .bak.2, ... - "
+                   "a backup is never overwritten). The token is kept.")
 @click.option("--no-pull", is_flag=True, help="Do not pre-pull the configured images.")
 @click.pass_obj
 def init(app: App, home_dir: str | None, force: bool, no_pull: bool) -> None:

@@ -59,9 +59,16 @@ class OublietteGroup(click.Group):
             return super().invoke(ctx)
         except OublietteError as error:
             raise OublietteCliError(error) from None
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted.", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:  # a file the core did not expect to fail (full disk, read-only home)
+            from oubliette.files import os_error
+
+            raise OublietteCliError(os_error("cannot complete the command", exc)) from None
+        except KeyboardInterrupt as interrupt:
+            from oubliette.interrupts import EXIT_SIGTERM, Terminated
+
+            terminated = isinstance(interrupt, Terminated)
+            click.echo("\nTerminated." if terminated else "\nInterrupted.", err=True)
+            raise click.exceptions.Exit(EXIT_SIGTERM if terminated else EXIT_INTERRUPTED) from None
 
 
 @click.group(cls=OublietteGroup, context_settings=CONTEXT_SETTINGS)
@@ -74,7 +81,9 @@ class OublietteGroup(click.Group):
 def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:
     """Give each project its own long-running container, from images your config names."""
     from oubliette.app import App
+    from oubliette.interrupts import handle_sigterm
 
+    handle_sigterm()
     ctx.obj = App(home=home, runtime_choice=runtime)
 
 

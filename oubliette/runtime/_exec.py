@@ -15,13 +15,18 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, NamedTuple, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
 # An engine's own error lines are kept but not shown: the classified error restates them,
 # and a user (or a script) should see one `Error:` line, not two.
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
+
+
+# Told the pid of every captured engine call while a container swap runs (swap.journal),
+# so a command killed with SIGKILL leaves behind which engine calls may still be running.
+on_spawn: Callable[[int], None] | None = None
 
 
 class Result(NamedTuple):
@@ -44,6 +49,8 @@ def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:

@@ -101,6 +101,7 @@ def container_from_json(row: dict[str, Any]) -> ContainerInfo:
         image=labels.get("oubliette.image") or image.get("reference", ""),
         labels=labels,
         image_id=(image.get("descriptor") or {}).get("digest"),
+        mounts=tuple(m.get("source", "") for m in config.get("mounts") or () if isinstance(m, dict)),
     )
 
 

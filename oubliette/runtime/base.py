@@ -19,6 +19,7 @@ from oubliette.errors import (
     ImageNotFoundError,
     RegistryUnreachableError,
 )
+from oubliette.names import LABEL_HOME  # noqa: F401 (re-exported beside the other labels)
 from oubliette.runtime import _exec
 from oubliette.validate import check_argv_safe
 
@@ -60,6 +61,7 @@ class ContainerInfo(NamedTuple):
     image: str
     labels: Mapping[str, str] = _NO_ENTRIES
     image_id: str | None = None
+    mounts: tuple[str, ...] = ()  # host sources of its mounts, to recognise a pre-home-id container
 
     @property
     def project_id(self) -> str | None:
@@ -73,10 +75,11 @@ class ContainerInfo(NamedTuple):
     def running(self) -> bool:
         return self.status == RUNNING
 
-    def to_record(self) -> dict[str, str | None]:
-        """The JSON shape of `container list --json` and the MCP `container` tool."""
+    def to_record(self, orphan: bool = False) -> dict[str, str | bool | None]:
+        """The JSON shape of `container list --json` and the MCP `container` tool;
+        `orphan`: its project is gone from this home (`container stop ID` removes it)."""
         return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
-                "status": self.status}
+                "status": self.status, "orphan": orphan}
 
 
 class Runtime(abc.ABC):

@@ -17,7 +17,8 @@ PS_FORMAT = (
     '{"id":{{json .ID}},"name":{{json .Names}},"state":{{json .State}},'
     '"image":{{json .Image}},"labels":{"oubliette.project":{{json (.Label "oubliette.project")}},'
     '"oubliette.type":{{json (.Label "oubliette.type")}},'
-    '"oubliette.image":{{json (.Label "oubliette.image")}}}}'
+    '"oubliette.image":{{json (.Label "oubliette.image")}},'
+    '"oubliette.home":{{json (.Label "oubliette.home")}}},"mounts":{{json .Mounts}}}'
 )
 _STOPPED_STATES = {"exited", "created", "dead"}
 
@@ -101,6 +102,7 @@ def parse_ps(stdout: str) -> list[ContainerInfo]:
         infos.append(ContainerInfo(
             id=row["id"], name=row["name"], status=normalize_state(row.get("state", "")),
             image=labels.get("oubliette.image") or row.get("image", ""), labels=labels,
+            mounts=tuple(m for m in (row.get("mounts") or "").split(",") if m),
         ))
     return infos
 
@@ -118,6 +120,7 @@ def parse_inspect(stdout: str) -> ContainerInfo | None:
         status=normalize_state((row.get("State") or {}).get("Status", "")),
         image=labels.get("oubliette.image") or config.get("Image", ""), labels=labels,
         image_id=row.get("Image"),
+        mounts=tuple(m.get("Source", "") for m in row.get("Mounts") or () if isinstance(m, dict)),
     )
 
 

@@ -64,7 +64,8 @@ def test_two_projects_on_two_types_are_listed(home, images):
     one, two = start(home, first), start(home, second)
     assert one["Image"] == base.id and two["Image"] == dev.id
     assert one["Config"]["Labels"] == {"oubliette.project": first, "oubliette.type": "base",
-                                       "oubliette.image": base.ref}
+                                       "oubliette.image": base.ref,
+                                       "oubliette.home": (home / "data/home.id").read_text().strip()}
     assert one["HostConfig"]["Init"] is True and one["Config"]["WorkingDir"] == "/workspace"
     assert one["Config"]["Cmd"] == ["sleep", "infinity"]
     assert f"OUBLIETTE_PROJECT_ID={first}" in one["Config"]["Env"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from oubliette import lifecycle
+from oubliette import swap
 from oubliette.cli.main import cli
 from tests.unit.fake_docker import FakeDocker
 from tests.unit.helpers import write_config
@@ -17,7 +17,7 @@ DEV = "registry.example/oubliette-dev:latest"
 @pytest.fixture
 def docker(fp, monkeypatch, oubliette_home) -> FakeDocker:
     """A fake engine with the two default images in its registry and a matching config."""
-    monkeypatch.setattr(lifecycle, "START_SETTLE_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_SETTLE_SECONDS", 0)
     engine = FakeDocker(fp, monkeypatch)
     engine.push(BASE, seed="base-1")
     engine.push(DEV, seed="dev-1")

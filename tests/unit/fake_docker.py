@@ -41,6 +41,7 @@ class Container:
     labels: dict
     state: str = "running"
     command: list = field(default_factory=list)
+    mounts: list = field(default_factory=list)  # host sources
 
 
 class FakeDocker:
@@ -129,7 +130,7 @@ class FakeDocker:
         return 0, f"{tag}: Pulling from x\nDigest: sha256:{'0' * 64}\nStatus: {status}\n{ref}\n", ""
 
     def _run(self, args):
-        opts, i = {"labels": {}, "init": False}, 0
+        opts, i = {"labels": {}, "init": False, "mounts": []}, 0
         while args[i].startswith("--"):
             flag = args[i]
             if flag in ("--detach", "--init"):
@@ -140,6 +141,8 @@ class FakeDocker:
             if flag == "--label":
                 key, _, val = value.partition("=")
                 opts["labels"][key] = val
+            elif flag == "--volume":
+                opts["mounts"].append(value.rsplit(":", 1)[0])
             else:
                 opts[flag] = value
             i += 2
@@ -149,7 +152,7 @@ class FakeDocker:
         if image not in self.images:
             return 125, "", f"Unable to find image '{image}' locally\n"
         container = Container(uuid.uuid4().hex + uuid.uuid4().hex, name, image, self.images[image],
-                              opts["labels"], command=command)
+                              opts["labels"], command=command, mounts=opts["mounts"])
         if image in self.broken_images:
             container.state = "exited"
         self.containers[name] = container
@@ -166,7 +169,8 @@ class FakeDocker:
             if not show_all and c.state != "running":
                 continue
             lines.append(json.dumps({"id": c.id, "name": c.name, "state": c.state, "image": c.image, "labels": {
-                k: c.labels.get(k, "") for k in ("oubliette.project", "oubliette.type", "oubliette.image")}}))
+                k: c.labels.get(k, "") for k in ("oubliette.project", "oubliette.type", "oubliette.image",
+                                                 "oubliette.home")}, "mounts": ",".join(c.mounts)}))
         return 0, "".join(line + "\n" for line in lines), ""
 
     def _container(self, args):
@@ -175,7 +179,9 @@ class FakeDocker:
         if c is None:
             return 1, "[]\n", NO_SUCH_CONTAINER.format(name=args[1])
         return 0, json.dumps([{"Id": c.id, "Name": "/" + c.name, "State": {"Status": c.state},
-                               "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels}}]), ""
+                               "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels},
+                               "Mounts": [{"Type": "bind", "Source": m, "Destination": "/workspace"}
+                                          for m in c.mounts]}]), ""
 
     def _each(self, names, action):
         for name in names:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oubliette import lifecycle
+from oubliette import swap
 from oubliette.cli.main import cli
 from tests.unit.helpers import assert_clean_error, write_config
 
@@ -56,7 +56,7 @@ def install_fake(directory: Path) -> Path:
 
 @pytest.fixture(params=["0.9.0", "1.2.2"], ids=["apple-0.9", "apple-1.2"])
 def apple(request, tmp_path, monkeypatch, oubliette_home):
-    monkeypatch.setattr(lifecycle, "START_SETTLE_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_SETTLE_SECONDS", 0)
     monkeypatch.setenv("APPLE_CONTAINER_BINARY", str(install_fake(tmp_path / "fake-bin")))
     monkeypatch.setenv("FAKE_CONTAINER_STATE", str(tmp_path / "apple-state.json"))
     monkeypatch.setenv("FAKE_CONTAINER_VERSION", request.param)
@@ -94,7 +94,8 @@ def test_start_gates_init_by_version_and_labels_the_container(run, apple, oublie
     assert ("--init" in call) is (apple.version >= (0, 10, 0))
     assert len(apple.calls("--version")) == 1
     container = apple.containers()[f"oubliette-{project_id}"]
-    assert container["labels"] == {"oubliette.project": project_id, "oubliette.type": "dev", "oubliette.image": DEV}
+    assert container["labels"] == {"oubliette.project": project_id, "oubliette.type": "dev", "oubliette.image": DEV,
+                                  "oubliette.home": (oubliette_home / "data/home.id").read_text().strip()}
     assert container["mounts"] == [[str(oubliette_home / "data/projects" / project_id / "workspace"), "/workspace"]]
     assert container["command"] == ["sleep", "infinity"] and container["workdir"] == "/workspace"
     assert "already running" in run("container", "start", project_id).stdout
@@ -111,7 +112,7 @@ def test_list_selects_by_label_on_the_client(run, apple):
     rows = json.loads(run("container", "list", "--json").stdout)
     assert len(apple.state["calls"]) == before + 1
     assert rows == [{"project_id": running, "name": f"oubliette-{running}", "image": DEV, "type": "dev",
-                     "status": "running"}]
+                     "status": "running", "orphan": False}]
     everything = json.loads(run("container", "list", "--all", "--json").stdout)
     assert {r["project_id"]: r["status"] for r in everything} == {running: "running", stopped: "stopped"}
 

@@ -44,7 +44,8 @@ def test_start_pulls_a_missing_image_then_runs_the_design_spec(run, docker, oubl
     assert f"{workspace}:/workspace" in run_call and run_call[-3:] == [DEV, "sleep", "infinity"]
     assert f"OUBLIETTE_PROJECT_ID={project_id}" in run_call
     c = container_of(docker, project_id)
-    assert c.labels == {"oubliette.project": project_id, "oubliette.type": "dev", "oubliette.image": DEV}
+    assert c.labels == {"oubliette.project": project_id, "oubliette.type": "dev", "oubliette.image": DEV,
+                        "oubliette.home": (oubliette_home / "data/home.id").read_text().strip()}
     assert c.state == "running"
 
 
@@ -150,8 +151,10 @@ def test_list_is_one_labelled_call_and_shows_the_configured_reference(run, docke
     assert "label=oubliette.project" in docker.calls()[-1]
     rows = json.loads(result.stdout)
     assert rows == sorted([
-        {"project_id": first, "name": f"oubliette-{first}", "image": DEV, "type": "dev", "status": "running"},
-        {"project_id": second, "name": f"oubliette-{second}", "image": BASE, "type": "base", "status": "running"},
+        {"project_id": first, "name": f"oubliette-{first}", "image": DEV, "type": "dev", "status": "running",
+         "orphan": False},
+        {"project_id": second, "name": f"oubliette-{second}", "image": BASE, "type": "base", "status": "running",
+         "orphan": False},
     ], key=lambda r: r["project_id"])
 
 

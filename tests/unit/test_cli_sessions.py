@@ -13,7 +13,7 @@ import time
 import pytest
 
 from oubliette.files import FileLock
-from oubliette.lifecycle import defer_interrupts
+from oubliette.interrupts import defer_interrupts
 from oubliette.sessions import DEFAULT_SHELL, SessionRegistry, end_command, process_start_time, wrap_command
 from tests.unit.helpers import assert_clean_error
 
@@ -124,7 +124,7 @@ def test_ending_an_already_ended_session_says_so(run, docker, oubliette_home, fp
 
 
 def test_file_lock_makes_the_second_holder_wait_and_say_so(tmp_path):
-    path = tmp_path / "proj" / ".lock"
+    path = tmp_path / ".lock"
     waited, order = [], []
     with FileLock(path):
         def second():

@@ -112,7 +112,7 @@ def test_syntax_error_names_file_line_and_column():
         ('{"containers": {"-x": "x:1"}}', "containers.-x", "invalid container type name"),
         ('{"containers": {"dev": "my image:1"}}', "containers.dev", "contains whitespace"),
         ('{"containers": {"dev": "--privileged"}}', "containers.dev", "starts with '-'"),
-        ('{"containers": {"dev": "library/Upper:1"}}', "containers.dev", "expected name[:tag][@digest]"),
+        ('{"containers": {"dev": "library/Upper:1"}}', "containers.dev", "must be lowercase"),
         ('{"containers": {"dev": ""}}', "containers.dev", "it is empty"),
         ('{"runtime": "podman"}', "runtime", "expected one of auto, docker, apple"),
         ('{"defaults": {"container": {"type": 7}}}', "defaults.container.type", "expected a container type name"),
