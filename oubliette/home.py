@@ -120,8 +120,8 @@ def read_token(home: Path) -> str | None:
     return token
 
 
-def _tighten_token(path: Path) -> None:
-    """Make an existing token 0600 without following a link swapped in meanwhile."""
+def _tighten(path: Path) -> None:
+    """Make an existing file 0600 without following a link swapped in meanwhile."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         os.fchmod(fd, FILE_MODE)
@@ -158,10 +158,12 @@ def initialize(home: Path, dev: bool, force: bool = False) -> InitResult:
         if force or not config_file.exists():
             backup = _write_config(config_file, render_default_config(dev))
             written = True
+        else:
+            _tighten(config_file)  # one the user wrote under a loose umask
         token_file = token_path(home)
         token = None
         if check_token_file(token_file) is not None:
-            _tighten_token(token_file)
+            _tighten(token_file)
         else:
             token = new_token()
             write_secret(token_file, token + "\n")
