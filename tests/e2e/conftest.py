@@ -145,6 +145,7 @@ class ImageFactory:
         self.registry = registry
         self.workdir = workdir
         self.created: list[str] = []
+        self.ids: list[str] = []
         busybox = shutil.which("busybox")
         if busybox is None:
             unavailable("busybox is not installed (Debian package busybox-static)")
@@ -153,8 +154,13 @@ class ImageFactory:
     def repo(self, stem: str = "img") -> str:
         return f"{self.registry}/oubliette-test-{stem}-{uuid.uuid4().hex[:8]}"
 
-    def build(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0) -> Image:
-        """Import a local image `ref`; `marker` makes its content (and id) unique."""
+    def build(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0,
+              ignore_term: bool = False) -> Image:
+        """Import a local image `ref`; `marker` makes its content (and id) unique.
+
+        `ignore_term`: its entrypoint ignores SIGTERM, so `docker stop` waits out its
+        whole timeout (10 s) before it kills the container.
+        """
         tar_path = self.workdir / f"{uuid.uuid4().hex}.tar"
         with tarfile.open(tar_path, "w") as tar:
             tar.add(self.busybox, arcname="bin/busybox")
@@ -179,23 +185,35 @@ class ImageFactory:
                 blob = self.workdir / "blob"
                 blob.write_bytes(os.urandom(size_mb * 1024 * 1024))
                 tar.add(blob, arcname="blob")
-        docker("import", "--change", 'CMD ["sleep","infinity"]', str(tar_path), ref)
+        changes = ["--change", 'CMD ["sleep","infinity"]']
+        if ignore_term:
+            changes += ["--change", 'ENTRYPOINT ["sh","-c","trap \\"\\" TERM; exec \\"$@\\"","sh"]']
+        docker("import", *changes, str(tar_path), ref)
         tar_path.unlink()
         self.created.append(ref)
-        return Image(ref, docker_out("image", "inspect", "--format", "{{.Id}}", ref))
+        self.ids.append(docker_out("image", "inspect", "--format", "{{.Id}}", ref))
+        return Image(ref, self.ids[-1])
 
     def push(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0,
-             keep_local: bool = False) -> Image:
+             keep_local: bool = False, ignore_term: bool = False) -> Image:
         """Build and push `ref`; by default leave it absent locally, as on a fresh machine."""
-        image = self.build(ref, marker, with_sleep, size_mb)
+        image = self.build(ref, marker, with_sleep, size_mb, ignore_term)
         docker("push", ref)
         if not keep_local:
             docker("image", "rm", ref)
         return image
 
     def cleanup(self) -> None:
+        """Remove every image this factory made, by tag and by id (a moved tag leaves the old
+        image dangling), after the containers made from them (unique to this test)."""
+        for image_id in self.ids:
+            users = docker_out("ps", "-aq", "--filter", f"ancestor={image_id}").split()
+            if users:
+                docker("rm", "--force", *users, check=False)
         for ref in set(self.created):
             docker("image", "rm", "--force", ref, check=False)
+        for image_id in dict.fromkeys(self.ids):
+            docker("image", "rm", "--force", image_id, check=False)
 
 
 @pytest.fixture
@@ -208,16 +226,33 @@ def images(registry, tmp_path) -> ImageFactory:
 # --- running oubliette for real --------------------------------------------------------
 
 
+def remove_home_containers(home: Path) -> None:
+    """Remove the containers of this home's projects (and only those): by its home id, and
+    by the ids of its projects."""
+    filters = []
+    id_file = home / "data" / "home.id"
+    if id_file.exists():
+        filters.append(f"label=oubliette.home={id_file.read_text().strip()}")
+    projects = home / "data" / "projects"
+    filters += [f"label=oubliette.project={p.name}" for p in projects.iterdir()] if projects.exists() else []
+    for label in filters:
+        names = docker_out("ps", "-aq", "--filter", label).split()
+        if names:
+            docker("rm", "--force", *names, check=False)
+
+
 @pytest.fixture
 def home(oubliette_home) -> Path:
     yield oubliette_home
-    # Remove the containers of this test's projects (and only those).
-    projects = oubliette_home / "data" / "projects"
-    ids = [p.name for p in projects.iterdir()] if projects.exists() else []
-    for project_id in ids:
-        names = docker_out("ps", "-aq", "--filter", f"label=oubliette.project={project_id}").split()
-        if names:
-            docker("rm", "--force", *names, check=False)
+    remove_home_containers(oubliette_home)
+
+
+@pytest.fixture
+def other_home(tmp_path_factory) -> Path:
+    """A second oubliette home on the same engine (another user, or a personal home)."""
+    second = tmp_path_factory.mktemp("other-home")
+    yield second
+    remove_home_containers(second)
 
 
 def write_config(home: Path, containers: dict, **extra) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def debian_base(engine, tmp_path_factory) -> str:
-    """`debian:bookworm-slim`, made locally with debootstrap unless it is already here."""
+def debian_base(engine, tmp_path_factory) -> Iterator[str]:
+    """`debian:bookworm-slim`, made locally with debootstrap unless it is already here (and
+    removed at the end when this run made it)."""
     if docker("image", "inspect", "debian:bookworm-slim", check=False).returncode == 0:
-        return "debian:bookworm-slim"
+        yield "debian:bookworm-slim"
+        return
     if shutil.which("debootstrap") is None:
         unavailable("debootstrap is not installed (Debian package debootstrap)")
     if os.geteuid() != 0:
@@ -54,17 +57,23 @@ def debian_base(engine, tmp_path_factory) -> str:
     tar.wait()
     assert imported.returncode == 0, imported.stderr
     shutil.rmtree(rootfs, ignore_errors=True)
-    return "debian:bookworm-slim"
+    yield "debian:bookworm-slim"
+    docker("image", "rm", "debian:bookworm-slim", check=False)
 
 
 @pytest.fixture(scope="session")
-def built_images(debian_base) -> None:
+def built_images(debian_base) -> Iterator[None]:
+    made = [ref for ref in ("oubliette-base:latest", "oubliette-dev:latest")
+            if docker("image", "inspect", ref, check=False).returncode != 0]
     result = subprocess.run([str(ROOT / "scripts" / "build.sh")], capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     assert "Built oubliette-base:latest and oubliette-dev:latest." in result.stdout
     labels = docker("image", "inspect", "--format", "{{json .Config.Entrypoint}} {{json .Config.Cmd}}",
                     "oubliette-dev:latest").stdout.decode().strip()
     assert labels == '["/usr/local/bin/oubliette-container-init"] ["sleep","infinity"]'
+    yield
+    for ref in reversed(made):  # the images this run built where there were none before
+        docker("image", "rm", ref, check=False)
 
 
 def dev_project(home) -> str:
