@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from oubliette.errors import ConfigError
+from oubliette.runtime.registry import RUNTIME_CHOICES
 from oubliette.validate import image_reference_problem, is_valid_type_name
 
 CONFIG_DIR = "config"
 CONFIG_NAME = "oubliette.jsonc"
 DEFAULT_TYPE = "dev"
-RUNTIME_CHOICES = ("auto", "docker", "apple")
 PUBLISHED_IMAGES = {
     "base": "ghcr.io/hyphagroup/oubliette-base:latest",
     "dev": "ghcr.io/hyphagroup/oubliette-dev:latest",
@@ -220,7 +220,7 @@ def render_default_config(dev: bool) -> str:
     "container": {{ "type": "{DEFAULT_TYPE}" }},
   }},
 
-  // The engine to drive: "auto", "docker" or "apple" (Apple's `container` CLI).
+  // The engine to drive: "auto", "docker", "podman" or "apple" (Apple's `container` CLI).
   // --runtime and OUBLIETTE_RUNTIME take precedence.
   "runtime": "auto",
 }}

@@ -48,17 +48,26 @@ class ConflictError(OublietteError):
 
 
 class EngineError(OublietteError):
-    """An engine command failed; `detail` is the engine's own last stderr line."""
+    """An engine command failed; `detail` is the engine's own last stderr line, and
+    `argv`, `returncode` and `stderr` are the call that produced it (for debugging)."""
 
-    def __init__(self, message: str, hint: str | None = None, detail: str = "") -> None:
+    def __init__(self, message: str, hint: str | None = None, detail: str = "",
+                 argv: list[str] | None = None, returncode: int | None = None, stderr: str = "") -> None:
         super().__init__(message, hint)
         self.detail = detail
+        self.argv = argv or []
+        self.returncode = returncode
+        self.stderr = stderr
 
 
 class EngineUnavailableError(EngineError):
     """No usable engine: the binary is missing or its daemon/service is not running."""
 
     exit_code = EXIT_NO_ENGINE
+
+
+class EngineOutputError(EngineError):
+    """An engine printed something oubliette cannot read (another version, a shim)."""
 
 
 class PullError(EngineError):

@@ -64,7 +64,10 @@ def _prepull(app: App) -> None:
     try:
         runtime = app.runtime
     except EngineUnavailableError as error:
-        _warn_skipped(app, error, pending, lambda image: f"docker pull {image}   (or: container image pull {image})")
+        from oubliette.runtime.registry import ENGINES
+
+        _warn_skipped(app, error, pending, lambda image: "   or: ".join(
+            kind.pull_command.format(image=image) for kind in ENGINES.values()))
         return
     reporter.info(f"Pulling {len(pending)} container image{'s' if len(pending) != 1 else ''}...")
     failed = 0

@@ -13,6 +13,7 @@ import click
 
 from oubliette import __version__
 from oubliette.errors import EXIT_INTERRUPTED, OublietteError
+from oubliette.runtime.registry import RUNTIME_CHOICES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -75,7 +76,7 @@ class OublietteGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="oubliette", message="%(prog)s %(version)s")
 @click.option("--home", metavar="DIR", type=click.Path(file_okay=False),
               help="Home directory (default: $OUBLIETTE_HOME, else ~/.oubliette).")
-@click.option("--runtime", type=click.Choice(["auto", "docker", "apple"]),
+@click.option("--runtime", type=click.Choice(RUNTIME_CHOICES),
               help="Container engine (default: $OUBLIETTE_RUNTIME, else the config's \"runtime\", else auto).")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:

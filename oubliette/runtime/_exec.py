@@ -40,8 +40,22 @@ class Result(NamedTuple):
         return self.returncode == 0
 
 
+def debug(argv: Sequence[str], started: float, returncode: int | None) -> None:
+    """`OUBLIETTE_DEBUG=1`: every engine call, its duration and exit code, on stderr."""
+    if os.environ.get("OUBLIETTE_DEBUG") == "1":
+        import shlex
+        import time
+
+        print(f"[oubliette] {shlex.join(argv)}  ({time.monotonic() - started:.3f} s, exit {returncode})",
+              file=sys.stderr, flush=True)
+
+
 def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
-    """Run and capture; raises FileNotFoundError when the binary is missing."""
+    """Run and capture; raises FileNotFoundError when the binary is missing, and
+    subprocess.TimeoutExpired (after killing the call) when `timeout` passes."""
+    import time
+
+    started = time.monotonic()
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -56,7 +70,9 @@ def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
     except BaseException:
         proc.kill()
         proc.wait()
+        debug(argv, started, None)
         raise
+    debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, _text(out), _text(err))
 
 
@@ -72,6 +88,9 @@ def stream(
     `err` is a terminal the child gets a pseudo-terminal there, so it still draws
     its bars while we keep a copy of what it printed.
     """
+    import time
+
+    started = time.monotonic()
     out = out or sys.stdout
     err = err or sys.stderr
     out_fd = _real_fd(out)
@@ -119,6 +138,7 @@ def stream(
             pump.join(timeout=5)
         if pty_master is not None:
             os.close(pty_master)
+    debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, "", _strip_ansi(_text(bytes(kept))))
 
 

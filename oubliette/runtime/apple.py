@@ -22,6 +22,7 @@ from oubliette.runtime.base import (
     ErrorTexts,
     Runtime,
 )
+from oubliette.runtime.registry import ENGINES
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 
@@ -31,7 +32,7 @@ INIT_SINCE = (0, 10)
 
 def default_binary(env: Mapping[str, str] = os.environ) -> str:
     """`APPLE_CONTAINER_BINARY` if set, else `container` on PATH."""
-    return env.get("APPLE_CONTAINER_BINARY") or "container"
+    return ENGINES["apple"].binary_path(env)
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -141,7 +142,7 @@ TEXTS = ErrorTexts(
     not_found=("404 not found", "notfound", "not found"),
     not_running_message="the container system service is not running",
     start_hint=START_HINT,
-    pull_command="container image pull {image}",
+    pull_command=ENGINES["apple"].pull_command,
     login_command="container registry login",
 )
 
@@ -181,7 +182,7 @@ class AppleContainerRuntime(Runtime):
 
     def image_id(self, ref: str) -> str | None:
         result = self._call([self.binary, "image", "list", "--format", "json"])
-        return image_digest(result.stdout, ref)
+        return self.parse(result, lambda out: image_digest(out, ref))
 
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
@@ -196,7 +197,7 @@ class AppleContainerRuntime(Runtime):
 
     def run(self, spec: ContainerSpec) -> str:
         version = self.version if spec.init else (0, 0, 0)
-        result = self._call(run_argv(self.binary, spec, version))
+        result = self._call(run_argv(self.binary, spec, version), timeout=None)
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
 
     def start(self, name: str) -> None:
@@ -204,7 +205,7 @@ class AppleContainerRuntime(Runtime):
 
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call([self.binary, "stop", *map(name_ok, names)])
+            self._call([self.binary, "stop", *map(name_ok, names)], timeout=None)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:
@@ -212,13 +213,13 @@ class AppleContainerRuntime(Runtime):
 
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
         argv = [self.binary, "list", *(["--all"] if all else []), "--format", "json"]
-        return parse_list(self._call(argv).stdout, label, all)
+        return self.parse(self._call(argv), lambda out: parse_list(out, label, all))
 
     def inspect(self, name: str) -> ContainerInfo | None:
         result = self._call([self.binary, "inspect", name_ok(name)], check=False)
         if result.ok:
-            rows = json.loads(result.stdout or "[]")
-            return container_from_json(rows[0]) if rows else None
+            rows = self.parse(result, lambda out: json.loads(out or "[]"))
+            return self.parse(result, lambda out: container_from_json(rows[0])) if rows else None
         if "not found" in result.stderr.lower() and not any(s in result.stderr.lower() for s in TEXTS.not_running):
             return None
         raise self.classify(result)

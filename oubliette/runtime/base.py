@@ -8,13 +8,14 @@ classified errors of `oubliette.errors`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import NamedTuple, TextIO
+from typing import NamedTuple, TextIO, TypeVar
 
 from oubliette.errors import (
     AccessDeniedError,
     EngineError,
+    EngineOutputError,
     EngineUnavailableError,
     ImageNotFoundError,
     RegistryUnreachableError,
@@ -29,7 +30,10 @@ LABEL_IMAGE = "oubliette.image"
 
 RUNNING = "running"
 STOPPED = "stopped"
+PAUSED = "paused"
+QUICK_SECONDS = 60  # list, inspect, rename, start, remove: a call still going after this is a hung engine
 _NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
+T = TypeVar("T")
 
 # Records are NamedTuples, not dataclasses: they sit on the path of `container list`,
 # where a frozen dataclass costs ~0.8 ms to define and a NamedTuple ~0.1 ms.
@@ -165,7 +169,7 @@ class Runtime(abc.ABC):
 
     def exec_capture(self, name: str, command: Sequence[str]) -> _exec.Result:
         """Run a command in the container and capture its output (no terminal)."""
-        return self._call(self.exec_argv(name, command, tty=False, interactive=False), check=False)
+        return self._call(self.exec_argv(name, command, tty=False, interactive=False), check=False, timeout=None)
 
     # --- shared machinery ------------------------------------------------------
 
@@ -177,14 +181,36 @@ class Runtime(abc.ABC):
     def missing_binary(self) -> EngineUnavailableError:
         """The error for an engine binary that is not installed."""
 
-    def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None) -> _exec.Result:
+    def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
+              timeout: float | None = QUICK_SECONDS) -> _exec.Result:
+        """Run one engine call; `timeout=None` for calls that may take long (stop, run, exec)."""
+        import subprocess
+
         try:
-            result = _exec.capture(argv)
+            result = _exec.capture(argv, timeout=timeout)
         except FileNotFoundError:
             raise self.missing_binary() from None
+        except subprocess.TimeoutExpired:
+            command = " ".join(argv[:3])
+            raise EngineUnavailableError(
+                f"`{command}` did not answer within {timeout:.0f} s; the {self.display_name} engine seems hung",
+                hint=f"{self.texts.start_hint.rstrip('.')} (restarting it if it is stuck); "
+                     "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv)) from None
         if check and not result.ok:
             raise self.classify(result, image)
         return result
+
+    def parse(self, result: _exec.Result, parser: Callable[[str], T]) -> T:
+        """Parse an engine's output; output it cannot read is an error naming the command."""
+        try:
+            return parser(result.stdout)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            command = " ".join(result.argv[:3])
+            raise EngineOutputError(
+                f"`{command}` printed output oubliette cannot read ({type(exc).__name__}: {str(exc)[:120]})",
+                hint=f"check that `{self.binary}` is {self.display_name} in a supported version "
+                     "(not a wrapper for another engine); OUBLIETTE_DEBUG=1 shows every engine call",
+                argv=result.argv, returncode=result.returncode, stderr=result.stderr) from None
 
 
 def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
@@ -239,20 +265,23 @@ def classify_failure(result: _exec.Result, texts: ErrorTexts, image: str | None 
     ... repository does not exist or may require 'docker login'".
     """
     detail = last_line(result.stderr) or f"exit code {result.returncode}"
+    call = {"argv": result.argv, "returncode": result.returncode, "stderr": result.stderr}
     text = result.stderr.lower()
     if any(s in text for s in texts.not_running):
-        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail)
+        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail, **call)
     if image is None:
-        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail)
+        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail, **call)
     manual = f"try `{texts.pull_command.format(image=image)}` to see the engine's own error"
     if any(s in text for s in texts.denied):
-        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail,
+        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail, **call,
                                  hint=f"log in with `{texts.login_command}` if the registry needs credentials, "
                                       f"then {manual}")
     if any(s in text for s in texts.unreachable):
         return RegistryUnreachableError(f"cannot reach the registry for {image}: {detail}",
-                                        hint=f"check the network, then {manual}", detail=detail)
+                                        hint=f"check the network, then {manual}", detail=detail, **call)
     if any(s in text for s in texts.not_found):
         return ImageNotFoundError(f"image not found: {image}: {detail}",
-                                  hint=f"check the image reference in the config, then {manual}", detail=detail)
-    return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}", detail=detail)
+                                  hint=f"check the image reference in the config, then {manual}",
+                                  detail=detail, **call)
+    return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}",
+                       detail=detail, **call)

@@ -1,7 +1,8 @@
 """Choose the engine: --runtime, else OUBLIETTE_RUNTIME, else config, else auto.
 
-Auto costs nothing when only one engine is installed (a dead engine then shows up as
-a classified error of the real call); only with both installed does it probe, once.
+Auto looks at every registered engine. It costs nothing when only one is installed
+(a dead engine then shows up as a classified error of the real call); with several
+installed it probes them in `PROBE_ORDER` and uses the first that answers.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from oubliette.config import RUNTIME_CHOICES
 from oubliette.errors import ConfigError, EngineUnavailableError
 from oubliette.runtime.base import Runtime
+from oubliette.runtime.registry import ENGINES, PROBE_ORDER, RUNTIME_CHOICES, make_runtime
+
+__all__ = ["detect_runtime", "make_runtime", "requested_runtime", "which"]
 
 
 def requested_runtime(flag: str | None, config_value: str | None, env: Mapping[str, str] = os.environ) -> str:
@@ -20,7 +23,7 @@ def requested_runtime(flag: str | None, config_value: str | None, env: Mapping[s
     if not flag and env_value and env_value not in RUNTIME_CHOICES:
         raise ConfigError(
             f"invalid OUBLIETTE_RUNTIME {env_value!r}: expected one of {', '.join(RUNTIME_CHOICES)}",
-            hint="unset it or set it to auto, docker or apple",
+            hint=f"unset it or set it to {', '.join(RUNTIME_CHOICES[:-1])} or {RUNTIME_CHOICES[-1]}",
         )
     return flag or env_value or config_value or "auto"
 
@@ -36,54 +39,34 @@ def which(name: str, search: str) -> str | None:
     return None
 
 
-def make_runtime(name: str, env: Mapping[str, str] = os.environ) -> Runtime:
-    if name == "docker":
-        from oubliette.runtime.docker import DockerRuntime
-
-        return DockerRuntime()
-    if name == "apple":
-        from oubliette.runtime.apple import AppleContainerRuntime, default_binary
-
-        return AppleContainerRuntime(default_binary(env))
-    raise ValueError(name)
-
-
 def detect_runtime(
     choice: str = "auto",
     env: Mapping[str, str] = os.environ,
     note: Callable[[str], None] | None = None,
 ) -> Runtime:
-    """The runtime for `choice`; for auto, the one installed engine or a single probe."""
+    """The runtime for `choice`; for auto, the one installed engine or the first that answers."""
     if choice != "auto":
         return make_runtime(choice, env)
 
-    apple_binary = env.get("APPLE_CONTAINER_BINARY") or "container"  # as apple.default_binary()
     search = env.get("PATH", os.defpath)
-    has_docker = which("docker", search) is not None
-    has_apple = which(apple_binary, search) is not None
-    if has_docker and not has_apple:
-        return make_runtime("docker", env)
-    if has_apple and not has_docker:
-        return make_runtime("apple", env)
-    if not has_docker and not has_apple:
+    installed = [name for name in PROBE_ORDER if which(ENGINES[name].binary_path(env), search)]
+    binaries = " or ".join(f"`{ENGINES[name].binary_path(env)}`" for name in PROBE_ORDER)
+    if not installed:
         raise EngineUnavailableError(
-            f"no container engine found (looked for `docker` and `{apple_binary}` on PATH)",
-            hint="install Docker or Apple's container CLI, or choose one with --runtime docker|apple",
-        )
-
-    apple = make_runtime("apple", env)
-    if apple.is_running():
-        chosen = apple
-        why = "its system service is running"
-    else:
-        docker = make_runtime("docker", env)
-        if not docker.is_running():
-            raise EngineUnavailableError(
-                "no container engine is running (probed `container system status` and `docker version`)",
-                hint="start Docker, or run `container system start`; or choose one with --runtime",
-            )
-        chosen = docker
-        why = "the container system service is not running"
-    if note:
-        note(f"Using {chosen.display_name} ({why}; both docker and container are installed).")
-    return chosen
+            f"no container engine found (looked for {binaries} on PATH)",
+            hint=f"install Docker, Podman or Apple's container CLI, or choose one with --runtime "
+                 f"{'|'.join(ENGINES)}")
+    if len(installed) == 1:
+        return make_runtime(installed[0], env)
+    for name in installed:
+        runtime = make_runtime(name, env)
+        if runtime.is_running():
+            if note:
+                skipped = [ENGINES[n].display_name for n in installed[:installed.index(name)]]
+                why = f"{', '.join(skipped)} did not answer" if skipped else "the first that answered"
+                note(f"Using {runtime.display_name} ({why}; installed: "
+                     f"{', '.join(ENGINES[n].binary_path(env) for n in installed)}).")
+            return runtime
+    raise EngineUnavailableError(
+        f"no container engine is running (probed {', '.join(ENGINES[n].display_name for n in installed)})",
+        hint="start one (Docker, or `container system start`), or choose one with --runtime")

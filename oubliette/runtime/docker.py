@@ -9,6 +9,7 @@ from typing import TextIO
 from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
 from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
+from oubliette.runtime.registry import ENGINES
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 
@@ -37,7 +38,8 @@ def pull_argv(binary: str, ref: str) -> list[str]:
     return [binary, "pull", image_ok(ref)]
 
 
-def run_argv(binary: str, spec: ContainerSpec) -> list[str]:
+def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = ()) -> list[str]:
+    """`docker run` for a spec; `extra` flags (an engine's own, e.g. podman's) go before the image."""
     argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
     if spec.init:
         argv.append("--init")
@@ -49,7 +51,7 @@ def run_argv(binary: str, spec: ContainerSpec) -> list[str]:
         argv += ["--workdir", spec.workdir]
     for key, value in spec.env.items():
         argv += ["--env", f"{key}={value}"]
-    return argv + [image_ok(spec.image), *spec.command]
+    return argv + [*extra, image_ok(spec.image), *spec.command]
 
 
 def start_argv(binary: str, name: str) -> list[str]:
@@ -134,7 +136,7 @@ TEXTS = ErrorTexts(
     not_found=("manifest unknown", "no such image", "name unknown", "repository does not exist", "not found"),
     not_running_message="the Docker daemon is not running or not reachable",
     start_hint=START_HINT,
-    pull_command="docker pull {image}",
+    pull_command=ENGINES["docker"].pull_command,
     login_command="docker login",
 )
 
@@ -150,9 +152,13 @@ class DockerRuntime(Runtime):
         super().__init__(binary)
 
     def is_running(self) -> bool:
+        """`version` answers from the server (docker's daemon, a remote podman) or the
+        local library (podman without a service); a probe that hangs counts as no."""
+        import subprocess
+
         try:
-            return _exec.capture([self.binary, "version", "--format", "{{.Server.Version}}"]).ok
-        except FileNotFoundError:
+            return _exec.capture([self.binary, "version", "--format", "{{.Server.Version}}"], timeout=30).ok
+        except (FileNotFoundError, subprocess.TimeoutExpired):
             return False
 
     def image_id(self, ref: str) -> str | None:
@@ -173,15 +179,18 @@ class DockerRuntime(Runtime):
 
 
     def run(self, spec: ContainerSpec) -> str:
-        result = self._call(run_argv(self.binary, spec))
+        result = self._call(self.run_argv(spec), timeout=None)
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
+
+    def run_argv(self, spec: ContainerSpec) -> list[str]:
+        return run_argv(self.binary, spec)
 
     def start(self, name: str) -> None:
         self._call(start_argv(self.binary, name))
 
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call(stop_argv(self.binary, names))
+            self._call(stop_argv(self.binary, names), timeout=None)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:
@@ -191,12 +200,12 @@ class DockerRuntime(Runtime):
         self._call(rename_argv(self.binary, old, new))
 
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
-        return parse_ps(self._call(list_argv(self.binary, label, all)).stdout)
+        return self.parse(self._call(list_argv(self.binary, label, all)), parse_ps)
 
     def inspect(self, name: str) -> ContainerInfo | None:
         result = self._call(inspect_argv(self.binary, name), check=False)
         if result.ok:
-            return parse_inspect(result.stdout)
+            return self.parse(result, parse_inspect)
         if "no such container" in result.stderr.lower() or "no such object" in result.stderr.lower():
             return None
         raise self.classify(result)

@@ -1,12 +1,15 @@
-"""A real Docker engine and a loopback registry, with images made offline from busybox.
+"""Real engines (Docker, and Podman) and a loopback registry, with images made offline
+from busybox.
 
 Without a reachable engine the e2e tests skip, unless OUBLIETTE_E2E=require (set by
-.ci/run), which turns a skip into a failure. Results are checked with raw `docker`
-commands, never with oubliette's own output.
+.ci/run), which turns a skip into a failure. Results are checked with the engine's own
+raw commands, never with oubliette's own output. Scenarios that take the `engine`
+fixture run once per engine (`OUBLIETTE_E2E_ENGINES`, default `docker,podman`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -48,16 +51,99 @@ def docker_out(*args: str) -> str:
     return docker(*args).stdout.decode().strip()
 
 
+@dataclass
+class Engine:
+    """One engine as the tests drive it raw: its CLI, and the words it uses."""
+
+    name: str  # the runtime name oubliette takes (--runtime, OUBLIETTE_RUNTIME)
+    progress: str  # a line of its own pull progress
+    dead_start: str  # what a container without `sleep` leaves in its log
+    down_env: dict  # environment that points its CLI at an endpoint nobody serves
+    down_error: str  # oubliette's error then
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([self.name, *args], capture_output=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name} {' '.join(args)} failed: {result.stderr.decode()}")
+        return result
+
+    def out(self, *args: str) -> str:
+        return self.cli(*args).stdout.decode().strip()
+
+    def inspect(self, name: str) -> dict | None:
+        result = self.cli("container", "inspect", name, check=False)
+        return json.loads(result.stdout)[0] if result.returncode == 0 else None
+
+    def labelled(self, label: str) -> list[str]:
+        """Full ids of the containers carrying `label` (`key=value`)."""
+        return self.out("ps", "-aq", "--no-trunc", "--filter", f"label={label}").split()
+
+    def image_id(self, ref: str) -> str:
+        return self.out("image", "inspect", "--format", "{{.Id}}", ref)
+
+    @staticmethod
+    def full_id(image_id: str) -> str:
+        """As oubliette reports it on every engine: `sha256:...`."""
+        return image_id if ":" in image_id else f"sha256:{image_id}"
+
+    def reachable(self) -> bool:
+        if shutil.which(self.name) is None:
+            return False
+        try:
+            return self.cli("info", check=False, timeout=60).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
+DOCKER = Engine("docker", progress="Digest: sha256:", dead_start="exec sleep failed",
+                down_env={"DOCKER_HOST": "unix:///nonexistent.sock"},
+                down_error="Error: the Docker daemon is not running")
+PODMAN = Engine("podman", progress="Copying blob", dead_start="failed to exec pid1",
+                down_env={"CONTAINER_HOST": "unix:///nonexistent.sock"}, down_error="Error: Podman cannot be reached")
+ENGINES = {"docker": DOCKER, "podman": PODMAN}
+SCENARIO_ENGINES = [name for name in os.environ.get("OUBLIETTE_E2E_ENGINES", "docker,podman").split(",") if name]
+
+
+@functools.cache
+def available_engines() -> tuple[Engine, ...]:
+    return tuple(engine for engine in ENGINES.values() if engine.reachable())
+
+
 @pytest.fixture(scope="session")
-def engine() -> None:
+def docker_engine() -> None:
     if shutil.which("docker") is None:
         unavailable("the docker CLI is not installed")
-    try:
-        ok = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except subprocess.TimeoutExpired:
-        ok = False
-    if not ok:
+    if not DOCKER.reachable():
         unavailable("no Docker engine is reachable (`docker info` failed)")
+
+
+@pytest.fixture(scope="session")
+def podman_config(tmp_path_factory, registry, auth_registry) -> None:
+    """containers.conf with the ulimits this VM needs, and registries.conf marking the
+    loopback registries insecure (plain http), for every podman the tests start."""
+    if os.environ.get("CONTAINERS_CONF") and os.environ.get("CONTAINERS_REGISTRIES_CONF"):
+        given = Path(os.environ["CONTAINERS_REGISTRIES_CONF"]).read_text()
+        if registry in given and auth_registry in given:
+            return  # .ci/run wrote them for these registries
+    directory = tmp_path_factory.mktemp("podman-conf")
+    (directory / "containers.conf").write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n')
+    (directory / "registries.conf").write_text("".join(
+        f'[[registry]]\nlocation = "{address}"\ninsecure = true\n\n' for address in (registry, auth_registry)))
+    os.environ["CONTAINERS_CONF"] = str(directory / "containers.conf")
+    os.environ["CONTAINERS_REGISTRIES_CONF"] = str(directory / "registries.conf")
+
+
+@pytest.fixture(params=SCENARIO_ENGINES)
+def engine(request, monkeypatch) -> Engine:
+    """Each scenario once per engine; oubliette is told to use it (OUBLIETTE_RUNTIME)."""
+    chosen = ENGINES[request.param]
+    if chosen.name == "podman":
+        request.getfixturevalue("podman_config")
+    if not chosen.reachable():
+        unavailable(f"{chosen.name} is not installed or does not answer (`{chosen.name} info` failed)")
+    monkeypatch.setenv("OUBLIETTE_RUNTIME", chosen.name)
+    return chosen
 
 
 # --- registries ------------------------------------------------------------------------
@@ -109,7 +195,7 @@ def start_registry(tmp: Path, auth: bool = False):
 
 
 @pytest.fixture(scope="session")
-def registry(engine, tmp_path_factory) -> str:
+def registry(docker_engine, tmp_path_factory) -> str:
     """`host:port` of a registry on loopback; OUBLIETTE_TEST_REGISTRY reuses a running one."""
     given = os.environ.get("OUBLIETTE_TEST_REGISTRY")
     if given:
@@ -122,7 +208,7 @@ def registry(engine, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def auth_registry(engine, tmp_path_factory) -> str:
+def auth_registry(docker_engine, tmp_path_factory) -> str:
     """A registry that demands credentials nobody has given docker."""
     process, address = start_registry(tmp_path_factory.mktemp("auth-registry"), auth=True)
     yield address
@@ -139,10 +225,12 @@ class Image:
 
 
 class ImageFactory:
-    """Busybox root file systems imported as images and pushed to the loopback registry."""
+    """Busybox root file systems imported as images into one engine's store and pushed to
+    the loopback registry."""
 
-    def __init__(self, registry: str, workdir: Path) -> None:
+    def __init__(self, registry: str, workdir: Path, engine: Engine = DOCKER) -> None:
         self.registry = registry
+        self.engine = engine
         self.workdir = workdir
         self.created: list[str] = []
         self.ids: list[str] = []
@@ -188,37 +276,40 @@ class ImageFactory:
         changes = ["--change", 'CMD ["sleep","infinity"]']
         if ignore_term:
             changes += ["--change", 'ENTRYPOINT ["sh","-c","trap \\"\\" TERM; exec \\"$@\\"","sh"]']
-        docker("import", *changes, str(tar_path), ref)
+        self.engine.cli("import", *changes, str(tar_path), ref)
         tar_path.unlink()
         self.created.append(ref)
-        self.ids.append(docker_out("image", "inspect", "--format", "{{.Id}}", ref))
+        self.ids.append(self.engine.image_id(ref))
         return Image(ref, self.ids[-1])
 
     def push(self, ref: str, marker: str = "", with_sleep: bool = True, size_mb: int = 0,
              keep_local: bool = False, ignore_term: bool = False) -> Image:
         """Build and push `ref`; by default leave it absent locally, as on a fresh machine."""
         image = self.build(ref, marker, with_sleep, size_mb, ignore_term)
-        docker("push", ref)
+        self.engine.cli("push", ref)
         if not keep_local:
-            docker("image", "rm", ref)
+            self.engine.cli("image", "rm", ref)
         return image
 
     def cleanup(self) -> None:
         """Remove every image this factory made, by tag and by id (a moved tag leaves the old
         image dangling), after the containers made from them (unique to this test)."""
+        cli = self.engine.cli
         for image_id in self.ids:
-            users = docker_out("ps", "-aq", "--filter", f"ancestor={image_id}").split()
+            users = self.engine.out("ps", "-aq", "--filter", f"ancestor={image_id}").split()
             if users:
-                docker("rm", "--force", *users, check=False)
+                cli("rm", "--force", *users, check=False)
         for ref in set(self.created):
-            docker("image", "rm", "--force", ref, check=False)
+            cli("image", "rm", "--force", ref, check=False)
         for image_id in dict.fromkeys(self.ids):
-            docker("image", "rm", "--force", image_id, check=False)
+            cli("image", "rm", "--force", image_id, check=False)
 
 
 @pytest.fixture
-def images(registry, tmp_path) -> ImageFactory:
-    factory = ImageFactory(registry, tmp_path)
+def images(registry, tmp_path, request) -> ImageFactory:
+    """Images in the store of the scenario's engine (Docker for tests without one)."""
+    engine = request.getfixturevalue("engine") if "engine" in request.fixturenames else DOCKER
+    factory = ImageFactory(registry, tmp_path, engine)
     yield factory
     factory.cleanup()
 
@@ -235,10 +326,11 @@ def remove_home_containers(home: Path) -> None:
         filters.append(f"label=oubliette.home={id_file.read_text().strip()}")
     projects = home / "data" / "projects"
     filters += [f"label=oubliette.project={p.name}" for p in projects.iterdir()] if projects.exists() else []
-    for label in filters:
-        names = docker_out("ps", "-aq", "--filter", label).split()
-        if names:
-            docker("rm", "--force", *names, check=False)
+    for engine in available_engines():
+        for label in filters:
+            names = engine.out("ps", "-aq", "--filter", label).split()
+            if names:
+                engine.cli("rm", "--force", *names, check=False)
 
 
 @pytest.fixture

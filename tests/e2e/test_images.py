@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def debian_base(engine, tmp_path_factory) -> Iterator[str]:
+def debian_base(docker_engine, tmp_path_factory) -> Iterator[str]:
     """`debian:bookworm-slim`, made locally with debootstrap unless it is already here (and
     removed at the end when this run made it)."""
     if docker("image", "inspect", "debian:bookworm-slim", check=False).returncode == 0:

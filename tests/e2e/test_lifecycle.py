@@ -1,6 +1,6 @@
-"""Projects, containers, refresh and sessions against a real Docker engine.
+"""Projects, containers, refresh and sessions: each scenario once per real engine.
 
-Every outcome is checked with raw `docker inspect` / `docker ps --filter`: container
+Every outcome is checked with the engine's raw `inspect` / `ps --filter`: container
 ids, image ids against the image just pushed, and container counts.
 """
 
@@ -18,16 +18,11 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import docker, docker_out, oubliette, write_config
+from tests.e2e.conftest import Engine, oubliette, write_config
 
 
-def inspect(name: str) -> dict | None:
-    result = docker("container", "inspect", name, check=False)
-    return json.loads(result.stdout)[0] if result.returncode == 0 else None
-
-
-def project_containers(project_id: str) -> list[str]:
-    return docker_out("ps", "-aq", "--no-trunc", "--filter", f"label=oubliette.project={project_id}").split()
+def project_containers(engine: Engine, project_id: str) -> list[str]:
+    return engine.labelled(f"oubliette.project={project_id}")
 
 
 def create(home, type_name: str) -> str:
@@ -36,32 +31,32 @@ def create(home, type_name: str) -> str:
     return result.stdout.strip()
 
 
-def start(home, project_id: str) -> dict:
+def start(engine: Engine, home, project_id: str) -> dict:
     result = oubliette("container", "start", project_id, home=home)
     assert result.returncode == 0, result.stderr
-    info = inspect(f"oubliette-{project_id}")
+    info = engine.inspect(f"oubliette-{project_id}")
     assert info["State"]["Running"]
     return info
 
 
 @pytest.fixture
-def foreign():
+def foreign(engine):
     """A container oubliette did not create, on an image of its own."""
     name = f"foreign-{uuid.uuid4().hex[:8]}"
     yield name
-    docker("rm", "--force", name, check=False)
+    engine.cli("rm", "--force", name, check=False)
 
 
-def run_foreign(name: str, image: str) -> str:
-    return docker_out("run", "-d", "--name", name, image, "sleep", "infinity")
+def run_foreign(engine: Engine, name: str, image: str) -> str:
+    return engine.out("run", "-d", "--name", name, image, "sleep", "infinity")
 
 
-def test_two_projects_on_two_types_are_listed(home, images):
+def test_two_projects_on_two_types_are_listed(engine, home, images):
     base = images.push(images.repo("base") + ":latest")
     dev = images.push(images.repo("dev") + ":latest")
     write_config(home, {"base": base.ref, "dev": dev.ref})
     first, second = create(home, "base"), create(home, "dev")
-    one, two = start(home, first), start(home, second)
+    one, two = start(engine, home, first), start(engine, home, second)
     assert one["Image"] == base.id and two["Image"] == dev.id
     assert one["Config"]["Labels"] == {"oubliette.project": first, "oubliette.type": "base",
                                        "oubliette.image": base.ref,
@@ -81,84 +76,84 @@ def test_two_projects_on_two_types_are_listed(home, images):
     assert any(line.split() == [first, base.ref, "running"] for line in table)
 
 
-def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(home, images, foreign):
+def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(engine, home, images, foreign):
     repo = images.repo("dev") + ":latest"
     old_image = images.push(repo, marker="v1")
     write_config(home, {"dev": repo})
     project_id = create(home, "dev")
-    old = start(home, project_id)
-    foreign_id = run_foreign(foreign, old_image.ref)
+    old = start(engine, home, project_id)
+    foreign_id = run_foreign(engine, foreign, old_image.ref)
     new_image = images.push(repo, marker="v2")
     assert new_image.id != old_image.id
 
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 0, result.stderr
-    new = inspect(f"oubliette-{project_id}")
+    new = engine.inspect(f"oubliette-{project_id}")
     assert new["Id"] != old["Id"] and new["Image"] == new_image.id and new["State"]["Running"]
-    assert project_containers(project_id) == [new["Id"]]
-    assert f"Image updated: {old_image.id} -> {new_image.id}" in result.stdout
-    assert "Digest: sha256:" in result.stdout  # the engine's own progress
-    assert inspect(foreign)["Id"] == foreign_id and inspect(foreign)["State"]["Running"]
+    assert project_containers(engine, project_id) == [new["Id"]]
+    assert f"Image updated: {engine.full_id(old_image.id)} -> {engine.full_id(new_image.id)}" in result.stdout
+    assert engine.progress in result.stdout + result.stderr  # the engine's own progress
+    assert engine.inspect(foreign)["Id"] == foreign_id and engine.inspect(foreign)["State"]["Running"]
 
     # refresh-all touches only running oubliette containers
     again = oubliette("container", "refresh", home=home)
     assert again.returncode == 0, again.stderr
     assert "Image unchanged." in again.stdout
-    assert inspect(foreign)["Id"] == foreign_id and inspect(foreign)["State"]["Running"]
+    assert engine.inspect(foreign)["Id"] == foreign_id and engine.inspect(foreign)["State"]["Running"]
 
 
-def test_failing_pull_leaves_the_old_container_with_the_same_id(home, images):
+def test_failing_pull_leaves_the_old_container_with_the_same_id(engine, home, images):
     # An image on a registry that is down: present locally, so start needs no pull.
     ref = f"localhost:{free_port()}/oubliette-test-offline-{uuid.uuid4().hex[:6]}:latest"
     images.build(ref)
     write_config(home, {"dev": ref})
     project_id = create(home, "dev")
-    old = start(home, project_id)
+    old = start(engine, home, project_id)
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and "cannot reach the registry" in error_lines[0]
-    assert f"docker pull {ref}" in result.stderr and "Traceback" not in result.stderr
-    now = inspect(f"oubliette-{project_id}")
+    assert f"{engine.name} pull {ref}" in result.stderr and "Traceback" not in result.stderr
+    now = engine.inspect(f"oubliette-{project_id}")
     assert now["Id"] == old["Id"] and now["State"]["Running"]
-    assert project_containers(project_id) == [old["Id"]]
+    assert project_containers(engine, project_id) == [old["Id"]]
 
 
-def test_a_new_image_that_cannot_start_brings_the_old_container_back(home, images):
+def test_a_new_image_that_cannot_start_brings_the_old_container_back(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo, marker="good")
     write_config(home, {"dev": repo})
     project_id = create(home, "dev")
-    old = start(home, project_id)
+    old = start(engine, home, project_id)
     images.push(repo, marker="no-sleep", with_sleep=False)
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 1
-    assert "the new container did not start" in result.stderr and "exec sleep failed" in result.stderr
-    back = inspect(f"oubliette-{project_id}")
+    assert "the new container did not start" in result.stderr and engine.dead_start in result.stderr
+    back = engine.inspect(f"oubliette-{project_id}")
     assert back["Id"] == old["Id"] and back["State"]["Running"]
-    assert project_containers(project_id) == [old["Id"]]
+    assert project_containers(engine, project_id) == [old["Id"]]
 
 
-def test_registry_without_the_image_uses_the_local_rebuild(home, images, auth_registry):
+def test_registry_without_the_image_uses_the_local_rebuild(engine, home, images, auth_registry):
     # A custom image that exists only locally, on a registry that demands credentials.
     ref = f"{auth_registry}/oubliette-test-custom-{uuid.uuid4().hex[:6]}:latest"
     first = images.build(ref, marker="local-1")
     write_config(home, {"custom": ref})
     project_id = create(home, "custom")
-    assert start(home, project_id)["Image"] == first.id
+    assert start(engine, home, project_id)["Image"] == first.id
     rebuilt = images.build(ref, marker="local-2")
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 0, result.stderr
     assert "denied access; using the local image" in result.stdout
-    assert inspect(f"oubliette-{project_id}")["Image"] == rebuilt.id
+    assert engine.inspect(f"oubliette-{project_id}")["Image"] == rebuilt.id
 
 
-def test_two_refreshes_at_once_leave_exactly_one_container(home, images):
+def test_two_refreshes_at_once_leave_exactly_one_container(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo)
     write_config(home, {"dev": repo})
     project_id = create(home, "dev")
-    start(home, project_id)
+    start(engine, home, project_id)
     env = {"OUBLIETTE_HOME": str(home)}
     procs = [subprocess.Popen([sys.executable, "-m", "oubliette", "container", "refresh", project_id],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -167,8 +162,8 @@ def test_two_refreshes_at_once_leave_exactly_one_container(home, images):
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert not any("Error" in err for _, err in outputs)
     assert any("Waiting for another oubliette operation" in err for _, err in outputs)
-    (only,) = project_containers(project_id)
-    assert inspect(f"oubliette-{project_id}")["Id"] == only
+    (only,) = project_containers(engine, project_id)
+    assert engine.inspect(f"oubliette-{project_id}")["Id"] == only
 
 
 def free_port() -> int:
@@ -204,12 +199,12 @@ def stalled_registry():
     server.close()
 
 
-def test_ctrl_c_during_a_pull_keeps_the_old_container_and_exits_130(home, images, stalled_registry):
+def test_ctrl_c_during_a_pull_keeps_the_old_container_and_exits_130(engine, home, images, stalled_registry):
     ref = f"{stalled_registry}/oubliette-test-stalled:latest"
     images.build(ref)
     write_config(home, {"dev": ref})
     project_id = create(home, "dev")
-    old = start(home, project_id)
+    old = start(engine, home, project_id)
     proc = subprocess.Popen([sys.executable, "-m", "oubliette", "container", "refresh", project_id],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OUBLIETTE_HOME": str(home)})
@@ -222,17 +217,17 @@ def test_ctrl_c_during_a_pull_keeps_the_old_container_and_exits_130(home, images
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Interrupted." in err and "Traceback" not in err
-    now = inspect(f"oubliette-{project_id}")
+    now = engine.inspect(f"oubliette-{project_id}")
     assert now["Id"] == old["Id"] and now["State"]["Running"]
-    assert project_containers(project_id) == [old["Id"]]
+    assert project_containers(engine, project_id) == [old["Id"]]
 
 
-def test_a_live_session_blocks_refresh_and_delete_until_it_ends(home, images):
+def test_a_live_session_blocks_refresh_and_delete_until_it_ends(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo)
     write_config(home, {"dev": repo})
     project_id = create(home, "dev")
-    old = start(home, project_id)
+    old = start(engine, home, project_id)
     client = subprocess.Popen([sys.executable, "-m", "oubliette", "session", "start", project_id, "--",
                                "sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True,
@@ -245,26 +240,26 @@ def test_a_live_session_blocks_refresh_and_delete_until_it_ends(home, images):
             time.sleep(0.2)
         (session,) = sessions
         time.sleep(0.5)
-        assert "sleep 300" in docker_out("exec", f"oubliette-{project_id}", "ps")
+        assert "sleep 300" in engine.out("exec", f"oubliette-{project_id}", "ps")
 
         refused = oubliette("container", "refresh", project_id, home=home)
         assert refused.returncode == 1
         assert "Error: cannot refresh container: 1 active session(s) exist - end them first" in refused.stderr
         deleted = oubliette("project", "delete", project_id, home=home)
         assert deleted.returncode == 1 and "active session" in deleted.stderr
-        assert inspect(f"oubliette-{project_id}")["Id"] == old["Id"]
+        assert engine.inspect(f"oubliette-{project_id}")["Id"] == old["Id"]
 
         ended = oubliette("session", "end", session["id"], home=home)
         assert ended.returncode == 0, ended.stderr
         client.wait(timeout=30)
-        assert "sleep 300" not in docker_out("exec", f"oubliette-{project_id}", "ps")  # gone in there too
+        assert "sleep 300" not in engine.out("exec", f"oubliette-{project_id}", "ps")  # gone in there too
         assert json.loads(oubliette("session", "list", "--json", home=home).stdout) == []
         assert oubliette("container", "refresh", project_id, home=home).returncode == 0
     finally:
         client.kill()
 
 
-def test_session_runs_in_the_workspace_with_the_commands_exit_code(home, images):
+def test_session_runs_in_the_workspace_with_the_commands_exit_code(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo)
     write_config(home, {"dev": repo})
@@ -274,51 +269,91 @@ def test_session_runs_in_the_workspace_with_the_commands_exit_code(home, images)
     assert result.returncode == 7, result.stderr
     assert result.stdout.strip() == "/workspace"
     assert (home / "data/projects" / project_id / "workspace/made-in-session").read_text().strip() == project_id
-    assert inspect(f"oubliette-{project_id}")["State"]["Running"]  # started on the way
+    assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]  # started on the way
 
 
-def test_refresh_without_a_container_fails(home, images):
+def test_refresh_without_a_container_fails(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo)
     write_config(home, {"dev": repo})
     project_id = create(home, "dev")
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 1 and "Error: no container to refresh" in result.stderr
-    assert project_containers(project_id) == []
+    assert project_containers(engine, project_id) == []
 
 
-def test_stop_one_and_stop_all_spare_foreign_containers(home, images, foreign):
+def test_stop_one_and_stop_all_spare_foreign_containers(engine, home, images, foreign):
     repo = images.repo("dev") + ":latest"
     image = images.push(repo)
     write_config(home, {"dev": repo})
     first, second, third = create(home, "dev"), create(home, "dev"), create(home, "dev")
     for project_id in (first, second, third):
-        start(home, project_id)
-    foreign_id = run_foreign(foreign, image.ref)
+        start(engine, home, project_id)
+    foreign_id = run_foreign(engine, foreign, image.ref)
 
     stopped = oubliette("container", "stop", first, home=home)
-    assert stopped.returncode == 0 and project_containers(first) == []
+    assert stopped.returncode == 0 and project_containers(engine, first) == []
     again = oubliette("container", "stop", first, home=home)
     assert again.returncode == 0 and "has no container" in again.stdout
 
     result = oubliette("container", "stop", "--all", home=home)
     assert result.returncode == 0, result.stderr
-    assert project_containers(second) == [] and project_containers(third) == []
-    assert inspect(foreign)["Id"] == foreign_id and inspect(foreign)["State"]["Running"]
+    assert project_containers(engine, second) == [] and project_containers(engine, third) == []
+    assert engine.inspect(foreign)["Id"] == foreign_id and engine.inspect(foreign)["State"]["Running"]
 
 
-def test_user_errors_are_one_line_with_the_documented_exit_code(home, images):
+def test_user_errors_are_one_line_with_the_documented_exit_code(engine, home, images):
     write_config(home, {"dev": "localhost:1/x:latest"})
     unknown = oubliette("container", "start", "proj_ffffffffffff", home=home)
     assert unknown.returncode == 1 and unknown.stderr.startswith("Error: no project matches")
     bad_type = oubliette("project", "create", "x", "--type", "nope", home=home)
     assert bad_type.returncode == 1 and "valid types: dev" in bad_type.stderr
     project_id = create(home, "dev")
-    down = oubliette("--runtime", "docker", "container", "start", project_id, home=home,
-                     env={"DOCKER_HOST": "unix:///nonexistent.sock"})
-    assert down.returncode == 3 and "Error: the Docker daemon is not running" in down.stderr
-    no_engine = oubliette("container", "list", home=home, env={"PATH": "/nonexistent"})
+    down = oubliette("container", "start", project_id, home=home, env=engine.down_env)
+    assert down.returncode == 3 and engine.down_error in down.stderr
+    missing = oubliette("container", "list", home=home, env={"PATH": "/nonexistent"})
+    assert missing.returncode == 3 and f"Error: {engine.name} not found" in missing.stderr
+    no_engine = oubliette("--runtime", "auto", "container", "list", home=home, env={"PATH": "/nonexistent"})
     assert no_engine.returncode == 3 and "no container engine found" in no_engine.stderr
-    for result in (unknown, bad_type, down, no_engine):
+    for result in (unknown, bad_type, down, missing, no_engine):
         assert "Traceback" not in result.stderr
         assert sum(line.startswith("Error:") for line in result.stderr.splitlines()) == 1
+
+
+def test_project_delete_removes_the_container_and_keeps_the_workspace_unless_purged(engine, home, images):
+    repo = images.repo("dev") + ":latest"
+    images.push(repo)
+    write_config(home, {"dev": repo})
+    kept, purged = create(home, "dev"), create(home, "dev")
+    for project_id in (kept, purged):
+        start(engine, home, project_id)
+        (home / "data/projects" / project_id / "workspace" / "notes.txt").write_text("mine")
+    assert oubliette("project", "delete", kept, home=home).returncode == 0
+    assert project_containers(engine, kept) == []
+    assert (home / "data/projects" / kept / "workspace" / "notes.txt").read_text() == "mine"
+    assert oubliette("project", "delete", purged, "--purge", home=home).returncode == 0
+    assert project_containers(engine, purged) == [] and not (home / "data/projects" / purged).exists()
+    listed = json.loads(oubliette("project", "list", "--json", home=home).stdout)
+    assert listed == []
+
+
+def test_auto_with_only_this_engine_on_path_uses_it(engine, home, images, tmp_path, monkeypatch):
+    """`--runtime auto` with one engine installed picks it without a probe."""
+    repo = images.repo("dev") + ":latest"
+    images.push(repo)
+    write_config(home, {"dev": repo})
+    project_id = create(home, "dev")
+    only = tmp_path / "bin"
+    only.mkdir()
+    others = {name for name in ("docker", "podman", "container") if name != engine.name}
+    for directory in os.environ["PATH"].split(os.pathsep):  # the system's tools, less the other engines
+        for entry in os.scandir(directory) if os.path.isdir(directory) else ():
+            if entry.name not in others and not (only / entry.name).exists():
+                (only / entry.name).symlink_to(entry.path)
+    monkeypatch.delenv("OUBLIETTE_RUNTIME")
+    result = oubliette("--runtime", "auto", "container", "start", project_id, home=home,
+                       env={"PATH": str(only), "OUBLIETTE_DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    calls = [line for line in result.stderr.splitlines() if line.startswith("[oubliette] ")]
+    assert calls and all(line.startswith(f"[oubliette] {engine.name} ") for line in calls)
+    assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]

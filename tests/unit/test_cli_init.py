@@ -133,7 +133,7 @@ def test_bad_config_is_one_clear_error_exit_1(run, oubliette_home, config, fragm
 
 def test_usage_errors_are_clicks_exit_2(run):
     assert run("init", "--bogus").exit_code == 2
-    assert run("--runtime", "podman", "init").exit_code == 2
+    assert run("--runtime", "lxc", "init").exit_code == 2
 
 
 def test_version_and_help(run):

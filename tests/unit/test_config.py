@@ -114,7 +114,7 @@ def test_syntax_error_names_file_line_and_column():
         ('{"containers": {"dev": "--privileged"}}', "containers.dev", "starts with '-'"),
         ('{"containers": {"dev": "library/Upper:1"}}', "containers.dev", "must be lowercase"),
         ('{"containers": {"dev": ""}}', "containers.dev", "it is empty"),
-        ('{"runtime": "podman"}', "runtime", "expected one of auto, docker, apple"),
+        ('{"runtime": "lxc"}', "runtime", "expected one of auto, docker, podman, apple"),
         ('{"defaults": {"container": {"type": 7}}}', "defaults.container.type", "expected a container type name"),
         ('{"defaults": []}', "defaults", "expected an object"),
     ],

@@ -28,7 +28,7 @@ def test_precedence_flag_env_config_auto():
 
 def test_bad_env_value_is_a_clear_error():
     with pytest.raises(ConfigError, match="OUBLIETTE_RUNTIME"):
-        requested_runtime(None, None, {"OUBLIETTE_RUNTIME": "podman"})
+        requested_runtime(None, None, {"OUBLIETTE_RUNTIME": "lxc"})
 
 
 @pytest.mark.parametrize("installed, expected", [(("docker",), "docker"), (("container",), "apple")])
