@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from oubliette.config import config_path, render_default_config
 from oubliette.errors import ConfigError, OublietteError
@@ -48,7 +47,7 @@ def read_home_id(home: Path) -> str | None:
     """This home's id, or None when it has none yet; a damaged id file is an error."""
     path = home_id_path(home)
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
@@ -63,6 +62,8 @@ def ensure_home_id(home: Path) -> str:
     found = read_home_id(home)
     if found:
         return found
+    import secrets  # not at the top: `container list` reads the id on every call, never makes one
+
     try:
         private_dir(data_dir(home))
         write_secret(home_id_path(home), secrets.token_hex(8) + "\n")
@@ -132,8 +133,7 @@ def _tighten(path: Path) -> None:
 # --- init ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InitResult:
+class InitResult(NamedTuple):
     home: Path
     config_path: Path
     config_written: bool
@@ -143,6 +143,8 @@ class InitResult:
 
 
 def new_token() -> str:
+    import secrets
+
     return TOKEN_PREFIX + secrets.token_hex(32)
 
 

@@ -15,8 +15,9 @@ temporary home, and cleans up after itself. Targets:
 - `container list` makes exactly one engine call (auto-detection adds no probe);
 - `container refresh` of K projects sharing one image pulls it once.
 
-Engine calls are counted by a logging `docker` wrapper put first on PATH. The package
-is byte-compiled first, as an installed package is.
+Engine calls are counted by a logging `docker` wrapper put first on PATH. PATH holds
+`docker` alone, so auto-detection sees one engine even where podman is installed too.
+The package is byte-compiled first, as an installed package is.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="oubliette-bench-"))
     registry = None
     image = None
-    env = {**os.environ, "OUBLIETTE_HOME": str(work / "home")}
+    only_docker = work / "bin"  # one engine installed, as the targets assume: auto makes no probe
+    only_docker.mkdir()
+    (only_docker / "docker").symlink_to(real_docker)
+    env = {**os.environ, "OUBLIETTE_HOME": str(work / "home"), "PATH": str(only_docker)}
     env.pop("OUBLIETTE_RUNTIME", None)
     env.pop("OUBLIETTE_DEV", None)
     try:
