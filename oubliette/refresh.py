@@ -22,7 +22,8 @@ from oubliette.errors import (
 from oubliette.images import BUILD_HINT
 from oubliette.lifecycle import list_containers, locked_project, project_containers, refuse_active_sessions, spec_for
 from oubliette.report import Reporter
-from oubliette.swap import recover, replace
+from oubliette.runtime.base import ContainerInfo, Runtime
+from oubliette.swap import RolledBack, recover, replace, repository_of
 
 if TYPE_CHECKING:
     from oubliette.projects import Project
@@ -41,6 +42,44 @@ class RefreshResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class RefreshRun:
+    """What one refresh run shares between its projects: each image is pulled once, and
+    (engines without rename) the image each old container runs is kept under a local name
+    until its replacement runs, so a rollback never needs the registry."""
+
+    def __init__(self) -> None:
+        self.pulls: dict[str, OublietteError | None] = {}
+        self.kept: set[str] = set()
+        self.in_use: set[str] = set()
+
+    def keep(self, runtime: Runtime, image: str, old: ContainerInfo) -> str | None:
+        """A local name for the image `old` runs; made before the pull moves `image`'s tag."""
+        if runtime.can_rename or not old.image_id:
+            return None
+        name = kept_name(image, old.image_id)
+        if name not in self.kept:
+            if runtime.image_id(image) == old.image_id:
+                runtime.tag(image, name)
+            elif not runtime.image_exists(name):  # kept by an earlier run whose rollback runs it
+                return None
+            self.kept.add(name)
+        return name
+
+    def release(self, runtime: Runtime) -> None:
+        """Remove the kept names no rolled-back container runs on."""
+        for name in sorted(self.kept - self.in_use):
+            try:
+                runtime.untag(name)
+            except OublietteError:
+                pass  # a leftover name costs nothing; the next run removes it
+        self.kept.clear()
+
+
+def kept_name(image: str, digest: str) -> str:
+    """`host/app:tag` + `sha256:abcdef...` -> `host/app:oubliette-kept-abcdef012345`."""
+    return f"{repository_of(image)}:oubliette-kept-{digest.rpartition(':')[2][:12]}"
 
 
 def refresh_targets(app: App, project_refs: Sequence[str]) -> list[Project]:
@@ -64,14 +103,21 @@ def refresh(app: App, projects: Sequence[Project], reporter: Reporter,
 
     `report_failures=False` leaves failures to the caller (which shows one error line).
     """
-    pulls: dict[str, OublietteError | None] = {}
-    return [refresh_one(app, project, reporter, pulls, report_failures) for project in projects]
+    run = RefreshRun()
+    try:
+        return [refresh_one(app, project, reporter, run, report_failures) for project in projects]
+    finally:
+        run.release(app.runtime)
 
 
-def refresh_one(app: App, project: Project, reporter: Reporter,
-                pulls: dict[str, OublietteError | None] | None = None,
+def refresh_one(app: App, project: Project, reporter: Reporter, run: RefreshRun | None = None,
                 report_failures: bool = True) -> RefreshResult:
-    pulls = {} if pulls is None else pulls
+    if run is None:
+        run = RefreshRun()
+        try:
+            return refresh_one(app, project, reporter, run, report_failures)
+        finally:
+            run.release(app.runtime)
     reporter.info(f"Refreshing {project.id}...")
     step = reporter.nested()
     result = RefreshResult(project.id)
@@ -87,10 +133,16 @@ def refresh_one(app: App, project: Project, reporter: Reporter,
                                     hint=f"start it with `oubliette container start {project.id}`")
             old = runtime.inspect(main.name) or main
             result.old_image_id = old.image_id
-            _pull_once(app, image, step, pulls)
+            kept = run.keep(runtime, image, old)
+            _pull_once(app, image, step, run.pulls)
             result.new_image_id = runtime.image_id(image)
             step.info("Restarting container...")
-            replace(app, project.id, spec_for(app, project, image), old)
+            try:
+                replace(app, project.id, spec_for(app, project, image), old, kept)
+            except RolledBack:
+                if kept:
+                    run.in_use.add(kept)
+                raise
     except EngineUnavailableError:
         raise  # the engine is gone: no other project can fare better
     except OublietteError as error:

@@ -106,6 +106,10 @@ def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bo
     return True
 
 
+class RolledBack(OublietteError):
+    """The new container did not start; the previous container (or its image) runs again."""
+
+
 # --- running and checking containers -----------------------------------------------------
 
 
@@ -183,13 +187,18 @@ def recover(app: App, project_id: str, main: ContainerInfo | None, aside: Contai
     return runtime.inspect(container_name(project_id))
 
 
-def replace(app: App, project_id: str, spec: ContainerSpec, old: ContainerInfo) -> None:
-    """Swap `old` for a container of `spec`; on failure the old one runs again."""
+def replace(app: App, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None) -> None:
+    """Swap `old` for a container of `spec`; if the new one does not start, the old one
+    (or its image) runs again and RolledBack says so.
+
+    `kept` (engines without rename): a local name of the image `old` runs, made before
+    the pull moved its tag.
+    """
     with swapping(app, project_id):
         if app.runtime.can_rename:
             _replace_by_rename(app.runtime, spec, old, aside_name(project_id))
         else:
-            _replace_in_place(app.runtime, spec, old)
+            _replace_in_place(app.runtime, spec, old, kept)
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:
@@ -207,14 +216,19 @@ def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo
             runtime.start(spec.name)
         except OublietteError as restore:
             raise _restore_failed(error, restore, spec.name) from None
-        raise OublietteError(f"the new container did not start ({error.message}); "
-                             "the previous container is running again", hint=error.hint) from None
+        raise RolledBack(f"the new container did not start ({error.message}); "
+                         "the previous container is running again", hint=error.hint) from None
     runtime.remove([aside], force=True)
 
 
-def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo) -> None:
-    """Apple (no rename): replace, and on failure run the previous image again by digest."""
-    previous = f"{repository_of(spec.image)}@{old.image_id}" if old.image_id else None
+def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, kept: str | None) -> None:
+    """Apple (no rename): replace, and on failure run the previous image again.
+
+    The previous image is run by the name kept for it before the pull: Apple's CLI finds
+    local images by name only, so `repo@digest` would go to the registry (offline, or for
+    a locally built image, that fails). Without a kept name the digest is the last resort.
+    """
+    previous = kept or (f"{repository_of(spec.image)}@{old.image_id}" if old.image_id else None)
     if old.status != STOPPED:
         runtime.stop([old.name])
     runtime.remove([old.name], force=True)
@@ -227,8 +241,8 @@ def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo)
             run_verified(runtime, spec._replace(image=previous))
         except OublietteError as restore:
             raise _restore_failed(error, restore, spec.name) from None
-        raise OublietteError(f"the new container did not start ({error.message}); started the previous "
-                             f"image again ({previous})", hint=error.hint) from None
+        raise RolledBack(f"the new container did not start ({error.message}); started the previous "
+                         f"image again ({previous})", hint=error.hint) from None
 
 
 def _restore_failed(error: OublietteError, restore: OublietteError, name: str) -> OublietteError:

@@ -27,6 +27,7 @@ from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 
 START_HINT = "start it with `container system start` and try again"
+USAGE_ERROR = 64  # Swift ArgumentParser's exit code for an unknown command or option
 INIT_SINCE = (0, 10)
 
 
@@ -44,7 +45,13 @@ def parse_version(text: str) -> tuple[int, int, int]:
 
 
 def normalize_reference(ref: str) -> str:
-    """The form the engine stores: `alpine` -> `docker.io/library/alpine:latest`."""
+    """The form the engine stores: `alpine` -> `docker.io/library/alpine:latest`.
+
+    Assumes the CLI's default registry is docker.io: the CLI lets users change it
+    (`container system property`, `registry.domain`), and then an unqualified reference
+    in the config is not found by this name. Fully qualified references (what the
+    shipped config uses) never depend on it; the README says so.
+    """
     name, at, digest = ref.partition("@")
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
@@ -59,6 +66,28 @@ def normalize_reference(ref: str) -> str:
 
 
 # --- pure argv builders ---------------------------------------------------------------
+
+
+def host_platform(machine: str | None = None) -> str:
+    """`linux/arm64` on Apple silicon (`linux/amd64` on Intel): without `--platform` a pull
+    fetches and unpacks every platform of a multi-arch image, `run` only the host's."""
+    import platform
+
+    arch = (machine or platform.machine()).lower()
+    return "linux/" + {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(arch, arch)
+
+
+def pull_argv(binary: str, ref: str, platform: str) -> list[str]:
+    # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
+    return [binary, "image", "pull", "--platform", platform, image_ok(ref)]
+
+
+def tag_argv(binary: str, source: str, target: str) -> list[str]:
+    return [binary, "image", "tag", image_ok(source), image_ok(target)]
+
+
+def untag_argv(binary: str, ref: str) -> list[str]:
+    return [binary, "image", "delete", image_ok(ref)]
 
 
 def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) -> list[str]:
@@ -135,7 +164,8 @@ def image_digest(stdout: str, ref: str) -> str | None:
 
 
 TEXTS = ErrorTexts(
-    not_running=("xpc connection error", "container system start", "apiserver is not running"),
+    # "XPC timeout": the service is registered but does not answer; restarting it is the fix too.
+    not_running=("xpc connection error", "xpc timeout", "container system start", "apiserver is not running"),
     denied=("401 unauthorized", "403 forbidden", "unauthorized", "denied"),
     unreachable=("connection refused", "connectionrefused", "could not connect", "timed out", "offline",
                  "hostname could not be found", "network connection was lost", "no route to host", "unreachable"),
@@ -166,9 +196,16 @@ class AppleContainerRuntime(Runtime):
         return self._version
 
     def is_running(self) -> bool:
+        """`system status`; 0.1.0 has no such command (a usage error), so there a plain
+        `list` tells whether the service answers."""
+        import subprocess
+
         try:
-            return _exec.capture([self.binary, "system", "status"]).ok
-        except FileNotFoundError:
+            status = _exec.capture([self.binary, "system", "status"], timeout=30)
+            if status.returncode == USAGE_ERROR:
+                return _exec.capture([self.binary, "list", "--format", "json"], timeout=30).ok
+            return status.ok
+        except (FileNotFoundError, subprocess.TimeoutExpired):
             return False
 
     def image_exists(self, ref: str) -> bool:
@@ -185,15 +222,20 @@ class AppleContainerRuntime(Runtime):
         return self.parse(result, lambda out: image_digest(out, ref))
 
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
         try:
-            result = _exec.stream([self.binary, "image", "pull", image_ok(ref)], out=out, err=err,
+            result = _exec.stream(pull_argv(self.binary, ref, host_platform()), out=out, err=err,
                                   progress_on_stderr=True)
         except FileNotFoundError:
             raise self.missing_binary() from None
         if not result.ok:
             raise self.classify(result, image=ref)
 
+
+    def tag(self, source: str, target: str) -> None:
+        self._call(tag_argv(self.binary, source, target))
+
+    def untag(self, ref: str) -> None:
+        self._call(untag_argv(self.binary, ref))
 
     def run(self, spec: ContainerSpec) -> str:
         version = self.version if spec.init else (0, 0, 0)

@@ -141,6 +141,14 @@ class Runtime(abc.ABC):
     def rename(self, old: str, new: str) -> None:
         raise NotImplementedError(f"{self.display_name} cannot rename containers")
 
+    def tag(self, source: str, target: str) -> None:
+        """Give a local image another name (engines without rename keep the old image this way)."""
+        raise NotImplementedError(f"{self.display_name} does not tag images here")
+
+    def untag(self, ref: str) -> None:
+        """Remove one name of a local image."""
+        raise NotImplementedError(f"{self.display_name} does not untag images here")
+
     @abc.abstractmethod
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
         """Containers carrying `label`, running only unless `all`; one engine call."""

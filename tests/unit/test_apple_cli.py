@@ -64,7 +64,11 @@ def apple(request, tmp_path, monkeypatch, oubliette_home):
     engine.update(registry={DEV: DIGEST["1"], BASE: DIGEST["2"]})
     write_config(oubliette_home, {"containers": {"base": BASE, "dev": DEV}})
     engine.version = tuple(int(x) for x in request.param.split("."))
-    return engine
+    yield engine
+    from oubliette.runtime.apple import host_platform
+
+    for call in engine.calls("image pull"):  # every pull of every test: only the host's platform
+        assert call[2:4] == ["--platform", host_platform()], call
 
 
 @pytest.fixture
@@ -83,8 +87,9 @@ def started(run, *create_args):
 def test_init_pulls_with_the_engines_progress(run, apple):
     result = run("init")
     assert result.exit_code == 0, result.output
-    assert "Fetching image" in result.stderr  # Apple draws progress on stderr
-    assert [c[2] for c in apple.calls("image pull")] == [BASE, DEV]
+    # Apple draws progress on stderr; up to 0.11 only on a terminal, and this is none
+    assert ("Fetching image" in result.stderr) is (apple.version >= (0, 12, 0))
+    assert [c[-1] for c in apple.calls("image pull")] == [BASE, DEV]
     assert set(apple.state["images"]) == {BASE, DEV}
 
 
@@ -128,15 +133,62 @@ def test_refresh_replaces_in_place_onto_the_new_digest(run, apple):
     assert apple.containers()[f"oubliette-{project_id}"]["digest"] == DIGEST["3"]
 
 
-def test_refresh_onto_a_broken_image_runs_the_previous_digest_again(run, apple):
+def test_refresh_onto_a_broken_image_runs_the_previous_image_again_without_the_registry(run, apple):
+    """The fake, like the real CLI, finds local images by name only: a rollback by digest
+    would go to the registry, which holds only the new (broken) image under the tag."""
     project_id = started(run, "web")
     apple.update(registry={DEV: DIGEST["4"]}, broken=[DIGEST["4"]])
     result = run("container", "refresh", project_id)
-    assert_clean_error(result, 1, "the new container did not start",
-                       f"started the previous image again (registry.example/oubliette-dev@{DIGEST['1']})")
+    kept = f"registry.example/oubliette-dev:oubliette-kept-{'1' * 12}"
+    assert_clean_error(result, 1, "the new container did not start", f"started the previous image again ({kept})")
     container = apple.containers()[f"oubliette-{project_id}"]
     assert container["state"] == "running" and container["digest"] == DIGEST["1"]
     assert container["labels"]["oubliette.image"] == DEV  # still the configured reference
+    assert apple.state["images"][kept] == DIGEST["1"]  # kept: the running container uses it
+    assert not any("@" in call[-1] for call in apple.calls("image pull"))
+
+    apple.update(registry={DEV: DIGEST["5"]})  # a fixed image: the next refresh lets the kept name go
+    again = run("container", "refresh", project_id)
+    assert again.exit_code == 0, again.output
+    assert apple.containers()[f"oubliette-{project_id}"]["digest"] == DIGEST["5"]
+    assert kept not in apple.state["images"]
+
+
+def test_a_successful_refresh_removes_the_name_it_kept(run, apple):
+    first, second = started(run, "a"), started(run, "b")
+    apple.update(registry={DEV: DIGEST["3"]})
+    pulls_before = len(apple.calls("image pull"))
+    result = run("container", "refresh")
+    assert result.exit_code == 0, result.output
+    assert len(apple.calls("image tag")) == 1  # one kept name for the image both containers ran
+    assert len(apple.calls("image pull")) == pulls_before + 1
+    assert not any(":oubliette-kept-" in ref for ref in apple.state["images"])
+    assert {apple.containers()[f"oubliette-{p}"]["digest"] for p in (first, second)} == {DIGEST["3"]}
+
+
+def test_every_pull_asks_for_the_hosts_platform(run, apple):
+    from oubliette.runtime.apple import host_platform
+
+    run("init")
+    started(run, "web")
+    apple.update(registry={DEV: DIGEST["3"]})
+    run("container", "refresh")
+    pulls = apple.calls("image pull")
+    assert pulls and all(call[2:4] == ["--platform", host_platform()] for call in pulls)
+
+
+
+def test_other_homes_containers_are_invisible_on_apple_too(run, apple):
+    mine = started(run, "mine")
+    state = apple.state
+    theirs = {**state["containers"][f"oubliette-{mine}"], "id": "oubliette-proj_00000000aaaa",
+              "labels": {"oubliette.project": "proj_00000000aaaa", "oubliette.type": "dev", "oubliette.image": DEV,
+                         "oubliette.home": "feedfacefeedface"}}
+    state["containers"][theirs["id"]] = theirs
+    apple.path.write_text(json.dumps(state))
+    assert [r["project_id"] for r in json.loads(run("container", "list", "--all", "--json").stdout)] == [mine]
+    assert run("container", "stop", "--all").exit_code == 0
+    assert list(apple.containers()) == [theirs["id"]]
 
 
 def test_registry_without_the_image_falls_back_to_the_local_one(run, apple):
@@ -186,9 +238,10 @@ def test_session_runs_the_command_in_the_workspace(run, apple, oubliette_home):
     assert call[call.index("--workdir") + 1] == "/workspace"
 
 
-def test_service_down_is_exit_3_with_the_start_hint(run, apple, monkeypatch):
+@pytest.mark.parametrize("down", ["1", "timeout"], ids=["xpc-connection-error", "xpc-timeout"])
+def test_service_down_is_exit_3_with_the_start_hint(run, apple, monkeypatch, down):
     project_id = run("project", "create", "web").stdout.strip()
-    monkeypatch.setenv("FAKE_CONTAINER_DOWN", "1")
+    monkeypatch.setenv("FAKE_CONTAINER_DOWN", down)
     result = run("container", "start", project_id)
     assert_clean_error(result, 3, "the container system service is not running")
     assert "container system start" in result.stderr

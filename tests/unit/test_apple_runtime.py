@@ -140,10 +140,13 @@ def test_run_asks_version_once_and_gates_init(fp):
 def test_pull_routes_progress_and_classifies(fp):
     rt = a.AppleContainerRuntime("container")
     err = io.StringIO()
-    fp.register(["container", "image", "pull", DEV], stderr="Fetching image 10% (1 of 3 blobs)\n")
+    platform = a.host_platform()
+    fp.register(["container", "image", "pull", "--platform", platform, DEV],
+                stderr="Fetching image 10% (1 of 3 blobs)\n")
     rt.pull(DEV, out=io.StringIO(), err=err)
     assert "Fetching image" in err.getvalue()
-    fp.register(["container", "image", "pull", DEV], returncode=1, stderr=recorded("apple/pull_404.stderr"))
+    fp.register(["container", "image", "pull", "--platform", platform, DEV], returncode=1,
+                stderr=recorded("apple/pull_404.stderr"))
     with pytest.raises(ImageNotFoundError):
         rt.pull(DEV, out=io.StringIO(), err=err)
 
@@ -151,3 +154,36 @@ def test_pull_routes_progress_and_classifies(fp):
 def test_binary_from_environment():
     assert a.default_binary({"APPLE_CONTAINER_BINARY": "/opt/x/container"}) == "/opt/x/container"
     assert a.default_binary({}) == "container"
+
+
+@pytest.mark.parametrize("machine, platform", [("arm64", "linux/arm64"), ("aarch64", "linux/arm64"),
+                                               ("x86_64", "linux/amd64"), ("AMD64", "linux/amd64")])
+def test_pulls_ask_for_the_hosts_platform_only(machine, platform):
+    assert a.host_platform(machine) == platform
+    assert a.pull_argv("container", DEV, platform) == ["container", "image", "pull", "--platform", platform, DEV]
+
+
+def test_tag_and_untag_argv():
+    assert a.tag_argv("container", DEV, "registry.example/x:kept") == [
+        "container", "image", "tag", DEV, "registry.example/x:kept"]
+    assert a.untag_argv("container", "registry.example/x:kept") == ["container", "image", "delete",
+                                                                    "registry.example/x:kept"]
+
+
+def test_an_xpc_timeout_is_the_service_not_running():
+    result = Result(["container", "list"], 1, "",
+                    'Error: internalError: "XPC timeout for request to com.apple.container.apiserver/containerList"\n')
+    error = a.AppleContainerRuntime("container").classify(result)
+    assert isinstance(error, EngineUnavailableError) and error.exit_code == 3
+    assert "container system start" in error.hint
+
+
+def test_without_system_status_0_1_0_is_probed_with_list(fp):
+    rt = a.AppleContainerRuntime("container")
+    fp.register(["container", "system", "status"], returncode=64,
+                stderr="Error: Unexpected argument 'status'\nUsage: container system <subcommand>\n")
+    fp.register(["container", "list", "--format", "json"], stdout="[]\n")
+    assert rt.is_running()
+    fp.register(["container", "system", "status"], returncode=64, stderr="Error: Unexpected argument 'status'\n")
+    fp.register(["container", "list", "--format", "json"], returncode=1, stderr=recorded("apple/xpc_error.stderr"))
+    assert not rt.is_running()
