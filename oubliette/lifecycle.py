@@ -15,8 +15,7 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, NotFoundError, OublietteError
@@ -63,25 +62,23 @@ def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
 # --- results --------------------------------------------------------------------------
 
 
-@dataclass
-class StartResult:
+class StartResult(NamedTuple):
     project_id: str
     name: str
     image: str
     action: str  # "started" | "resumed" | "already_running"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "status": "running"}
+        return {**self._asdict(), "status": "running"}
 
 
-@dataclass
-class StopResult:
+class StopResult(NamedTuple):
     project_id: str
     name: str
     action: str  # "stopped" | "no_container"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
 
 # --- shared steps -----------------------------------------------------------------------
@@ -97,7 +94,12 @@ def project_containers(app: App, project_id: str, reporter: Reporter,
     """
     settle_interrupted_swap(app, project_id, reporter)
     infos = app.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)
-    by_name = {info.name: info for info in infos}
+    return owned_pair(app, project_id, {info.name: info for info in infos}, strict)
+
+
+def owned_pair(app: App, project_id: str, by_name: dict[str, ContainerInfo],
+               strict: bool = True) -> tuple[ContainerInfo | None, ContainerInfo | None]:
+    """From a listing by name: this home's container of the project and its set-aside one."""
     found = []
     for name in (container_name(project_id), aside_name(project_id)):
         info = by_name.get(name)
@@ -191,37 +193,41 @@ def is_orphan(app: App, info: ContainerInfo) -> bool:
 
 
 def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter) -> list[StopResult]:
-    """Stop and remove the containers of these projects (or of orphans, by project id)."""
-    results = []
+    """Stop and remove the containers of these projects (or of orphans, by project id):
+    every lock first, then one listing, one stop call and one remove call for all."""
+    project_ids: list[str] = []
+    orphan_refs: list[str] = []
     for ref in dict.fromkeys(project_refs):
         try:
-            with locked_project(app, ref, reporter) as project:
-                main, aside = project_containers(app, project.id, reporter, strict=False)
-                results.append(_stop(app, project.id, [c for c in (main, aside) if c is not None]))
+            project_ids.append(app.projects.resolve(ref))
         except NotFoundError:
-            orphans = _orphans_matching(app, ref)
+            orphan_refs.append(ref)  # perhaps a deleted project whose container is still here
+    with ExitStack() as held:
+        for project_id in sorted(set(project_ids)):
+            held.enter_context(locked_project(app, project_id, reporter))
+            settle_interrupted_swap(app, project_id, reporter)
+        listed = app.runtime.list(LABEL_PROJECT, all=True)
+        by_name = {info.name: info for info in listed}
+        present = {project_id: [c for c in owned_pair(app, project_id, by_name, strict=False) if c is not None]
+                   for project_id in dict.fromkeys(project_ids)}
+        for ref in orphan_refs:
+            orphans = _orphans_matching(app, ref, listed)
             if not orphans:
-                raise
-            results.append(_stop(app, orphans[0].project_id or "", orphans))
-    return results
+                app.projects.resolve(ref)  # raises the usual "no project matches" error
+            present[orphans[0].project_id or ""] = orphans
+        for project_id in present:
+            if app.ownership.project_exists(project_id):
+                held.enter_context(swapping(app, project_id))
+        stop_and_remove(app.runtime, [c for containers in present.values() for c in containers])
+    return [StopResult(project_id, container_name(project_id), "stopped" if containers else "no_container")
+            for project_id, containers in present.items()]
 
 
-def _stop(app: App, project_id: str, present: list[ContainerInfo]) -> StopResult:
-    if not present:
-        return StopResult(project_id, container_name(project_id), "no_container")
-    if app.ownership.project_exists(project_id):
-        with swapping(app, project_id):
-            stop_and_remove(app.runtime, present)
-    else:
-        stop_and_remove(app.runtime, present)  # an orphan: no project directory to journal in
-    return StopResult(project_id, container_name(project_id), "stopped")
-
-
-def _orphans_matching(app: App, ref: str) -> list[ContainerInfo]:
+def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:
     """This home's containers of one project that no longer exists, by its id or a unique prefix."""
     given = ref.strip()
     prefix = given if given.startswith("proj_") else f"proj_{given}"
-    infos = [i for i in app.runtime.list(LABEL_PROJECT, all=True)
+    infos = [i for i in listed
              if app.ownership.owns(i) and (i.project_id or "").startswith(prefix) and is_orphan(app, i)]
     if len({i.project_id for i in infos}) > 1:
         raise NotFoundError(f"{ref!r} matches containers of several deleted projects", hint="give more of the id")

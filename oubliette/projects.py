@@ -12,13 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
 from oubliette.files import FileLock, os_error, private_dir, write_atomic
@@ -32,8 +28,9 @@ LOCK = ".lock"
 LIST_HINT = "list projects with `oubliette project list`"
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
+    """A NamedTuple, not a dataclass: every command that touches a project defines it."""
+
     id: str
     name: str
     type: str
@@ -44,10 +41,12 @@ class Project:
         return container_name(self.id)
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return self._asdict()
 
 
 def new_project_id() -> str:
+    import secrets  # only `create` needs it; hashlib behind it costs every other command
+
     return "proj_" + secrets.token_hex(6)
 
 
@@ -89,6 +88,8 @@ class ProjectStore:
                 except FileExistsError:
                     continue
             os.mkdir(self.workspace(project_id), 0o700)
+            from datetime import datetime, timezone
+
             project = Project(project_id, name, type_name,
                               datetime.now(timezone.utc).isoformat())  # microseconds: list order is creation order
             write_atomic(self.project_dir(project_id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
@@ -160,6 +161,8 @@ class ProjectStore:
     def delete(self, project_id: str, purge: bool = False) -> None:
         """Forget a project; its workspace stays unless `purge`. The lock file goes last,
         so a command waiting for it finds the project gone and re-creates nothing."""
+        import shutil
+
         directory = self.project_dir(project_id)
         try:
             (directory / METADATA).unlink()

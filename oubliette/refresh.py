@@ -1,13 +1,18 @@
-"""Refresh: pull each distinct image once, then replace each project's container.
+"""Refresh: pull each distinct image once, then replace the projects' containers.
 
-The pull comes first, so a failed pull leaves the running container untouched; the
-replacement itself is swap.py's, which brings the old container back if the new one
-does not start.
+One run holds the locks of all its projects, reads their containers with one listing
+and one batched inspect, pulls each distinct image once and resolves its id once,
+then replaces the containers `jobs` at a time. The pull comes first, so a failed pull
+leaves the running containers untouched; each replacement is swap.py's, which brings
+the old container back if the new one does not start. Failures stay per project.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -16,17 +21,19 @@ from oubliette.errors import (
     AccessDeniedError,
     ConflictError,
     EngineUnavailableError,
-    ImageNotFoundError,
     OublietteError,
+    PullError,
 )
 from oubliette.images import BUILD_HINT
-from oubliette.lifecycle import list_containers, locked_project, project_containers, refuse_active_sessions, spec_for
+from oubliette.lifecycle import list_containers, locked_project, owned_pair, refuse_active_sessions, spec_for
 from oubliette.report import Reporter
-from oubliette.runtime.base import ContainerInfo, Runtime
-from oubliette.swap import RolledBack, recover, replace, repository_of
+from oubliette.runtime.base import LABEL_PROJECT, ContainerInfo, Runtime
+from oubliette.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
 
 if TYPE_CHECKING:
     from oubliette.projects import Project
+
+DEFAULT_JOBS = 4
 
 
 @dataclass
@@ -36,21 +43,25 @@ class RefreshResult:
     old_image_id: str | None = None
     new_image_id: str | None = None
     changed: bool = False
-    status: str = "failed"  # "refreshed" | "failed"
+    status: str = "failed"  # "refreshed" | "unchanged" | "failed"
     error: str | None = None
     hint: str | None = None
+    note: str | None = None  # e.g. "registry unreachable": why the local image was used
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class RefreshRun:
-    """What one refresh run shares between its projects: each image is pulled once, and
-    (engines without rename) the image each old container runs is kept under a local name
-    until its replacement runs, so a rollback never needs the registry."""
+    """What one refresh run shares between its projects: each image is pulled once and
+    its new id resolved once, and (engines without rename) the image each old container
+    runs is kept under a local name until its replacement runs, so a rollback never
+    needs the registry."""
 
     def __init__(self) -> None:
         self.pulls: dict[str, OublietteError | None] = {}
+        self.notes: dict[str, str] = {}  # image -> why the local image was used
+        self.image_ids: dict[str, str | None] = {}
         self.kept: set[str] = set()
         self.in_use: set[str] = set()
 
@@ -97,61 +108,189 @@ def refresh_targets(app: App, project_refs: Sequence[str]) -> list[Project]:
     return list({p.id: p for p in projects}.values())
 
 
-def refresh(app: App, projects: Sequence[Project], reporter: Reporter,
-            report_failures: bool = True) -> list[RefreshResult]:
-    """Refresh each project in turn; each distinct image is pulled once; goes on past failures.
+class _Target:
+    """One project on its way through a run."""
 
-    `report_failures=False` leaves failures to the caller (which shows one error line).
-    """
+    def __init__(self, project: Project, reporter: Reporter) -> None:
+        self.project = project
+        self.result = RefreshResult(project.id)
+        self.old: ContainerInfo | None = None
+        self.kept: str | None = None  # engines without rename: the old image's kept name
+        self.reporter = reporter
+
+
+def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool = True,
+            jobs: int = DEFAULT_JOBS, if_changed: bool = False, prune: bool = False) -> list[RefreshResult]:
+    """Refresh these projects; results in the order given. Goes on past a project's failure;
+    an engine that cannot be reached stops the run (no other project could fare better)."""
     run = RefreshRun()
-    try:
-        return [refresh_one(app, project, reporter, run, report_failures) for project in projects]
-    finally:
-        run.release(app.runtime)
-
-
-def refresh_one(app: App, project: Project, reporter: Reporter, run: RefreshRun | None = None,
-                report_failures: bool = True) -> RefreshResult:
-    if run is None:
-        run = RefreshRun()
+    targets = [_Target(p, reporter) for p in projects]
+    reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}...")
+    with ExitStack() as held:
+        ready = _lock_and_read(app, targets, held, reporter, report_failures)
         try:
-            return refresh_one(app, project, reporter, run, report_failures)
+            ready = _pull_images(app, ready, run, report_failures)
+            ready = [t for t in ready if not _unchanged(t, if_changed)]
+            _replace_all(app, ready, run, jobs, report_failures)
         finally:
             run.release(app.runtime)
-    reporter.info(f"Refreshing {project.id}...")
-    step = reporter.nested()
-    result = RefreshResult(project.id)
-    try:
-        with locked_project(app, project.id, step) as project:
-            result.image = image = app.images.get_image_name(project.type)
-            refuse_active_sessions(app, project.id, "refresh container")
-            runtime = app.runtime
-            main, aside = project_containers(app, project.id, step)
-            main = recover(app, project.id, main, aside, step)
+    if prune:
+        _prune(app, [t.result for t in targets], reporter)
+    return [t.result for t in targets]
+
+
+def refresh_one(app: App, project: Project, reporter: Reporter) -> RefreshResult:
+    """One project (the MCP tool): failures are in the result, not printed."""
+    return refresh(app, [project], reporter, report_failures=False)[0]
+
+
+# --- the phases ----------------------------------------------------------------------------
+
+
+def _fail(target: _Target, error: OublietteError, report: bool) -> None:
+    target.result.status, target.result.error, target.result.hint = "failed", error.message, error.hint
+    if report:
+        step = target.reporter.nested()
+        step.note(f"{step.indent}{target.project.id}: failed: {error.message}")
+        if error.hint:
+            step.note(f"{step.indent}Hint: {error.hint}")
+
+
+def _lock_and_read(app: App, targets: list[_Target], held: ExitStack, reporter: Reporter,
+                   report: bool) -> list[_Target]:
+    """Take every project's lock (in id order, so two runs never deadlock), settle what a
+    killed command left, then read all their containers with one listing and one inspect."""
+    runtime = app.runtime
+    locked = []
+    for target in sorted(targets, key=lambda t: t.project.id):
+        try:
+            target.project = held.enter_context(locked_project(app, target.project.id, reporter))
+            target.result.image = app.images.get_image_name(target.project.type)
+            refuse_active_sessions(app, target.project.id, "refresh container")
+            settle_interrupted_swap(app, target.project.id, reporter)
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        locked.append(target)
+    if not locked:
+        return []
+    listed = {info.name: info for info in runtime.list(LABEL_PROJECT, all=True)}
+    ready = []
+    for target in locked:
+        try:
+            main, aside = owned_pair(app, target.project.id, listed)
+            main = recover(app, target.project.id, main, aside, target.reporter)
             if main is None:
                 raise ConflictError("no container to refresh",
-                                    hint=f"start it with `oubliette container start {project.id}`")
-            old = runtime.inspect(main.name) or main
-            result.old_image_id = old.image_id
-            kept = run.keep(runtime, image, old)
-            _pull_once(app, image, step, run.pulls)
-            result.new_image_id = runtime.image_id(image)
-            step.info("Restarting container...")
-            try:
-                replace(app, project.id, spec_for(app, project, image), old, kept)
-            except RolledBack:
-                if kept:
-                    run.in_use.add(kept)
-                raise
+                                    hint=f"start it with `oubliette container start {target.project.id}`")
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        target.old = main
+        ready.append(target)
+    missing = [t.old.name for t in ready if t.old is not None and t.old.image_id is None]
+    inspected = {info.name: info for info in runtime.inspect_many(missing)}
+    for target in ready:
+        assert target.old is not None
+        target.old = inspected.get(target.old.name, target.old)
+        target.result.old_image_id = target.old.image_id
+    return [t for t in targets if t in ready]
+
+
+def _pull_images(app: App, targets: list[_Target], run: RefreshRun, report: bool) -> list[_Target]:
+    """Keep what rollbacks need, pull each distinct image once, resolve each new id once."""
+    runtime = app.runtime
+    ready = []
+    for target in targets:
+        image = target.result.image or ""
+        assert target.old is not None
+        try:
+            target.kept = run.keep(runtime, image, target.old)
+            _pull_once(app, image, target.reporter, run)
+            if image not in run.image_ids:
+                run.image_ids[image] = runtime.image_id(image)
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        target.result.new_image_id = run.image_ids[image]
+        target.result.note = run.notes.get(image)
+        ready.append(target)
+    return ready
+
+
+def _unchanged(target: _Target, if_changed: bool) -> bool:
+    """Leave the container running when it already runs what its type's reference resolves
+    to, under --if-changed, or when the registry could not be asked (the local image is
+    the one it runs: replacing it would change nothing)."""
+    old = target.old
+    assert old is not None
+    same = ((if_changed or target.result.note is not None) and old.image_id == target.result.new_image_id
+            and old.type == target.project.type and old.image == target.result.image)
+    if same:
+        target.result.status, target.result.changed = "unchanged", False
+        if target.result.note:
+            target.result.status = f"unchanged ({target.result.note})"
+        target.reporter.info(f"{target.project.id}: unchanged, left running.")
+    return same
+
+
+def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, report: bool) -> None:
+    """Replace the containers, `jobs` at a time; each project's lines printed together.
+
+    Ctrl-C or SIGTERM reaches the main thread: projects not started yet are skipped,
+    the swaps under way finish (or are undone), then the interrupt is raised.
+    """
+    if len(targets) <= 1 or jobs <= 1:
+        for target in targets:
+            _replace_one(app, target, run, report)
+        return
+    cancelled = threading.Event()
+
+    def work(target: _Target) -> None:
+        if cancelled.is_set():
+            return
+        buffered = target.reporter.buffered()
+        target.reporter = buffered
+        try:
+            _replace_one(app, target, run, report)
+        finally:
+            buffered.flush()
+
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(targets)), thread_name_prefix="refresh")
+    futures = [pool.submit(work, t) for t in targets]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        cancelled.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _replace_one(app: App, target: _Target, run: RefreshRun, report: bool) -> None:
+    result, project, old = target.result, target.project, target.old
+    assert old is not None and result.image is not None
+    step = target.reporter.nested()
+    target.reporter.info(f"{project.id}: restarting its container...")
+    try:
+        replace(app, project.id, spec_for(app, project, result.image), old, target.kept)
+    except RolledBack as error:
+        if target.kept:
+            run.in_use.add(target.kept)
+        _fail(target, error, report)
+        return
     except EngineUnavailableError:
-        raise  # the engine is gone: no other project can fare better
+        raise
     except OublietteError as error:
-        result.error, result.hint = error.message, error.hint
-        if report_failures:
-            step.note(f"{step.indent}Failed: {error.message}")
-            if error.hint:
-                step.note(f"{step.indent}Hint: {error.hint}")
-        return result
+        _fail(target, error, report)
+        return
     result.status = "refreshed"
     result.changed = result.old_image_id != result.new_image_id
     if result.changed:
@@ -159,16 +298,16 @@ def refresh_one(app: App, project: Project, reporter: Reporter, run: RefreshRun 
     else:
         step.info("Image unchanged.")
     step.info("Done.")
-    return result
 
 
-def _pull_once(app: App, image: str, reporter: Reporter, pulls: dict[str, OublietteError | None]) -> None:
-    """Pull `image` unless this run already did; a registry refusal falls back to a local image."""
+def _pull_once(app: App, image: str, reporter: Reporter, run: RefreshRun) -> None:
+    """Pull `image` unless this run already did. When the registry cannot give it (not
+    found, denied, unreachable) and an image of that reference is here, use that one."""
+    pulls = run.pulls
     if image in pulls:
         failure = pulls[image]
         if failure is not None:
             raise failure
-        reporter.info(f"{image} was pulled earlier in this run.")
         return
     runtime = app.runtime
     try:
@@ -179,10 +318,12 @@ def _pull_once(app: App, image: str, reporter: Reporter, pulls: dict[str, Oublie
         else:
             try:
                 app.images.pull(image, reporter)
-            except (ImageNotFoundError, AccessDeniedError) as error:
+            except PullError as error:
                 if not runtime.image_exists(image):
                     raise
-                why = "denied access" if isinstance(error, AccessDeniedError) else "does not have it"
+                why = {AccessDeniedError: "denied access"}.get(type(error), "")
+                why = why or ("does not have it" if "not found" in error.message else "cannot be reached")
+                run.notes[image] = "registry unreachable" if why == "cannot be reached" else f"registry {why}"
                 reporter.info(f"The registry {why}; using the local image {image}.")
     except EngineUnavailableError:
         raise
@@ -190,3 +331,14 @@ def _pull_once(app: App, image: str, reporter: Reporter, pulls: dict[str, Oublie
         pulls[image] = error
         raise
     pulls[image] = None
+
+
+def _prune(app: App, results: list[RefreshResult], reporter: Reporter) -> None:
+    """--prune: remove each superseded image no container uses any more (never forced)."""
+    superseded = sorted({r.old_image_id for r in results
+                         if r.status == "refreshed" and r.changed and r.old_image_id})
+    for image_id in superseded:
+        if app.runtime.remove_image(image_id):
+            reporter.info(f"Removed the superseded image {image_id}.")
+        else:
+            reporter.info(f"Kept the superseded image {image_id}: a container or another tag still uses it.")

@@ -40,3 +40,34 @@ class Reporter:
     def note(self, message: str) -> None:
         """Side remarks (waiting for a lock, runtime chosen): always on stderr."""
         print(message, file=self.err, flush=True)
+
+    def buffered(self) -> BufferedReporter:
+        """A reporter that holds its lines until `flush()`: one project's lines stay together
+        while several projects are worked on at once."""
+        return BufferedReporter(self.to_stderr, self.quiet, self.indent)
+
+
+class BufferedReporter(Reporter):
+    def __init__(self, to_stderr: bool = False, quiet: bool = False, indent: str = "") -> None:
+        super().__init__(to_stderr, quiet, indent)
+        self.lines: list[tuple[bool, str]] = []  # (to stderr, text)
+
+    def nested(self) -> Reporter:
+        child = BufferedReporter(self.to_stderr, self.quiet, self.indent + "  ")
+        child.lines = self.lines  # one shared buffer, so the order of lines is kept
+        return child
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.lines.append((self.to_stderr, f"{self.indent}{message}"))
+
+    def warn(self, message: str) -> None:
+        self.lines.append((True, f"Warning: {message}"))
+
+    def note(self, message: str) -> None:
+        self.lines.append((True, message))
+
+    def flush(self) -> None:
+        for to_stderr, text in self.lines:
+            print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+        self.lines.clear()

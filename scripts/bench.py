@@ -13,7 +13,14 @@ temporary home, and cleans up after itself. Targets:
   checked is the median of the rounds' ratios, which cancels the drift of a shared
   machine (the median times are shown too);
 - `container list` makes exactly one engine call (auto-detection adds no probe);
-- `container refresh` of K projects sharing one image pulls it once.
+- `container refresh` of K projects sharing one image pulls it once;
+- workflows against the raw `docker` commands doing the same work (same image, mounts,
+  labels and `--init`), alternating, the median of each round's ratio: `container
+  refresh` of 10 projects sharing one image at most 0.8x a sequential script (pull,
+  then stop, rename, run, rm per container); `container stop` of 10 projects at most
+  1.3x `docker stop N...; docker rm N...`; `container start` of one project whose
+  image is here at most 2.0x `docker run -d ...`. Where `docker-compose` is installed
+  it recreates 10 services after a pull in the same rounds, and its ratio is printed.
 
 Engine calls are counted by a logging `docker` wrapper put first on PATH. PATH holds
 `docker` alone, so auto-detection sees one engine even where podman is installed too.
@@ -47,6 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=41, help="timed rounds of the three commands")
     parser.add_argument("--projects", type=int, default=3, help="projects sharing one image for the refresh count")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each workflow (refresh, stop, start)")
     args = parser.parse_args()
 
     import sh  # test extra: runs the registry in the background
@@ -107,9 +115,15 @@ def main() -> int:
         list_calls = count_calls(log, lambda: run(oubliette + ["container", "list", "--json"], wrapped))
         refresh_calls = count_calls(log, lambda: run(oubliette + ["container", "refresh"], wrapped))
         pulls = sum(1 for call in refresh_calls if call.startswith("pull "))
+
+        workflows = bench_workflows(oubliette, env, image, work, args.rounds)
     finally:
         subprocess.run([sys.executable, "-m", "oubliette", "container", "stop", "--all"], env=env,
                        capture_output=True)
+        raw = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={RAW_LABEL}"], capture_output=True,
+                             text=True).stdout.split()
+        if raw:
+            subprocess.run(["docker", "rm", "--force", *raw], capture_output=True)
         if image:
             subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True)
         if registry is not None:
@@ -127,6 +141,7 @@ def main() -> int:
         (f"pulls: refresh of {args.projects} projects, one image", str(pulls), "== 1", pulls == 1),
         (f"engine calls: refresh of {args.projects} projects", f"{len(refresh_calls)} ({summarise(refresh_calls)})",
          "", None),
+        *workflows,
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':<34}  {'target':<9}  result")
@@ -135,6 +150,101 @@ def main() -> int:
         print(f"{label:<{width}}  {value:<34}  {target:<9}  {verdict}")
     print(f"({args.runs} rounds; times are medians, ratios the median of each round's ratio)")
     return 0 if all(ok for *_, ok in rows if ok is not None) else 1
+
+
+RAW_LABEL = "oubliette.bench.raw"
+WORKFLOW_PROJECTS = 10
+
+
+def timed(command: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    run(command, env)
+    return time.perf_counter() - started
+
+
+def raw_run_argv(image: str, name: str, workspace: Path) -> list[str]:
+    """What `container start` runs, by hand: the same flags, mount and command."""
+    return ["docker", "run", "--detach", "--name", name, "--init", "--label", f"{RAW_LABEL}=1",
+            "--label", f"oubliette.image={image}", "--volume", f"{workspace}:/workspace", "--workdir", "/workspace",
+            "--env", "OUBLIETTE_PROJECT_ID=raw", image, "sleep", "infinity"]
+
+
+def bench_workflows(oubliette: list[str], env: dict, image: str, work: Path, rounds: int) -> list[tuple]:
+    """Refresh, stop and start, each beside the raw docker commands doing the same work."""
+    ids = [run(oubliette + ["project", "create", f"wf-{n}", "--type", "dev"], env).strip()
+           for n in range(WORKFLOW_PROJECTS)]
+    raw = [f"oubliette-bench-raw-{uuid.uuid4().hex[:6]}-{n}" for n in range(WORKFLOW_PROJECTS)]
+    workspaces = []
+    for name in raw:
+        workspaces.append(work / "raw" / name)
+        workspaces[-1].mkdir(parents=True)
+
+    def start_all() -> None:
+        for project_id in ids:
+            run(oubliette + ["container", "start", project_id], env)
+        for name, workspace in zip(raw, workspaces, strict=True):
+            if subprocess.run(["docker", "container", "inspect", name], capture_output=True).returncode != 0:
+                run(raw_run_argv(image, name, workspace), env)
+
+    def raw_refresh() -> None:
+        run(["docker", "pull", "-q", image], env)
+        for name, workspace in zip(raw, workspaces, strict=True):
+            run(["docker", "stop", name], env)
+            run(["docker", "rename", name, f"{name}-previous"], env)
+            run(raw_run_argv(image, name, workspace), env)
+            run(["docker", "rm", f"{name}-previous"], env)
+
+    compose = shutil.which("docker-compose")
+    compose_file = work / "compose.yml"
+    compose_file.write_text('version: "2.4"\nservices:\n' + "".join(
+        f"  s{n}:\n    image: {image}\n    command: [sleep, infinity]\n    init: true\n"
+        f"    labels: [{RAW_LABEL}=1]\n    volumes: [{workspaces[n]}:/workspace]\n" for n in range(WORKFLOW_PROJECTS)))
+    compose_argv = [compose or "docker-compose", "-p", f"oubliette-bench-{uuid.uuid4().hex[:6]}",
+                    "-f", str(compose_file)]
+    start_all()
+    if compose:
+        run(compose_argv + ["up", "-d"], env)
+    ratios: dict[str, list[float]] = {"refresh": [], "stop": [], "start": [], "compose": []}
+    for round_ in range(rounds):
+        started = time.perf_counter()
+        raw_refresh()
+        raw_time = time.perf_counter() - started
+        ours = timed(oubliette + ["container", "refresh", *ids], env)
+        ratios["refresh"].append(ours / raw_time)
+        if compose:
+            started = time.perf_counter()
+            run(compose_argv + ["pull", "-q"], env)
+            run(compose_argv + ["up", "-d", "--force-recreate"], env)
+            ratios["compose"].append((time.perf_counter() - started) / raw_time)
+
+        names = " ".join(raw)
+        raw_time = timed(["/bin/sh", "-c", f"docker stop {names} >/dev/null && docker rm {names} >/dev/null"], env)
+        ours = timed(oubliette + ["container", "stop", *ids], env)
+        ratios["stop"].append(ours / raw_time)
+        start_all()
+
+        for _ in range(3):
+            run(["docker", "rm", "--force", raw[0]], env)
+            run(oubliette + ["container", "stop", ids[0]], env)
+            raw_time = timed(raw_run_argv(image, raw[0], workspaces[0]), env)
+            ours = timed(oubliette + ["container", "start", ids[0]], env)
+            ratios["start"].append(ours / raw_time)
+        print(f"bench: workflow round {round_ + 1} of {rounds} done", file=sys.stderr)
+    if compose:
+        subprocess.run(compose_argv + ["down"], capture_output=True, env=env)
+    median = {name: statistics.median(values) for name, values in ratios.items() if values}
+    rows = [
+        (f"refresh of {WORKFLOW_PROJECTS} projects vs raw script", f"{median['refresh']:.2f}x", "<= 0.80x",
+         median["refresh"] <= 0.8),
+        (f"stop of {WORKFLOW_PROJECTS} projects vs raw stop+rm", f"{median['stop']:.2f}x", "<= 1.30x",
+         median["stop"] <= 1.3),
+        ("start of one project vs raw run", f"{median['start']:.2f}x", "<= 2.00x", median["start"] <= 2.0),
+    ]
+    if compose:
+        rows.append(("docker-compose pull + up --force-recreate", f"{median['compose']:.2f}x raw script", "", None))
+    else:
+        rows.append(("docker-compose", "not installed: not timed", "", None))
+    return rows
 
 
 def run(command: list[str], env: dict) -> str:

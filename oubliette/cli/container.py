@@ -36,37 +36,68 @@ def start(app: App, project_id: str, as_json: bool) -> None:
 
 @container.command("list")
 @click.option("-a", "--all", "all_", is_flag=True, help="Include stopped containers.")
+@click.option("--outdated", is_flag=True,
+              help="Only containers that run another image than their type's reference now resolves to "
+                   "locally, or whose project's type now maps to another reference (no network; one more "
+                   "engine call).")
 @json_option
 @quiet_option("project")
 @click.pass_obj
-def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
+def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> None:
     """List this home's running containers (one engine call, selected by label).
 
     Containers of other oubliette homes on the same engine are not shown. IMAGE is
     the image reference the container was started from; STATUS is `running` or
     `stopped` (exited, created and dead containers) on every engine, with
     `(orphaned)` when its project was deleted (`container stop ID` removes it).
+    With --outdated, --json rows add "outdated", "image_id" and "latest_image_id",
+    and `oubliette container list --outdated -q | xargs -r oubliette container
+    refresh` refreshes just those.
     """
-    from oubliette.runtime.base import LABEL_PROJECT  # not lifecycle: this runs in tight loops
+    from oubliette.runtime.base import LABEL_PROJECT, ContainerInfo  # not lifecycle: this runs in tight loops
 
     own = app.ownership
     infos = own.containers(app.runtime.list(LABEL_PROJECT, all=all_))
     orphans = {i.project_id for i in infos if not own.project_exists(i.project_id or "")}
+
+    def status(info: ContainerInfo) -> str:
+        return info.status + (" (orphaned)" if info.project_id in orphans else "")
+
+    if outdated:
+        from oubliette.freshness import freshness
+
+        stale = [f for f in freshness(app, infos) if f.outdated]
+        print_listing(stale, as_json, quiet, record=lambda f: f.to_record(), ident=lambda f: f.info.project_id,
+                      headers=["PROJECT ID", "IMAGE", "STATUS"],
+                      row=lambda f: [f.info.project_id, f.info.image, status(f.info)])
+        return
     print_listing(infos, as_json, quiet, record=lambda i: i.to_record(orphan=i.project_id in orphans),
                   ident=lambda i: i.project_id, headers=["PROJECT ID", "IMAGE", "STATUS"],
-                  row=lambda i: [i.project_id, i.image, i.status + (" (orphaned)" if i.project_id in orphans else "")])
+                  row=lambda i: [i.project_id, i.image, status(i)])
 
 
 @container.command("refresh")
 @click.argument("project_ids", metavar="[ID]...", nargs=-1)
+@click.option("--if-changed", is_flag=True,
+              help="Replace only containers whose image differs from what their reference now resolves to "
+                   "(or whose type changed); leave the others running (status \"unchanged\").")
+@click.option("--prune", is_flag=True,
+              help="Afterwards, remove each superseded image that no container uses any more (never forced).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 32), default=4, show_default=True, metavar="N",
+              help="Replace up to N containers at once (after the pulls).")
 @json_option
 @click.pass_obj
-def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
+def refresh(app: App, project_ids: tuple[str, ...], if_changed: bool, prune: bool, jobs: int,
+            as_json: bool) -> None:
     """Pull the image, then replace the container (no ids: every running container).
 
-    The pull comes first: if it fails, the old container keeps running untouched. If
-    the new container does not start, the old one is brought back. Refused while the
-    project has active sessions. Everything outside /workspace is discarded.
+    Each distinct image is pulled once, first: if a pull fails, those containers keep
+    running untouched. When the registry cannot be reached (or does not have the
+    image, or denies access) and the image is here locally, the local image is used;
+    a container that already runs it is left running ("unchanged (registry
+    unreachable)"). If a new container does not start, the old one is brought back.
+    Refused while the project has active sessions. Everything outside /workspace is
+    discarded.
     """
     from oubliette.errors import OublietteError
     from oubliette.refresh import refresh as refresh_projects
@@ -81,8 +112,10 @@ def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
             click.echo("No running containers to refresh.")
         return
     single = len(project_ids) == 1 and not as_json  # then a failure is this command's one Error line
-    results = refresh_projects(app, projects, reporter, report_failures=not single)
+    results = refresh_projects(app, projects, reporter, report_failures=not single, jobs=jobs,
+                               if_changed=if_changed, prune=prune)
     failed = [r for r in results if r.status == "failed"]
+    unchanged = [r for r in results if r.status.startswith("unchanged")]
     if as_json:
         print_json([r.to_dict() for r in results])
     if single and failed:
@@ -91,7 +124,9 @@ def refresh(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
         if not as_json:
             click.echo(f"{len(failed)} of {len(results)} containers failed to refresh.", err=True)
         raise click.exceptions.Exit(1)
-    if not as_json and not single:
+    if not as_json and unchanged:
+        click.echo(f"{len(results) - len(unchanged)} refreshed, {len(unchanged)} unchanged.")
+    elif not as_json and not single:
         click.echo("All containers refreshed.")
 
 

@@ -24,9 +24,10 @@ _KEEP = 64 * 1024  # bytes of stderr kept for classification
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
 
 
-# Told the pid of every captured engine call while a container swap runs (swap.journal),
-# so a command killed with SIGKILL leaves behind which engine calls may still be running.
-on_spawn: Callable[[int], None] | None = None
+# Per thread: told the pid of every captured engine call while a container swap runs
+# (swap.swapping), so a command killed with SIGKILL leaves behind which engine calls
+# may still be running. Per thread, because refresh swaps several projects at once.
+spawn_hooks = threading.local()
 
 
 class Result(NamedTuple):
@@ -63,8 +64,9 @@ def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    if on_spawn is not None:
-        on_spawn(proc.pid)
+    hook: Callable[[int], None] | None = getattr(spawn_hooks, "on_spawn", None)
+    if hook is not None:
+        hook(proc.pid)
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:

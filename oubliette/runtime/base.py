@@ -141,6 +141,17 @@ class Runtime(abc.ABC):
     def rename(self, old: str, new: str) -> None:
         raise NotImplementedError(f"{self.display_name} cannot rename containers")
 
+    def image_ids(self, containers: Sequence[ContainerInfo], refs: Sequence[str]
+                  ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """The image id each container runs (by name) and each reference resolves to
+        locally (None: not here). Adapters answer in as few calls as their CLI allows;
+        this default costs one call per reference (listings already carry image ids)."""
+        return ({c.name: c.image_id for c in containers}, {ref: self.image_id(ref) for ref in refs})
+
+    def remove_image(self, image_id: str) -> bool:
+        """Remove an image no container uses, never forced; False when something still uses it."""
+        return False
+
     def tag(self, source: str, target: str) -> None:
         """Give a local image another name (engines without rename keep the old image this way)."""
         raise NotImplementedError(f"{self.display_name} does not tag images here")
@@ -156,6 +167,11 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def inspect(self, name: str) -> ContainerInfo | None:
         """One container by name, or None when there is none."""
+
+    def inspect_many(self, names: Sequence[str]) -> list[ContainerInfo]:
+        """Several containers (missing ones left out); adapters whose CLI takes several
+        names do it in one call."""
+        return [info for info in map(self.inspect, names) if info is not None]
 
     @abc.abstractmethod
     def logs_tail(self, name: str, lines: int = 5) -> str:

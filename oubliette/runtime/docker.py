@@ -111,10 +111,16 @@ def parse_ps(stdout: str) -> list[ContainerInfo]:
 
 def parse_inspect(stdout: str) -> ContainerInfo | None:
     """Parse `docker container inspect NAME` (a JSON array)."""
-    rows = json.loads(stdout or "[]")
-    if not rows:
-        return None
-    row = rows[0]
+    infos = parse_inspect_all(stdout)
+    return infos[0] if infos else None
+
+
+def parse_inspect_all(stdout: str) -> list[ContainerInfo]:
+    """Parse `docker container inspect NAME...`: every container it found."""
+    return [_inspected(row) for row in json.loads(stdout or "[]") or []]
+
+
+def _inspected(row: dict) -> ContainerInfo:
     config = row.get("Config") or {}
     labels = config.get("Labels") or {}
     return ContainerInfo(
@@ -124,6 +130,14 @@ def parse_inspect(stdout: str) -> ContainerInfo | None:
         image_id=row.get("Image"),
         mounts=tuple(m.get("Source", "") for m in row.get("Mounts") or () if isinstance(m, dict)),
     )
+
+
+def parse_id_pairs(stdout: str, count: int) -> list[list[str | None]]:
+    """`inspect --format '{{json .Id}} {{json (index . "Image")}}'`: one line per object."""
+    rows = [[json.loads(value) for value in line.split(" ", 1)] for line in stdout.splitlines() if line.strip()]
+    if len(rows) != count or any(len(row) != 2 for row in rows):
+        raise ValueError(f"expected {count} lines of two JSON values")
+    return rows
 
 
 TEXTS = ErrorTexts(
@@ -209,6 +223,46 @@ class DockerRuntime(Runtime):
         if "no such container" in result.stderr.lower() or "no such object" in result.stderr.lower():
             return None
         raise self.classify(result)
+
+    def image_ids(self, containers: Sequence[ContainerInfo], refs: Sequence[str]
+                  ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """One generic `inspect` for the containers and the references together: a
+        container's `Image` is its image id, an image has no such key (null)."""
+        names = [c.name for c in containers]
+        if not names and not refs:
+            return {}, {}
+        argv = [self.binary, "inspect", "--format", '{{json .Id}} {{json (index . "Image")}}',
+                *map(name_ok, names), *map(image_ok, refs)]
+        result = self._call(argv, check=False)
+        if not result.ok:  # a reference not here (or a container just gone): ask one by one
+            if any(s in result.stderr.lower() for s in self.texts.not_running):
+                raise self.classify(result)
+            by_name = {info.name: info.image_id for info in self.inspect_many(names)}
+            return by_name, {ref: self.image_id(ref) for ref in refs}
+        rows = self.parse(result, lambda out: parse_id_pairs(out, len(names) + len(refs)))
+        containers_part, refs_part = rows[:len(names)], rows[len(names):]
+        return ({name: image for name, (_, image) in zip(names, containers_part, strict=True)},
+                {ref: object_id for ref, (object_id, _) in zip(refs, refs_part, strict=True)})
+
+    def remove_image(self, image_id: str) -> bool:
+        result = self._call([self.binary, "image", "rm", name_ok(image_id)], check=False)
+        if result.ok:
+            return True
+        if any(s in result.stderr.lower() for s in self.texts.not_running):
+            raise self.classify(result)
+        return False  # in use by a container, or tagged elsewhere: never forced
+
+    def inspect_many(self, names: Sequence[str]) -> list[ContainerInfo]:
+        """One call for several containers; missing ones are left out."""
+        if not names:
+            return []
+        result = self._call([self.binary, "container", "inspect", *map(name_ok, names)], check=False)
+        if not result.ok and "no such" not in result.stderr.lower():
+            raise self.classify(result)
+        return [self._normalized(info) for info in self.parse(result, parse_inspect_all)]
+
+    def _normalized(self, info: ContainerInfo) -> ContainerInfo:
+        return info
 
     def logs_tail(self, name: str, lines: int = 5) -> str:
         result = self._call(logs_argv(self.binary, name, lines), check=False)

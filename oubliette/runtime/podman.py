@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from oubliette.errors import EngineError, EngineUnavailableError, OublietteError
@@ -133,6 +134,19 @@ class PodmanRuntime(docker.DockerRuntime):
             return None
         raise self.classify(result)
 
+    def image_ids(self, containers: Sequence[ContainerInfo], refs: Sequence[str]
+                  ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """Listings carry the containers' image ids; the references in one call when all are here."""
+        by_name = {c.name: c.image_id for c in containers}
+        if not refs:
+            return by_name, {}
+        result = self._call([self.binary, "image", "inspect", "--format", "{{.Id}}", *map(image_ok, refs)],
+                            check=False)
+        lines = result.stdout.split()
+        if result.ok and len(lines) == len(refs):
+            return by_name, {ref: full_id(line) for ref, line in zip(refs, lines, strict=True)}
+        return by_name, {ref: self.image_id(ref) for ref in refs}
+
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
         return self.parse(self._call(list_argv(self.binary, label, all)), parse_ps)
 
@@ -143,6 +157,9 @@ class PodmanRuntime(docker.DockerRuntime):
         if "no such container" in result.stderr.lower():
             return None
         raise self.classify(result)
+
+    def _normalized(self, info: ContainerInfo) -> ContainerInfo:
+        return info._replace(image_id=full_id(info.image_id))
 
     def missing_binary(self) -> EngineUnavailableError:
         return EngineUnavailableError(

@@ -78,6 +78,13 @@ class Engine:
         """Full ids of the containers carrying `label` (`key=value`)."""
         return self.out("ps", "-aq", "--no-trunc", "--filter", f"label={label}").split()
 
+    def untag(self, ref: str) -> None:
+        """Remove a tag whose image a container still runs (the image stays)."""
+        if self.name == "podman":
+            self.cli("untag", ref)
+        else:
+            self.cli("image", "rm", "--force", ref)  # docker only untags an image in use
+
     def image_id(self, ref: str) -> str:
         return self.out("image", "inspect", "--format", "{{.Id}}", ref)
 

@@ -103,12 +103,14 @@ def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(
 
 
 def test_failing_pull_leaves_the_old_container_with_the_same_id(engine, home, images):
-    # An image on a registry that is down: present locally, so start needs no pull.
+    # An image on a registry that is down: present locally, so start needs no pull; then
+    # its tag is removed, so refresh has no local image to fall back on.
     ref = f"localhost:{free_port()}/oubliette-test-offline-{uuid.uuid4().hex[:6]}:latest"
     images.build(ref)
     write_config(home, {"dev": ref})
     project_id = create(home, "dev")
     old = start(engine, home, project_id)
+    engine.untag(ref)
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -357,3 +359,72 @@ def test_auto_with_only_this_engine_on_path_uses_it(engine, home, images, tmp_pa
     calls = [line for line in result.stderr.splitlines() if line.startswith("[oubliette] ")]
     assert calls and all(line.startswith(f"[oubliette] {engine.name} ") for line in calls)
     assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]
+
+
+# --- freshness: --outdated, --if-changed, --prune, local images -------------------------------
+
+
+def test_if_changed_keeps_an_unchanged_container_and_replaces_a_changed_one(engine, home, images):
+    same_repo, moving_repo = images.repo("same") + ":latest", images.repo("moving") + ":latest"
+    images.push(same_repo)
+    images.push(moving_repo, marker="v1")
+    write_config(home, {"same": same_repo, "moving": moving_repo})
+    steady, moving = create(home, "same"), create(home, "moving")
+    kept, old = start(engine, home, steady), start(engine, home, moving)
+    newer = images.push(moving_repo, marker="v2")
+    result = oubliette("container", "refresh", "--if-changed", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    records = {r["project_id"]: r for r in json.loads(result.stdout)}
+    assert records[steady]["status"] == "unchanged" and records[moving]["status"] == "refreshed"
+    assert engine.inspect(f"oubliette-{steady}")["Id"] == kept["Id"]
+    now = engine.inspect(f"oubliette-{moving}")
+    assert now["Id"] != old["Id"] and now["Image"] == newer.id
+
+
+def test_list_outdated_shows_a_container_after_a_newer_pull_and_not_after_its_refresh(engine, home, images):
+    repo = images.repo("dev") + ":latest"
+    first = images.push(repo, marker="v1")
+    write_config(home, {"dev": repo})
+    project_id = create(home, "dev")
+    start(engine, home, project_id)
+    assert json.loads(oubliette("container", "list", "--outdated", "--json", home=home).stdout) == []
+    newer = images.push(repo, marker="v2")
+    engine.cli("pull", repo)  # the newer image arrives locally, e.g. by `init` or another project
+    (row,) = json.loads(oubliette("container", "list", "--outdated", "--json", home=home).stdout)
+    assert row["project_id"] == project_id and row["outdated"] is True
+    assert engine.full_id(row["image_id"]) == engine.full_id(first.id)
+    assert engine.full_id(row["latest_image_id"]) == engine.full_id(newer.id)
+    quiet = oubliette("container", "list", "--outdated", "-q", home=home).stdout.split()
+    assert quiet == [project_id]
+    assert oubliette("container", "refresh", *quiet, home=home).returncode == 0
+    assert oubliette("container", "list", "--outdated", "-q", home=home).stdout.split() == []
+
+
+def test_prune_removes_the_superseded_image(engine, home, images):
+    repo = images.repo("dev") + ":latest"
+    old_image = images.push(repo, marker="v1")
+    write_config(home, {"dev": repo})
+    project_id = create(home, "dev")
+    start(engine, home, project_id)
+    images.push(repo, marker="v2")
+    result = oubliette("container", "refresh", project_id, "--prune", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "Removed the superseded image" in result.stdout
+    assert engine.cli("image", "inspect", old_image.id, check=False).returncode != 0
+
+
+def test_a_locally_rebuilt_image_is_picked_up_without_a_registry(engine, home, images):
+    ref = f"localhost:{free_port()}/oubliette-test-local-{uuid.uuid4().hex[:6]}:latest"  # nobody serves it
+    images.build(ref, marker="build-1")
+    write_config(home, {"dev": ref})
+    project_id = create(home, "dev")
+    old = start(engine, home, project_id)
+    unchanged = oubliette("container", "refresh", project_id, "--json", home=home)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert json.loads(unchanged.stdout)[0]["status"] == "unchanged (registry unreachable)"
+    assert engine.inspect(f"oubliette-{project_id}")["Id"] == old["Id"]
+    rebuilt = images.build(ref, marker="build-2")
+    result = oubliette("container", "refresh", project_id, home=home)
+    assert result.returncode == 0, result.stderr
+    assert f"using the local image {ref}" in result.stdout
+    assert engine.inspect(f"oubliette-{project_id}")["Image"] == rebuilt.id

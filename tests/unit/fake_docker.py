@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -54,7 +55,9 @@ class FakeDocker:
         self.daemon_down = False
         self.fail_next: dict[str, str] = {}  # subcommand -> stderr for its next call
         self.exec_codes: list[int] = []
+        self.removed_images: list[str] = []
         self.log: list[list[str]] = []
+        self._lock = threading.RLock()
         fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
         monkeypatch.setattr(_exec, "stream", self._stream)
 
@@ -94,6 +97,10 @@ class FakeDocker:
         return _exec.Result(list(argv), rc, "", stderr)
 
     def _answer(self, full_argv: list[str]) -> tuple[int, str, str]:
+        with self._lock:  # refresh calls the engine from several threads
+            return self._answer_locked(full_argv)
+
+    def _answer_locked(self, full_argv: list[str]) -> tuple[int, str, str]:
         self.log.append(full_argv)
         argv = full_argv[1:]
         rc, out, err = 0, "", ""
@@ -110,11 +117,32 @@ class FakeDocker:
         return 0, "20.10.24\n", ""
 
     def _image(self, args):
+        if args[0] == "rm":
+            image = args[1]
+            if any(c.image_id == image for c in self.containers.values()):
+                return 1, "", (f"Error response from daemon: conflict: unable to delete {image[7:19]} (cannot be "
+                               "forced) - image is being used by running container\n")
+            self.images = {ref: i for ref, i in self.images.items() if i != image}
+            self.removed_images.append(image)
+            return 0, f"Deleted: {image}\n", ""
         assert args[:3] == ["inspect", "--format", "{{.Id}}"], args
         ref = args[3]
         if ref in self.images:
             return 0, self.images[ref] + "\n", ""
         return 1, "", NO_SUCH_IMAGE.format(ref=ref)
+
+    def _inspect(self, args):
+        """Generic `docker inspect --format '{{json .Id}} {{json (index . "Image")}}' OBJECT...`."""
+        assert args[:2] == ["--format", '{{json .Id}} {{json (index . "Image")}}'], args
+        out, err = [], []
+        for name in args[2:]:
+            if name in self.containers:
+                out.append(f'"{self.containers[name].id}" "{self.containers[name].image_id}"')
+            elif name in self.images:
+                out.append(f'"{self.images[name]}" null')
+            else:
+                err.append(f"Error: No such object: {name}")
+        return (1 if err else 0), "".join(line + "\n" for line in out), "".join(line + "\n" for line in err)
 
     def _pull(self, args):
         ref = args[0]
@@ -175,13 +203,14 @@ class FakeDocker:
 
     def _container(self, args):
         assert args[0] == "inspect", args
-        c = self.containers.get(args[1])
-        if c is None:
-            return 1, "[]\n", NO_SUCH_CONTAINER.format(name=args[1])
-        return 0, json.dumps([{"Id": c.id, "Name": "/" + c.name, "State": {"Status": c.state},
-                               "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels},
-                               "Mounts": [{"Type": "bind", "Source": m, "Destination": "/workspace"}
-                                          for m in c.mounts]}]), ""
+        found = [self.containers[name] for name in args[1:] if name in self.containers]
+        missing = [name for name in args[1:] if name not in self.containers]
+        rows = [{"Id": c.id, "Name": "/" + c.name, "State": {"Status": c.state},
+                 "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels},
+                 "Mounts": [{"Type": "bind", "Source": m, "Destination": "/workspace"} for m in c.mounts]}
+                for c in found]
+        err = "".join(NO_SUCH_CONTAINER.format(name=name) for name in missing)
+        return (1 if missing else 0), json.dumps(rows) + "\n", err
 
     def _each(self, names, action):
         for name in names:

@@ -29,3 +29,18 @@ def assert_clean_error(result, exit_code: int, *fragments: str) -> None:
     assert len(lines) == 1, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def create(run, *args: str) -> str:
+    """`project create ARGS...` through the CLI; the new project's id."""
+    result = run("project", "create", *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def started(run, *args: str) -> str:
+    """A project created and its container started; its id."""
+    project_id = create(run, *args)
+    result = run("container", "start", project_id)
+    assert result.exit_code == 0, result.output
+    return project_id

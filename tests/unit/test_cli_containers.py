@@ -10,20 +10,7 @@ import pytest
 
 from oubliette.sessions import SessionRegistry
 from tests.unit.conftest import BASE, DEV
-from tests.unit.helpers import assert_clean_error, write_config
-
-
-def create(run, *args):
-    result = run("project", "create", *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
-
-
-def started(run, *args):
-    project_id = create(run, *args)
-    result = run("container", "start", project_id)
-    assert result.exit_code == 0, result.output
-    return project_id
+from tests.unit.helpers import assert_clean_error, create, started, write_config
 
 
 def container_of(docker, project_id):
@@ -183,9 +170,9 @@ def test_refresh_moves_the_container_to_the_newer_image(run, docker):
     result = run("container", "refresh", project_id)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"Refreshing {project_id}..."
-    assert lines[1] == f"  Pulling {DEV}..."
-    assert "  Restarting container..." in lines
+    assert lines[0] == "Refreshing 1 container..."
+    assert lines[1] == f"Pulling {DEV}..."
+    assert f"{project_id}: restarting its container..." in lines
     assert f"  Image updated: {old.image_id} -> {new_id}" in lines and lines[-1] == "  Done."
     new = container_of(docker, project_id)
     assert new.id != old.id and new.image_id == new_id and new.state == "running"
@@ -200,7 +187,7 @@ def test_refresh_with_an_unchanged_image_still_restarts(run, docker):
     (record,) = json.loads(result.stdout)
     assert record == {"project_id": project_id, "image": DEV, "old_image_id": old.image_id,
                       "new_image_id": old.image_id, "changed": False, "status": "refreshed",
-                      "error": None, "hint": None}
+                      "error": None, "hint": None, "note": None}
     assert "Image unchanged." in result.stderr and "Pulling" in result.stderr  # progress off stdout
     assert container_of(docker, project_id).id != old.id
 
@@ -213,8 +200,9 @@ def test_refresh_all_pulls_each_distinct_image_once(run, docker):
     assert result.exit_code == 0, result.output
     pulled = [c[2] for c in docker.calls("pull")[pulls_before:]]
     assert sorted(pulled) == [BASE, DEV]
-    assert result.stdout.count("Refreshing ") == 3 and result.stdout.rstrip().endswith("All containers refreshed.")
-    assert f"Refreshing {projects[2]}" not in result.stdout
+    assert result.stdout.startswith("Refreshing 3 containers...")
+    assert result.stdout.rstrip().endswith("All containers refreshed.")
+    assert result.stdout.count(": restarting its container...") == 3 and projects[2] not in result.stdout
 
 
 def test_refresh_all_with_nothing_running(run, docker):
@@ -227,11 +215,25 @@ def test_failed_pull_leaves_the_old_container_untouched(run, docker):
     project_id = started(run, "web")
     old = container_of(docker, project_id)
     docker.pull_errors[DEV] = "pull_registry_down.stderr"
+    del docker.images[DEV]  # the tag is gone locally: nothing to fall back on
     result = run("container", "refresh", project_id)
     assert_clean_error(result, 1, f"cannot reach the registry for {DEV}")
     assert f"docker pull {DEV}" in result.stderr
     assert container_of(docker, project_id) is old and old.state == "running"
     assert docker.calls("stop") == [] and docker.calls("rename") == []
+
+
+def test_an_unreachable_registry_with_the_running_image_here_keeps_the_container(run, docker):
+    project_id = started(run, "web")
+    old = container_of(docker, project_id)
+    docker.pull_errors[DEV] = "pull_registry_down.stderr"
+    result = run("container", "refresh", project_id, "--json")
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    assert record["status"] == "unchanged (registry unreachable)" and record["changed"] is False
+    assert f"The registry cannot be reached; using the local image {DEV}." in result.stderr
+    assert container_of(docker, project_id) is old and old.state == "running"
+    assert docker.calls("stop") == [] and docker.calls("run")[-1:] == docker.calls("run")[:1]
 
 
 @pytest.mark.parametrize("failure", ["pull_missing_tag.stderr", "pull_no_credentials.stderr"])
@@ -274,9 +276,11 @@ def test_several_projects_go_on_past_a_failure(run, docker):
     ok = started(run, "a", "--type", "base")
     bad = started(run, "b")
     docker.pull_errors[DEV] = "pull_registry_down.stderr"
+    del docker.images[DEV]
     result = run("container", "refresh", bad, ok)
     assert result.exit_code == 1
-    assert f"Refreshing {ok}..." in result.stdout and "  Failed: cannot reach the registry" in result.stderr
+    assert f"{ok}: restarting its container..." in result.stdout
+    assert f"{bad}: failed: cannot reach the registry" in result.stderr
     assert result.stderr.rstrip().endswith("1 of 2 containers failed to refresh.")
     records = {r["project_id"]: r for r in json.loads(run("container", "refresh", bad, ok, "--json").stdout)}
     assert records[bad]["status"] == "failed" and "cannot reach" in records[bad]["error"]

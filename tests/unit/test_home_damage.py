@@ -12,13 +12,7 @@ import pytest
 
 from oubliette import files
 from tests.unit.conftest import DEV
-from tests.unit.helpers import assert_clean_error, write_config
-
-
-def create(run, *args):
-    result = run("project", "create", *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
+from tests.unit.helpers import assert_clean_error, create, write_config
 
 
 def mode(path):

@@ -10,20 +10,7 @@ import json
 
 from tests.unit.conftest import DEV
 from tests.unit.fake_docker import Container, image_id
-from tests.unit.helpers import assert_clean_error
-
-
-def create(run, *args):
-    result = run("project", "create", *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
-
-
-def started(run, *args):
-    project_id = create(run, *args)
-    result = run("container", "start", project_id)
-    assert result.exit_code == 0, result.output
-    return project_id
+from tests.unit.helpers import assert_clean_error, create, started
 
 
 def home_id(home):

@@ -1,0 +1,155 @@
+"""Refresh, stop and start at engine speed: batched engine calls, no fixed sleep, concurrent
+replacement with grouped output, and seeing and refreshing only what is out of date."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from oubliette import swap
+from tests.unit.conftest import BASE, DEV
+from tests.unit.helpers import assert_clean_error, create, started
+
+
+def test_a_refresh_of_several_projects_batches_its_engine_calls(run, docker):
+    projects = [started(run, name) for name in "abcde"]
+    docker.push(DEV, seed="dev-2")
+    before = len(docker.calls())
+    result = run("container", "refresh", *projects)
+    assert result.exit_code == 0, result.output
+    calls = docker.calls()[before:]
+    count = {kind: sum(1 for c in calls if c[1:3] == kind.split() or c[1:2] == [kind])
+             for kind in ("ps", "pull", "image inspect", "stop", "rename", "run", "rm")}
+    assert count == {"ps": 1, "pull": 1, "image inspect": 1, "stop": 5, "rename": 5, "run": 5, "rm": 5}
+    # one batched inspect of the old containers, then one state check per new container
+    inspects = [c for c in calls if c[1:3] == ["container", "inspect"]]
+    assert inspects[0][3:] == [f"oubliette-{p}" for p in sorted(projects)] and len(inspects) == 1 + 5
+
+
+def test_projects_are_replaced_concurrently_with_each_projects_lines_together(run, docker):
+    projects = [started(run, name) for name in "abcdef"]
+    docker.push(DEV, seed="dev-2")
+    result = run("container", "refresh", "--jobs", "3", *projects)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for project_id in projects:
+        at = lines.index(f"{project_id}: restarting its container...")
+        assert lines[at + 1].startswith("  Image updated: ") and lines[at + 2] == "  Done."
+    assert {c.state for c in docker.containers.values()} == {"running"}
+    assert sorted(docker.containers) == sorted(f"oubliette-{p}" for p in projects)
+
+
+def test_ctrl_c_while_containers_are_replaced_leaves_every_project_a_container(run, docker):
+    projects = [started(run, name) for name in "abcdefgh"]
+    docker.push(DEV, seed="dev-2")
+    real_run = docker._run
+    runs = []
+
+    def run_then_interrupt(args):
+        runs.append(args)
+        if len(runs) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the main thread gets it, as from the terminal
+        return real_run(args)
+
+    docker._run = run_then_interrupt
+    result = run("container", "refresh", "--jobs", "2", *projects)
+    assert result.exit_code == 130 and "Interrupted." in result.stderr
+    assert sorted(docker.containers) == sorted(f"oubliette-{p}" for p in projects)  # nothing set aside
+    assert {c.state for c in docker.containers.values()} == {"running"}
+    assert len(runs) < len(projects)  # the ones not started yet were skipped
+
+
+def test_stop_of_several_projects_is_one_stop_and_one_remove_call(run, docker):
+    projects = [started(run, name) for name in "abcd"]
+    before = len(docker.calls())
+    result = run("container", "stop", *projects)
+    assert result.exit_code == 0, result.output
+    calls = docker.calls()[before:]
+    assert [c[1] for c in calls] == ["ps", "stop", "rm"]
+    assert docker.containers == {}
+
+
+def test_a_container_that_dies_a_moment_after_run_is_caught_without_a_fixed_sleep(run, docker, monkeypatch):
+    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0.05)
+    project_id = create(run, "web")
+    docker.local(DEV)
+    real_container = docker._container
+    seen = []
+
+    def dies_on_the_second_look(args):
+        name = args[-1]
+        seen.append(name)
+        if len(seen) == 2 and name in docker.containers:
+            docker.containers[name].state = "exited"
+        return real_container(args)
+
+    docker._container = dies_on_the_second_look
+    started_at = time.monotonic()
+    result = run("container", "start", project_id)
+    assert_clean_error(result, 1, "stopped right after it started")
+    assert f"oubliette-{project_id}" not in docker.containers
+    assert time.monotonic() - started_at < 0.5
+
+
+def test_a_healthy_start_waits_only_the_short_window(run, docker, monkeypatch):
+    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0.05)
+    project_id = create(run, "web")
+    docker.local(DEV)
+    started_at = time.monotonic()
+    assert run("container", "start", project_id).exit_code == 0
+    assert time.monotonic() - started_at < 0.45  # the old fixed settle alone was 0.5 s
+    assert 2 <= len(docker.calls("container inspect")) <= 5
+
+
+def test_list_outdated_shows_containers_behind_their_reference_and_is_one_more_call(run, docker):
+    behind, current = started(run, "behind"), started(run, "current", "--type", "base")
+    newer = docker.push(DEV, seed="dev-2")
+    docker._pull([DEV])  # the newer image arrives locally
+    before = len(docker.calls())
+    listed = json.loads(run("container", "list", "--outdated", "--json").stdout)
+    assert len(docker.calls()) == before + 2  # the listing and one batched inspect
+    assert [row["project_id"] for row in listed] == [behind]
+    assert listed[0]["outdated"] is True and listed[0]["latest_image_id"] == newer
+    assert run("container", "list", "--outdated", "-q").stdout.split() == [behind]
+    assert current not in run("container", "list", "--outdated").stdout
+    assert len(docker.calls()) > before
+    plain_before = len(docker.calls())
+    run("container", "list", "--json")
+    assert len(docker.calls()) == plain_before + 1  # plain list: still one call
+
+
+def test_a_type_that_now_maps_to_another_reference_is_outdated(run, docker, oubliette_home):
+    from tests.unit.helpers import write_config
+
+    project_id = started(run, "web")
+    write_config(oubliette_home, {"containers": {"base": BASE, "dev": BASE}})
+    docker.local(BASE)
+    (row,) = json.loads(run("container", "list", "--outdated", "--json").stdout)
+    assert row["project_id"] == project_id and row["outdated"] is True
+
+
+def test_if_changed_leaves_an_unchanged_container_running_and_prune_removes_what_was_superseded(run, docker):
+    steady, moving = started(run, "steady", "--type", "base"), started(run, "moving")
+    steady_container = docker.containers[f"oubliette-{steady}"]
+    old_dev = docker.images[DEV]
+    docker.push(DEV, seed="dev-2")
+    result = run("container", "refresh", "--if-changed", "--prune", "--json")
+    assert result.exit_code == 0, result.output
+    records = {r["project_id"]: r for r in json.loads(result.stdout)}
+    assert records[steady]["status"] == "unchanged" and records[moving]["status"] == "refreshed"
+    assert docker.containers[f"oubliette-{steady}"] is steady_container and steady_container.state == "running"
+    assert docker.removed_images == [old_dev]
+    text = run("container", "refresh", "--if-changed")
+    assert text.exit_code == 0 and text.stdout.rstrip().endswith("0 refreshed, 2 unchanged.")
+
+
+def test_prune_never_forces_an_image_a_container_still_uses(run, docker):
+    first, second = started(run, "a"), started(run, "b")
+    old_dev = docker.images[DEV]
+    docker.push(DEV, seed="dev-2")
+    result = run("container", "refresh", first, "--prune")
+    assert result.exit_code == 0, result.output
+    assert "Kept the superseded image" in result.stdout and docker.removed_images == []
+    assert docker.containers[f"oubliette-{second}"].image_id == old_dev
