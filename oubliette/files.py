@@ -114,7 +114,7 @@ class FileLock:
 
 def os_error(action: str, exc: OSError, hint: str | None = None) -> OublietteError:
     """An OSError as one of ours: what we were doing, the path and the reason."""
-    where = f" {exc.filename}" if exc.filename else ""
+    where = f" {exc.filename}:" if exc.filename else ""
     why = exc.strerror or str(exc)
     if hint is None:
         if exc.errno == errno.ENOSPC:
@@ -123,4 +123,4 @@ def os_error(action: str, exc: OSError, hint: str | None = None) -> OublietteErr
             hint = "the oubliette home is read-only or not yours: check its mount and permissions"
         else:
             hint = "check the oubliette home's permissions and free space"
-    return OublietteError(f"{action}:{where}: {why}", hint=hint)
+    return OublietteError(f"{action}:{where} {why}", hint=hint)

@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
@@ -22,7 +23,15 @@ from oubliette.errors import ConflictError, EngineError, EngineUnavailableError,
 from oubliette.files import os_error
 from oubliette.names import aside_name, container_name, is_legacy
 from oubliette.report import Reporter
-from oubliette.runtime.base import LABEL_HOME, LABEL_IMAGE, LABEL_PROJECT, LABEL_TYPE, ContainerInfo, ContainerSpec
+from oubliette.runtime.base import (
+    LABEL_HOME,
+    LABEL_IMAGE,
+    LABEL_PROJECT,
+    LABEL_TYPE,
+    PAUSED,
+    ContainerInfo,
+    ContainerSpec,
+)
 from oubliette.swap import (
     name_taken,
     recover,
@@ -42,7 +51,7 @@ ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `ou
 
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
-    workspace = str(app.projects.ensure_workspace(project.id))
+    workspace = str(app.projects.ensure_workspace(project))
     if ":" in workspace:  # `--volume SRC:DST` would split it
         raise OublietteError(f"the workspace path {workspace} contains ':', which the engine cannot mount",
                              hint="move the oubliette home to a path without ':' (--home or OUBLIETTE_HOME)")
@@ -159,6 +168,10 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
         main = None
     if main is not None and main.running:
         return StartResult(project.id, main.name, main.image, "already_running")
+    if main is not None and main.status == PAUSED:
+        reporter.info(f"Unpausing {main.name}...")
+        runtime.unpause(main.name)
+        return StartResult(project.id, main.name, main.image, "resumed")
     if main is not None:
         reporter.info(f"Starting the existing container {main.name}...")
         try:
@@ -192,9 +205,11 @@ def is_orphan(app: App, info: ContainerInfo) -> bool:
 # --- stop -------------------------------------------------------------------------------
 
 
-def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter) -> list[StopResult]:
+def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
+                    force: bool = False) -> list[StopResult]:
     """Stop and remove the containers of these projects (or of orphans, by project id):
-    every lock first, then one listing, one stop call and one remove call for all."""
+    every lock first, then one listing, one stop call and one remove call for all.
+    Refused while a project has active sessions, unless `force`."""
     project_ids: list[str] = []
     orphan_refs: list[str] = []
     for ref in dict.fromkeys(project_refs):
@@ -205,6 +220,9 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter) -
     with ExitStack() as held:
         for project_id in sorted(set(project_ids)):
             held.enter_context(locked_project(app, project_id, reporter))
+            if not force:
+                refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
+                                       hint="end them first, or add --force (their commands are killed)")
             settle_interrupted_swap(app, project_id, reporter)
         listed = app.runtime.list(LABEL_PROJECT, all=True)
         by_name = {info.name: info for info in listed}
@@ -234,8 +252,9 @@ def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[C
     return infos
 
 
-def stop_all(app: App, reporter: Reporter) -> list[StopResult]:
-    """Stop and remove every container of this home: one list, one stop and one remove call."""
+def stop_all(app: App, reporter: Reporter, force: bool = False) -> list[StopResult]:
+    """Stop and remove every container of this home: one list, one stop and one remove call.
+    Refused while any project has active sessions, unless `force`."""
     ours = [i for i in app.runtime.list(LABEL_PROJECT, all=True) if app.ownership.owns(i)]
     if not ours:
         return []
@@ -244,6 +263,9 @@ def stop_all(app: App, reporter: Reporter) -> list[StopResult]:
         for project_id in project_ids:
             if app.ownership.project_exists(project_id):
                 held.enter_context(app.projects.lock(project_id))
+                if not force:
+                    refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
+                                           hint="end them first, or add --force (their commands are killed)")
                 held.enter_context(swapping(app, project_id))
         stop_and_remove(app.runtime, ours)
     return [StopResult(pid, container_name(pid), "stopped") for pid in project_ids]
@@ -252,14 +274,24 @@ def stop_all(app: App, reporter: Reporter) -> list[StopResult]:
 # --- projects ---------------------------------------------------------------------------
 
 
-def project_record(app: App, project: Project, with_sessions: bool = False) -> dict:
+def project_record(app: App, project: Project, with_sessions: bool = False, status: str | None = None) -> dict:
     """A project as JSON (CLI --json and MCP): metadata, the image its type maps to now,
-    its container's name and its workspace; optionally its active sessions."""
+    its container's name and its workspace (and whose it is); optionally its container's
+    status and its active sessions."""
     record = {**project.to_dict(), "image": app.config.containers.get(project.type),
-              "container": project.container_name, "workspace": str(app.projects.workspace(project.id))}
+              "container": project.container_name, "workspace": str(app.projects.workspace_of(project)),
+              "workspace_kind": "user" if project.workspace else "oubliette"}
+    if status is not None:
+        record["status"] = status
     if with_sessions:
         record["active_sessions"] = [s.id for s in app.sessions.active(project.id)]
     return record
+
+
+def project_statuses(app: App) -> dict[str, str]:
+    """Each project's container status (`running`, `stopped`, `paused`), from one engine call;
+    projects without a container are absent."""
+    return {info.project_id or "": info.status for info in list_containers(app, all=True)}
 
 
 def type_options(app: App) -> dict:
@@ -270,11 +302,30 @@ def type_options(app: App) -> dict:
         "default": app.config.default_type}}
 
 
-def create_project(app: App, name: str, type_name: str | None) -> Project:
-    """Create a project of a configured type (default: the config's default type)."""
+def create_project(app: App, name: str, type_name: str | None, workspace: str | None = None) -> Project:
+    """Create a project of a configured type (default: the config's default type);
+    `workspace`: an existing directory of the user's to mount instead of a new one."""
     type_name = type_name or app.config.default_type
     app.images.get_image_name(type_name)  # raises, listing the valid types
-    return app.projects.create(name, type_name)
+    directory = None
+    if workspace is not None:
+        directory = Path(workspace).expanduser().resolve()
+        if not directory.is_dir():
+            raise OublietteError(f"the workspace {workspace} is not an existing directory",
+                                 hint="create it first, or leave out --workspace for a new one")
+        if ":" in str(directory) or "," in str(directory):
+            raise OublietteError(f"the workspace path {directory} contains ':' or ',', which the engine cannot mount",
+                                 hint="use a directory whose path has neither")
+    return app.projects.create(name, type_name, directory)
+
+
+def update_project(app: App, project_ref: str, name: str | None, type_name: str | None,
+                   reporter: Reporter) -> Project:
+    """Rename a project or change its type; a new type takes effect at the next start or refresh."""
+    if type_name is not None:
+        app.images.get_image_name(type_name)  # raises, listing the valid types
+    with locked_project(app, project_ref, reporter) as project:
+        return app.projects.update(project, name=name, type_name=type_name)
 
 
 def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) -> Project:
@@ -290,18 +341,20 @@ def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) 
     return project
 
 
-def refuse_active_sessions(app: App, project_id: str, what: str) -> None:
+def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | None = None) -> None:
     active = app.sessions.active(project_id)
     if active:
         raise ConflictError(f"cannot {what}: {len(active)} active session(s) exist - end them first",
-                            hint=ACTIVE_SESSIONS_HINT)
+                            hint=(f"{hint}; " if hint else "") + ACTIVE_SESSIONS_HINT)
 
 
 # --- sessions ---------------------------------------------------------------------------
 
 
-def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, reporter: Reporter) -> int:
-    """Ensure a running container, register the session, run the command; its exit code."""
+def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, reporter: Reporter,
+                root: bool = False) -> int:
+    """Ensure a running container, register the session, run the command; its exit code.
+    `root`: as root in the container, not as the image's session user."""
     from oubliette.sessions import wrap_command
 
     with locked_project(app, project_ref, reporter) as project:
@@ -311,8 +364,9 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
         session = app.sessions.register(project.id, list(command))  # under the lock: refresh sees it
     try:
         reporter.note(f"Session {session.id} in {project.id}.")
+        env = {"OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
         return app.runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,
-                                env={"OUBLIETTE_SESSION_ID": session.id}, workdir=WORKSPACE)
+                                env=env, workdir=WORKSPACE, user="0" if root else None)
     finally:
         app.sessions.unregister(session)
 

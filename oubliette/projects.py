@@ -25,6 +25,7 @@ from oubliette.validate import is_valid_type_name, project_name_problem
 _ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
 METADATA = "metadata.json"
 LOCK = ".lock"
+NAMES_LOCK = ".names.lock"  # held while a name is checked and written: names are unique
 LIST_HINT = "list projects with `oubliette project list`"
 
 
@@ -35,12 +36,13 @@ class Project(NamedTuple):
     name: str
     type: str
     created_at: str
+    workspace: str | None = None  # the user's own directory (--workspace); None: oubliette's own
 
     @property
     def container_name(self) -> str:
         return container_name(self.id)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return self._asdict()
 
 
@@ -72,34 +74,85 @@ class ProjectStore:
         """The lock every change to a project's container takes (CLI and MCP alike)."""
         return FileLock(self.project_dir(project_id) / LOCK, on_wait)
 
-    def create(self, name: str, type_name: str) -> Project:
-        name = name.strip()
-        problem = project_name_problem(name)
-        if problem:
-            raise InvalidReferenceError(f"invalid project name {name!r}: {problem}",
-                                        hint="give a short printable name, such as `web` or `my api`")
+    def create(self, name: str, type_name: str, workspace: Path | None = None) -> Project:
+        """A new project; `workspace` is a directory of the user's to mount instead of a new one."""
+        name = self.check_name(name)
         try:
             private_dir(self.root)
-            while True:
-                project_id = new_project_id()
-                try:
-                    os.mkdir(self.project_dir(project_id), 0o700)
-                    break
-                except FileExistsError:
-                    continue
-            os.mkdir(self.workspace(project_id), 0o700)
-            from datetime import datetime, timezone
+            with FileLock(self.root / NAMES_LOCK):  # two creates of one name: the second is refused
+                self._refuse_taken(name)
+                while True:
+                    project_id = new_project_id()
+                    try:
+                        os.mkdir(self.project_dir(project_id), 0o700)
+                        break
+                    except FileExistsError:
+                        continue
+                if workspace is None:
+                    os.mkdir(self.workspace(project_id), 0o700)
+                from datetime import datetime, timezone
 
-            project = Project(project_id, name, type_name,
-                              datetime.now(timezone.utc).isoformat())  # microseconds: list order is creation order
-            write_atomic(self.project_dir(project_id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
+                project = Project(project_id, name, type_name,
+                                  datetime.now(timezone.utc).isoformat(),  # microseconds: list order is creation order
+                                  str(workspace) if workspace is not None else None)
+                self._write(project)
         except OSError as exc:
             raise os_error("cannot create the project", exc) from None
         return project
 
-    def ensure_workspace(self, project_id: str) -> Path:
-        """The workspace to mount: created if missing (never its parents), never a symlink."""
-        workspace = self.workspace(project_id)
+    def update(self, project: Project, name: str | None = None, type_name: str | None = None) -> Project:
+        """A new name and/or type (call under the project's lock)."""
+        changed = project
+        if name is not None:
+            name = self.check_name(name)
+            if name != project.name:
+                changed = changed._replace(name=name)
+        if type_name is not None:
+            changed = changed._replace(type=type_name)
+        try:
+            with FileLock(self.root / NAMES_LOCK):
+                if changed.name != project.name:
+                    self._refuse_taken(changed.name)
+                self._write(changed)
+        except OSError as exc:
+            raise os_error("cannot update the project", exc) from None
+        return changed
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        name = name.strip()
+        problem = project_name_problem(name)
+        if problem is None and name.startswith("proj_"):
+            problem = "names may not start with proj_ (that is how ids start)"
+        if problem:
+            raise InvalidReferenceError(f"invalid project name {name!r}: {problem}",
+                                        hint="give a short printable name, such as `web` or `my api`")
+        return name
+
+    def _refuse_taken(self, name: str) -> None:
+        for other in self.list():
+            if other.name == name:
+                raise InvalidReferenceError(f"a project named {name!r} exists already ({other.id})",
+                                            hint="choose another name, or rename that one with "
+                                                 f"`oubliette project update {other.id} --name NEW`")
+
+    def _write(self, project: Project) -> None:
+        write_atomic(self.project_dir(project.id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
+
+    def workspace_of(self, project: Project) -> Path:
+        """Where the project's /workspace lives on the host: the user's directory, or ours."""
+        return Path(project.workspace) if project.workspace else self.workspace(project.id)
+
+    def ensure_workspace(self, project: Project) -> Path:
+        """The workspace to mount: ours is created if missing (never its parents), the user's
+        must exist; neither may be a symlink."""
+        workspace = self.workspace_of(project)
+        if project.workspace is not None:
+            if not workspace.is_dir() or workspace.is_symlink():
+                raise OublietteError(f"the workspace {workspace} of {project.id} is not a directory (any more)",
+                                     hint="restore that directory (oubliette mounts it at /workspace), or move "
+                                          "the project's work elsewhere")
+            return workspace
         if workspace.is_symlink():
             raise OublietteError(f"the workspace {workspace} is a symbolic link; refusing to mount it",
                                  hint=f"replace the link with a real directory (`rm {workspace}` removes only "
@@ -137,24 +190,26 @@ class ProjectStore:
                 pass  # deleted while we listed
         return sorted(projects, key=lambda p: (p.created_at, p.id))
 
-    def get(self, id_or_prefix: str) -> Project:
-        """A project by full id or unique prefix (`proj_ab12`, or just `ab12`)."""
-        return self._load(self.resolve(id_or_prefix))
+    def get(self, ref: str) -> Project:
+        """A project by id, name or unique id prefix (`proj_ab12`, or just `ab12`)."""
+        return self._load(self.resolve(ref))
 
-    def resolve(self, id_or_prefix: str) -> str:
-        given = id_or_prefix.strip()
+    def resolve(self, ref: str) -> str:
+        """A project's id from an exact id, else an exact name, else a unique id prefix."""
+        given = ref.strip()
+        if PROJECT_ID_RE.fullmatch(given) and self.exists(given):
+            return given
+        named = [p.id for p in self.list() if p.name == given]
+        if named:
+            return named[0]
         if not _ID_INPUT_RE.fullmatch(given):
-            raise InvalidReferenceError(
-                f"invalid project id {id_or_prefix!r}: expected proj_ and up to 12 hex digits "
-                "(a unique prefix is enough)", hint=LIST_HINT)
+            raise NotFoundError(f"no project matches {ref!r} (neither a name nor an id)", hint=LIST_HINT)
         prefix = given if given.startswith("proj_") else f"proj_{given}"
-        if self.exists(prefix):
-            return prefix
         matches = [project_id for project_id in self.ids() if project_id.startswith(prefix)]
         if not matches:
-            raise NotFoundError(f"no project matches {id_or_prefix!r}", hint=LIST_HINT)
+            raise NotFoundError(f"no project matches {ref!r}", hint=LIST_HINT)
         if len(matches) > 1:
-            raise NotFoundError(f"{id_or_prefix!r} matches {len(matches)} projects: {', '.join(matches)}",
+            raise NotFoundError(f"{ref!r} matches {len(matches)} projects: {', '.join(matches)}",
                                 hint="give more of the id")
         return matches[0]
 
@@ -194,7 +249,7 @@ class ProjectStore:
         problem = _metadata_problem(data, project_id)
         if problem:
             raise _damaged(path, problem)
-        return Project(project_id, data["name"], data["type"], data["created_at"])
+        return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"))
 
 
 def _metadata_problem(data: Any, project_id: str) -> str | None:
@@ -209,6 +264,9 @@ def _metadata_problem(data: Any, project_id: str) -> str | None:
         return f"name: {project_name_problem(data['name'])}"
     if not is_valid_type_name(data["type"]):
         return f"type: {data['type']!r} is not a container type name"
+    workspace = data.get("workspace")
+    if workspace is not None and not (isinstance(workspace, str) and os.path.isabs(workspace)):
+        return "workspace: expected an absolute directory path or null"
     return None
 
 

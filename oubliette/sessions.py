@@ -32,11 +32,12 @@ LIST_HINT = "list sessions with `oubliette session list`"
 
 # Runs in the container: note our pid for `session end`, then become the command.
 # When the image names a session user (/etc/oubliette/session-user, written by the
-# oubliette images' init script), a root exec switches to that user first.
+# oubliette images' init script), a root exec switches to that user first, unless the
+# session asked for root (`session start --root`: OUBLIETTE_SESSION_ROOT=1).
 WRAPPER = rf"""
 mkdir -p {PID_DIR} 2>/dev/null && chmod 1777 {PID_DIR} 2>/dev/null
 echo $$ > {PID_DIR}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
-if [ "$(id -u)" = 0 ] && [ -r /etc/oubliette/session-user ]; then
+if [ "$(id -u)" = 0 ] && [ -z "$OUBLIETTE_SESSION_ROOT" ] && [ -r /etc/oubliette/session-user ]; then
   user=$(cat /etc/oubliette/session-user)
   if [ -n "$user" ] && [ "$user" != root ] && command -v setpriv >/dev/null 2>&1; then
     home=$(getent passwd "$user" | cut -d: -f6)

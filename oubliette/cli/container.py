@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from oubliette.app import App
+from oubliette.cli.complete import complete_projects
 from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
 
 
@@ -14,24 +15,29 @@ def container() -> None:
 
 
 @container.command("start")
-@click.argument("project_id", metavar="ID")
+@click.argument("project_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete_projects)
 @json_option
 @click.pass_obj
-def start(app: App, project_id: str, as_json: bool) -> None:
-    """Start the project's container, pulling its image first if it is missing.
+def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
+    """Start the projects' containers, pulling an image first if it is missing.
 
-    A container an interrupted refresh left aside is recovered first. Already
-    running: says so and exits 0.
+    A container an interrupted refresh left aside is recovered first; a stopped one
+    is started again and a paused one unpaused. Already running: says so and exits 0.
+    With --json: one record per project, as a list when several were given.
     """
     from oubliette.lifecycle import start_container
 
-    result = start_container(app, project_id, reporter_for(app, as_json))
+    reporter = reporter_for(app, as_json)
+    results = [start_container(app, project_id, reporter) for project_id in dict.fromkeys(project_ids)]
     if as_json:
-        print_json(result.to_dict())
-    elif result.action == "already_running":
-        click.echo(f"Container {result.name} is already running.")
-    else:
-        click.echo(f"Started container {result.name} ({result.image}).")
+        records = [r.to_dict() for r in results]
+        print_json(records[0] if len(project_ids) == 1 else records)
+        return
+    for result in results:
+        if result.action == "already_running":
+            click.echo(f"Container {result.name} is already running.")
+        else:
+            click.echo(f"Started container {result.name} ({result.image}).")
 
 
 @container.command("list")
@@ -47,9 +53,9 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     """List this home's running containers (one engine call, selected by label).
 
     Containers of other oubliette homes on the same engine are not shown. IMAGE is
-    the image reference the container was started from; STATUS is `running` or
-    `stopped` (exited, created and dead containers) on every engine, with
-    `(orphaned)` when its project was deleted (`container stop ID` removes it).
+    the image reference the container was started from; STATUS is `running`,
+    `stopped` (exited, created and dead containers) or `paused` (Docker and Podman),
+    with `(orphaned)` when its project was deleted (`container stop ID` removes it).
     With --outdated, --json rows add "outdated", "image_id" and "latest_image_id",
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
@@ -77,7 +83,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
 
 
 @container.command("refresh")
-@click.argument("project_ids", metavar="[ID]...", nargs=-1)
+@click.argument("project_ids", metavar="[ID]...", nargs=-1, shell_complete=complete_projects)
 @click.option("--if-changed", is_flag=True,
               help="Replace only containers whose image differs from what their reference now resolves to "
                    "(or whose type changed); leave the others running (status \"unchanged\").")
@@ -131,24 +137,26 @@ def refresh(app: App, project_ids: tuple[str, ...], if_changed: bool, prune: boo
 
 
 @container.command("stop")
-@click.argument("project_ids", metavar="[ID]...", nargs=-1)
+@click.argument("project_ids", metavar="[ID]...", nargs=-1, shell_complete=complete_projects)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Stop every container of this home (and nothing else).")
+@click.option("-f", "--force", is_flag=True, help="Stop even while sessions are active (their commands are killed).")
 @json_option
 @click.pass_obj
-def stop(app: App, project_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
+def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_json: bool) -> None:
     """Stop and remove project containers (give IDs, or --all).
 
-    The workspace stays; whatever else lived in the container is gone. A project
-    without a container is a no-op that says so. The id of a deleted project whose
-    container is still listed (orphaned) removes that container.
+    The workspace stays; whatever else lived in the container is gone. Refused while
+    a project has active sessions, unless --force. A project without a container is
+    a no-op that says so. The id of a deleted project whose container is still
+    listed (orphaned) removes that container.
     """
     from oubliette.lifecycle import stop_all, stop_containers
 
     if bool(project_ids) == all_:
         raise click.UsageError("give one or more project IDs, or --all (not both)")
     reporter = reporter_for(app, as_json)
-    results = stop_all(app, reporter) if all_ else stop_containers(app, project_ids, reporter)
+    results = stop_all(app, reporter, force) if all_ else stop_containers(app, project_ids, reporter, force)
     if as_json:
         print_json([r.to_dict() for r in results])
         return

@@ -42,6 +42,7 @@ class OublietteGroup(click.Group):
         "container": "oubliette.cli.container:container",
         "session": "oubliette.cli.session:session",
         "mcp": "oubliette.cli.mcp_cmd:mcp",
+        "doctor": "oubliette.cli.doctor_cmd:doctor",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -60,6 +61,8 @@ class OublietteGroup(click.Group):
             return super().invoke(ctx)
         except OublietteError as error:
             raise OublietteCliError(error) from None
+        except BrokenPipeError:
+            raise  # `oubliette ... | head`: main() exits quietly
         except OSError as exc:  # a file the core did not expect to fail (full disk, read-only home)
             from oubliette.files import os_error
 

@@ -1,10 +1,13 @@
-"""`oubliette project ...`: create, list, show, delete, options."""
+"""`oubliette project ...`: create, list, show, update, delete, options."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from oubliette.app import App
+from oubliette.cli.complete import complete_projects, complete_types
 from oubliette.cli.output import json_option, print_json, print_listing, print_table, quiet_option, reporter_for
 
 
@@ -15,15 +18,21 @@ def project() -> None:
 
 @project.command("create")
 @click.argument("name")
-@click.option("--type", "type_name", metavar="TYPE",
+@click.option("--type", "type_name", metavar="TYPE", shell_complete=complete_types,
               help="Container type from the config (default: defaults.container.type, else dev).")
+@click.option("--workspace", "workspace", metavar="DIR", type=click.Path(file_okay=False),
+              help="Mount this existing directory as /workspace instead of a new one "
+                   "(`project delete --purge` never deletes it).")
 @json_option
 @click.pass_obj
-def create(app: App, name: str, type_name: str | None, as_json: bool) -> None:
-    """Create a project and print its id (so `id=$(oubliette project create x)` works)."""
+def create(app: App, name: str, type_name: str | None, workspace: str | None, as_json: bool) -> None:
+    """Create a project and print its id (so `id=$(oubliette project create x)` works).
+
+    NAME is unique in this home, and works wherever a project id is asked for.
+    """
     from oubliette.lifecycle import create_project, project_record
 
-    proj = create_project(app, name, type_name)
+    proj = create_project(app, name, type_name, workspace)
     if as_json:
         print_json(project_record(app, proj))
     else:
@@ -35,12 +44,25 @@ def create(app: App, name: str, type_name: str | None, as_json: bool) -> None:
 @quiet_option("project")
 @click.pass_obj
 def list_(app: App, as_json: bool, quiet: bool) -> None:
-    """List projects, oldest first."""
-    from oubliette.lifecycle import project_record
+    """List projects, oldest first, with their container's status.
 
-    print_listing(app.projects.list(), as_json, quiet, record=lambda p: project_record(app, p),
-                  ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "CREATED"],
-                  row=lambda p: [p.id, p.name, p.type, _when(p.created_at)])
+    STATUS is `running`, `stopped`, `paused` or `none` (no container), from one
+    engine call; `unknown` with a warning when no engine can be reached.
+    """
+    from oubliette.errors import EngineUnavailableError
+    from oubliette.lifecycle import project_record, project_statuses
+
+    projects = app.projects.list()
+    statuses: dict[str, str] | None = None
+    if not quiet:
+        try:
+            statuses = project_statuses(app) if projects else {}
+        except EngineUnavailableError as error:
+            app.reporter.warn(f"{error.message}; container status unknown")
+    status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda p: "unknown")
+    print_listing(projects, as_json, quiet, record=lambda p: project_record(app, p, status=status(p)),
+                  ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "STATUS", "CREATED"],
+                  row=lambda p: [p.id, p.name, p.type, status(p), _when(p.created_at)])
 
 
 def _when(iso: str) -> str:
@@ -49,11 +71,11 @@ def _when(iso: str) -> str:
 
 
 @project.command("show")
-@click.argument("project_id", metavar="ID")
+@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
 @json_option
 @click.pass_obj
 def show(app: App, project_id: str, as_json: bool) -> None:
-    """Show one project (a unique id prefix is enough)."""
+    """Show one project (its id, name, or a unique id prefix)."""
     from oubliette.lifecycle import project_record
 
     proj = app.projects.get(project_id)
@@ -67,6 +89,8 @@ def show(app: App, project_id: str, as_json: bool) -> None:
         value = record[key]
         if key == "image" and value is None:
             value = f"(type {proj.type} is not in the config)"
+        if key == "workspace":
+            value += " (your directory)" if proj.workspace else " (oubliette's; --purge deletes it)"
         if key == "active_sessions":
             value = ", ".join(value) or "none"
         if key == "created_at":
@@ -74,27 +98,65 @@ def show(app: App, project_id: str, as_json: bool) -> None:
         click.echo(f"{label + ':':<17}{value}")
 
 
-@project.command("delete")
-@click.argument("project_id", metavar="ID")
-@click.option("--purge", is_flag=True, help="Also delete the workspace directory and everything in it.")
+@project.command("update")
+@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.option("--name", metavar="NAME", help="A new name (unique in this home).")
+@click.option("--type", "type_name", metavar="TYPE", shell_complete=complete_types,
+              help="A new container type; the container moves to its image at the next start or refresh.")
 @json_option
 @click.pass_obj
-def delete(app: App, project_id: str, purge: bool, as_json: bool) -> None:
+def update(app: App, project_id: str, name: str | None, type_name: str | None, as_json: bool) -> None:
+    """Rename a project or change its container type.
+
+    A new type takes effect at the next `container refresh` (or `start` of a stopped
+    project); until then `container list --outdated` shows the project.
+    """
+    from oubliette.lifecycle import project_record, update_project
+
+    if name is None and type_name is None:
+        raise click.UsageError("give --name, --type or both")
+    proj = update_project(app, project_id, name, type_name, reporter_for(app, as_json))
+    if as_json:
+        print_json(project_record(app, proj))
+    else:
+        click.echo(f"Updated {proj.id}: name {proj.name!r}, type {proj.type}.")
+
+
+@project.command("delete")
+@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.option("--purge", is_flag=True,
+              help="Also delete the workspace directory oubliette created, and everything in it "
+                   "(a directory given with --workspace is never deleted).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before --purge deletes a workspace.")
+@json_option
+@click.pass_obj
+def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> None:
     """Delete a project and remove its container; the workspace is kept unless --purge.
 
-    Refused while the project has active sessions.
+    --purge asks first on a terminal; elsewhere it needs --yes (without it nothing is
+    deleted and the exit code is 1). Refused while the project has active sessions.
     """
+    from oubliette.errors import OublietteError
     from oubliette.lifecycle import delete_project
 
+    proj = app.projects.get(project_id)
+    workspace = app.projects.workspace_of(proj)
+    if purge and not proj.workspace and not yes:
+        if not sys.stdin.isatty():
+            raise OublietteError(f"refusing to delete the workspace {workspace} without confirmation",
+                                 hint="add --yes to delete it and everything in it (nothing was deleted)")
+        click.confirm(f"Delete {proj.id} ({proj.name}) and its workspace {workspace}, with everything in it?",
+                      abort=True, err=True)
     reporter = reporter_for(app, as_json)
-    proj = delete_project(app, project_id, purge, reporter)
-    workspace = app.projects.workspace(proj.id)
+    proj = delete_project(app, proj.id, purge, reporter)
+    purged = purge and not proj.workspace
     if as_json:
-        print_json({"id": proj.id, "deleted": True, "workspace": None if purge else str(workspace)})
-    elif purge:
+        print_json({"id": proj.id, "deleted": True, "workspace": None if purged else str(workspace)})
+    elif purged:
         click.echo(f"Deleted project {proj.id} and its workspace.")
     else:
-        click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace} (--purge removes it).")
+        click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace}"
+                   + ("." if proj.workspace else " (--purge removes it)."))
 
 
 @project.command("options")

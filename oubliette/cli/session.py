@@ -8,6 +8,7 @@ import sys
 import click
 
 from oubliette.app import App
+from oubliette.cli.complete import complete_projects, complete_sessions
 from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
 
 
@@ -17,15 +18,19 @@ def session() -> None:
 
 
 @session.command("start", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
-@click.argument("project_id", metavar="ID")
+@click.option("--root", is_flag=True,
+              help="Run as root in the container (to install packages), not as the image's session user.")
+@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD ...]")
 @click.pass_obj
-def start(app: App, project_id: str, command: tuple[str, ...]) -> None:
+def start(app: App, root: bool, project_id: str, command: tuple[str, ...]) -> None:
     """Run CMD (default: a login shell) in the project's container, in /workspace.
 
     Starts the container first if needed. The session is active while the command
-    runs, which blocks refresh and delete of the project. A terminal is allocated
-    only when stdin is one. Exits with the command's exit code.
+    runs, which blocks refresh, stop and delete of the project. A terminal is
+    allocated only when stdin is one. Exits with the command's exit code. The
+    oubliette images run sessions as the user `dev` (with the workspace owner's
+    uid); --root runs this one as root.
     """
     from oubliette.lifecycle import run_session
 
@@ -33,7 +38,8 @@ def start(app: App, project_id: str, command: tuple[str, ...]) -> None:
         command = command[1:]
     # `session end` (or any SIGTERM) must still let us remove the session record.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    code = run_session(app, project_id, command, tty=sys.stdin.isatty(), reporter=reporter_for(app, True))
+    code = run_session(app, project_id, command, tty=sys.stdin.isatty(), reporter=reporter_for(app, True),
+                       root=root)
     sys.exit(code)
 
 
@@ -49,11 +55,15 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
 
 
 @session.command("end")
-@click.argument("session_id", metavar="SID")
+@click.argument("session_id", metavar="SID", shell_complete=complete_sessions)
 @json_option
 @click.pass_obj
 def end(app: App, session_id: str, as_json: bool) -> None:
-    """End a session: stop its command in the container and its local client."""
+    """End a session: stop its command in the container and its local client.
+
+    With --json: the session record plus "was_active" (false when it had already
+    ended and only its record was removed).
+    """
     from oubliette.lifecycle import end_session
 
     reporter_for(app, as_json)

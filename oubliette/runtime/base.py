@@ -99,6 +99,17 @@ class Runtime(abc.ABC):
 
     # --- probing ---------------------------------------------------------------
 
+    def version_text(self) -> str | None:
+        """The CLI's own `--version` line (every engine has one), for `doctor`."""
+        import subprocess
+
+        try:
+            result = _exec.capture([self.binary, "--version"], timeout=30)
+        except (FileNotFoundError, subprocess.TimeoutExpired):
+            return None
+        lines = result.stdout.strip().splitlines()
+        return lines[0] if result.ok and lines else None
+
     @abc.abstractmethod
     def is_running(self) -> bool:
         """One cheap call: is the engine installed and its daemon/service up?"""
@@ -141,6 +152,10 @@ class Runtime(abc.ABC):
     def rename(self, old: str, new: str) -> None:
         raise NotImplementedError(f"{self.display_name} cannot rename containers")
 
+    def unpause(self, name: str) -> None:
+        """Resume a paused container (only engines that pause ever report `paused`)."""
+        self._call([self.binary, "unpause", check_argv_safe(name)])
+
     def image_ids(self, containers: Sequence[ContainerInfo], refs: Sequence[str]
                   ) -> tuple[dict[str, str | None], dict[str, str | None]]:
         """The image id each container runs (by name) and each reference resolves to
@@ -178,14 +193,14 @@ class Runtime(abc.ABC):
         """The last lines a container printed, to explain why it stopped."""
 
     def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
-                  workdir: str | None = None, interactive: bool = True) -> list[str]:
-        """The argv that runs `command` in a container (both engines share these flags)."""
-        return exec_argv(self.binary, name, command, tty, env, workdir, interactive)
+                  workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
+        """The argv that runs `command` in a container (every engine shares these flags)."""
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive, user)
 
     def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
-             workdir: str | None = None) -> int:
+             workdir: str | None = None, user: str | None = None) -> int:
         """Run a command in the container with the terminal attached; its exit code."""
-        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir)
+        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
         try:
             return _exec.interactive(argv)
         except FileNotFoundError:
@@ -239,12 +254,14 @@ class Runtime(abc.ABC):
 
 def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
               env: Mapping[str, str] | None = None, workdir: str | None = None,
-              interactive: bool = True) -> list[str]:
+              interactive: bool = True, user: str | None = None) -> list[str]:
     argv = [binary, "exec"]
     if interactive:
         argv.append("--interactive")
     if tty:
         argv.append("--tty")
+    if user is not None:
+        argv += ["--user", check_argv_safe(user, "user")]
     for key, value in (env or {}).items():
         argv += ["--env", f"{key}={value}"]
     if workdir:

@@ -133,7 +133,7 @@ def wait_for_line(stream, text: str, timeout: float = 60) -> None:
 def test_sigterm_mid_refresh_finishes_the_swap_and_exits_143(home, slow_stopping):
     project_id, old, new_image = slow_stopping
     proc = background(home, "container", "refresh", project_id)
-    wait_for_line(proc.stdout, "Restarting container...")
+    wait_for_line(proc.stdout, "restarting its container...")
     time.sleep(1.0)  # `docker stop` is now waiting out the container's ignored SIGTERM
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -147,7 +147,7 @@ def test_sigterm_mid_refresh_finishes_the_swap_and_exits_143(home, slow_stopping
 def test_after_a_sigkill_mid_refresh_the_next_start_waits_and_leaves_a_running_container(home, slow_stopping):
     project_id, old, _ = slow_stopping
     proc = background(home, "container", "refresh", project_id)
-    wait_for_line(proc.stdout, "Restarting container...")
+    wait_for_line(proc.stdout, "restarting its container...")
     time.sleep(1.0)
     proc.kill()
     proc.communicate(timeout=30)
@@ -172,7 +172,7 @@ def test_delete_racing_start_never_leaves_a_container_or_a_recreated_workspace(h
     for _ in range(5):
         project_id = create(home)
         starter = background(home, "container", "start", project_id)
-        deleter = background(home, "project", "delete", project_id, "--purge")
+        deleter = background(home, "project", "delete", project_id, "--purge", "--yes")
         outputs = [p.communicate(timeout=120) for p in (starter, deleter)]
         assert deleter.returncode == 0, outputs
         for _, err in outputs:

@@ -114,3 +114,6 @@ def test_a_dev_container_session_has_its_tools_and_can_write_the_workspace(built
     assert written.exists() and written.stat().st_uid == expected_uid  # the host sees its own user
     for tool in ("git version", "curl ", "ripgrep ", "Python 3.", "node v", "npm ", "gcc ", "GNU Make", "venv works"):
         assert tool in out, (tool, out)
+    rooted = oubliette("session", "start", "--root", project_id, "--", "id", "-u", home=home,
+                       env={"OUBLIETTE_DEV": "1"})
+    assert rooted.returncode == 0 and rooted.stdout.strip() == "0", rooted.stderr  # not the session user

@@ -333,7 +333,7 @@ def test_project_delete_removes_the_container_and_keeps_the_workspace_unless_pur
     assert oubliette("project", "delete", kept, home=home).returncode == 0
     assert project_containers(engine, kept) == []
     assert (home / "data/projects" / kept / "workspace" / "notes.txt").read_text() == "mine"
-    assert oubliette("project", "delete", purged, "--purge", home=home).returncode == 0
+    assert oubliette("project", "delete", purged, "--purge", "--yes", home=home).returncode == 0
     assert project_containers(engine, purged) == [] and not (home / "data/projects" / purged).exists()
     listed = json.loads(oubliette("project", "list", "--json", home=home).stdout)
     assert listed == []

@@ -43,11 +43,11 @@ def test_unknown_type_lists_the_valid_ones(run, docker):
 
 def test_list_table_json_quiet_and_empty(run, docker):
     empty = run("project", "list")
-    assert empty.exit_code == 0 and empty.stdout.split() == ["PROJECT", "ID", "NAME", "TYPE", "CREATED"]
+    assert empty.exit_code == 0 and empty.stdout.split() == ["PROJECT", "ID", "NAME", "TYPE", "STATUS", "CREATED"]
     assert json.loads(run("project", "list", "--json").stdout) == []
     first, second = create(run, "a"), create(run, "b", "--type", "base")
     table = run("project", "list").stdout.splitlines()
-    assert table[0].split() == ["PROJECT", "ID", "NAME", "TYPE", "CREATED"]
+    assert table[0].split() == ["PROJECT", "ID", "NAME", "TYPE", "STATUS", "CREATED"]
     assert {line.split()[0] for line in table[1:]} == {first, second}
     assert set(run("project", "list", "-q").stdout.split()) == {first, second}
     records = json.loads(run("project", "list", "--json").stdout)
@@ -59,11 +59,11 @@ def test_prefix_unknown_ambiguous_and_invalid_ids(run, docker, oubliette_home):
     assert json.loads(run("project", "show", project_id[:8], "--json").stdout)["id"] == project_id
     assert json.loads(run("project", "show", project_id[5:9], "--json").stdout)["id"] == project_id
     assert_clean_error(run("project", "show", "proj_ffffffffffff"), 1, "no project matches")
-    assert_clean_error(run("project", "show", "--", "-rf"), 1, "invalid project id")
-    assert_clean_error(run("project", "show", "proj_xyz"), 1, "invalid project id")
+    assert_clean_error(run("project", "show", "--", "-rf"), 1, "no project matches '-rf' (neither a name nor an id)")
+    assert_clean_error(run("project", "show", "proj_xyz"), 1, "no project matches")
     other = create(run, "b")
     while other[5] != project_id[5]:  # make two ids share a prefix
-        run("project", "delete", other, "--purge")
+        run("project", "delete", other, "--purge", "--yes")
         other = create(run, "b")
     assert_clean_error(run("project", "show", project_id[:6]), 1, "matches 2 projects")
 
@@ -89,9 +89,15 @@ def test_delete_removes_container_and_keeps_workspace(run, docker, oubliette_hom
     assert_clean_error(run("project", "show", project_id), 1, "no project matches")
 
 
-def test_delete_purge_removes_everything(run, docker, oubliette_home):
+def test_delete_purge_removes_everything_only_when_confirmed(run, docker, oubliette_home):
     project_id = create(run, "a")
-    assert run("project", "delete", project_id, "--purge").exit_code == 0
+    (oubliette_home / "data/projects" / project_id / "workspace" / "work.txt").write_text("mine")
+    refused = run("project", "delete", project_id, "--purge")  # no terminal, no --yes
+    assert_clean_error(refused, 1, "without confirmation")
+    assert "--yes" in refused.stderr
+    assert (oubliette_home / "data/projects" / project_id / "workspace" / "work.txt").exists()
+    assert run("project", "show", project_id).exit_code == 0
+    assert run("project", "delete", project_id, "--purge", "--yes").exit_code == 0
     assert not (oubliette_home / "data/projects" / project_id).exists()
 
 

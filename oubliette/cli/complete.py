@@ -1,0 +1,56 @@
+"""Shell completion for project ids and names, container types and session ids.
+
+Click calls these while the user presses Tab (`_OUBLIETTE_COMPLETE=bash_source
+oubliette` installs it): they read the home's files only, never an engine, and
+never fail - a broken home completes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.shell_completion import CompletionItem
+
+
+def _home(ctx: click.Context) -> Path:
+    from oubliette.config import resolve_home
+
+    return resolve_home(ctx.find_root().params.get("home"))
+
+
+def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Project ids and names that start with what was typed."""
+    from oubliette.projects import ProjectStore
+
+    try:
+        projects = ProjectStore(_home(ctx)).list()
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into a prompt
+        return []
+    items = [CompletionItem(p.id, help=p.name) for p in projects if p.id.startswith(incomplete)]
+    items += [CompletionItem(p.name, help=p.id) for p in projects if p.name.startswith(incomplete)]
+    return items
+
+
+def complete_types(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The container types of the config."""
+    from oubliette.config import load_config
+
+    try:
+        containers = load_config(_home(ctx)).containers
+    except Exception:  # noqa: BLE001
+        return []
+    return [CompletionItem(name, help=image) for name, image in sorted(containers.items())
+            if name.startswith(incomplete)]
+
+
+def complete_sessions(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Session ids of live sessions."""
+    from oubliette.sessions import SessionRegistry
+
+    try:
+        sessions = SessionRegistry(_home(ctx)).active()
+    except Exception:  # noqa: BLE001
+        return []
+    return [CompletionItem(s.id, help=f"{s.project_id} {' '.join(s.command)}".strip()) for s in sessions
+            if s.id.startswith(incomplete)]
