@@ -11,15 +11,13 @@ Invariants kept here:
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
-from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, NotFoundError, OublietteError
+from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
 from oubliette.files import os_error
 from oubliette.names import aside_name, container_name, is_legacy
 from oubliette.report import Reporter
@@ -44,7 +42,6 @@ from oubliette.swap import (
 
 if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores
     from oubliette.projects import Project
-    from oubliette.sessions import Session
 
 WORKSPACE = "/workspace"
 ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `oubliette session end SID`"
@@ -346,46 +343,3 @@ def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | Non
     if active:
         raise ConflictError(f"cannot {what}: {len(active)} active session(s) exist - end them first",
                             hint=(f"{hint}; " if hint else "") + ACTIVE_SESSIONS_HINT)
-
-
-# --- sessions ---------------------------------------------------------------------------
-
-
-def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, reporter: Reporter,
-                root: bool = False) -> int:
-    """Ensure a running container, register the session, run the command; its exit code.
-    `root`: as root in the container, not as the image's session user."""
-    from oubliette.sessions import wrap_command
-
-    with locked_project(app, project_ref, reporter) as project:
-        started = start_locked(app, project, reporter)
-        if started.action != "already_running":
-            reporter.note(f"Started container {started.name}.")
-        session = app.sessions.register(project.id, list(command))  # under the lock: refresh sees it
-    try:
-        reporter.note(f"Session {session.id} in {project.id}.")
-        env = {"OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
-        return app.runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,
-                                env=env, workdir=WORKSPACE, user="0" if root else None)
-    finally:
-        app.sessions.unregister(session)
-
-
-def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
-    """Stop a session's command in the container and its local client; (session, was_alive)."""
-    from oubliette.sessions import end_command
-
-    session = app.sessions.get(session_ref)
-    alive = app.sessions.is_alive(session)
-    try:
-        app.runtime.exec_capture(container_name(session.project_id), end_command(session.id))
-    except EngineError:
-        if alive:
-            raise
-    if app.sessions.is_alive(session):
-        try:
-            os.kill(session.pid, signal.SIGTERM)
-        except OSError:
-            pass
-    app.sessions.unregister(session)
-    return session, alive

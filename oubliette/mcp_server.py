@@ -1,4 +1,4 @@
-"""`oubliette mcp`: the project and container tools over MCP (stdio), on the CLI's core.
+"""`oubliette mcp`: the project, container, refresh and exec tools over MCP, on the CLI's core.
 
 Each tool call builds a fresh App, so config edits apply to the next call, and calls
 the same lifecycle functions as the CLI. Failures become MCP tool errors carrying the
@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from oubliette import __version__
@@ -30,8 +31,15 @@ oubliette gives each project one long-running container, built from the image th
 user's config names for the project's container type. Use `project` to create, list,
 inspect and delete projects and to see the configured types (`options`); `container`
 to start, stop and list containers; `container_refresh` to pull a newer image and
-replace a project's container (refused while the project has active sessions).
-Everything in a container outside /workspace is discarded by stop and refresh."""
+replace a project's container (refused while the project has active sessions); `exec`
+to run a command in a project's container. Everything in a container outside
+/workspace is discarded by stop and refresh."""
+
+# Tools with one nature carry MCP's hints; `project` and `container` mix reads and changes.
+REFRESH_HINTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
+                                open_world_hint=True)  # it pulls from a registry
+EXEC_HINTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
+                             open_world_hint=False)
 
 
 def build_server(make_app: Callable[[], App]) -> MCPServer:
@@ -49,7 +57,8 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
             description="get, delete: the project id (proj_...), or a unique prefix of it")] = None,
         purge: Annotated[bool, Field(description="delete: also delete the project's workspace")] = False,
     ) -> dict[str, Any]:
-        """Create, list, get and delete projects; `options` lists the container types."""
+        """Create, list, get and delete projects; `options` lists the container types.
+        Changes state: create, delete. Reads only: list, get, options."""
         from oubliette import lifecycle
 
         app = make_app()
@@ -71,7 +80,8 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         project_id: Annotated[str | None, Field(description="start, stop: the project id or a unique prefix")] = None,
         all: Annotated[bool, Field(description="list: include stopped containers")] = False,
     ) -> dict[str, Any]:
-        """Start, stop or list project containers. Stop discards everything outside /workspace."""
+        """Start, stop or list project containers. Changes state: start, stop (stop discards
+        everything outside /workspace). Reads only: list."""
         from oubliette import lifecycle
 
         app = make_app()
@@ -84,7 +94,7 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         infos = _call(lambda: lifecycle.list_containers(app, all=all))
         return {"containers": [info.to_record() for info in infos]}
 
-    @server.tool()
+    @server.tool(annotations=REFRESH_HINTS)
     def container_refresh(
         project_id: Annotated[str | None, Field(
             description="refresh this project's container: pull its image, then replace the container")] = None,
@@ -92,8 +102,9 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
             description="only pull this container type's image (no container is touched)")] = None,
     ) -> dict[str, Any]:
         """Pull the latest image and replace a project's container, reporting the old and new
-        image ids; or, with container_type, only pull that type's image. Refused while the
-        project has active sessions. Everything outside /workspace is discarded."""
+        image ids; or, with container_type, only pull that type's image. Changes state: it
+        replaces the container (everything outside /workspace is discarded). Refused while
+        the project has active sessions."""
         if bool(project_id) == bool(container_type):
             raise ToolError("container_refresh needs either project_id or container_type (exactly one of them)")
         app = make_app()
@@ -101,13 +112,36 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
             return _call(lambda: _pull_type(app, container_type))
         return _call(lambda: _refresh(app, project_id or ""))
 
+    @server.tool(annotations=EXEC_HINTS)
+    def exec(  # noqa: A001 - the tool's name, as agents call it
+        project_id: Annotated[str, Field(description="the project: its id, name, or a unique id prefix")],
+        command: Annotated[list[str], Field(
+            description='argv to run, e.g. ["make", "test"]; no shell is added (use ["sh", "-c", "..."] for one)',
+            min_length=1)],
+        timeout_s: Annotated[float | None, Field(
+            description="stop the command after this many seconds (then the call fails saying so)", gt=0)] = None,
+        workdir: Annotated[str | None, Field(description="absolute directory to run in (default /workspace)")] = None,
+    ) -> dict[str, Any]:
+        """Run a command in the project's container (started first if needed), in /workspace,
+        and return its exit code, stdout and stderr (each cut at 64 KiB; "truncated" says so).
+        Changes state: the command may change anything in the container. It runs as a
+        session, so container_refresh is refused while it runs."""
+        from oubliette.execs import exec_captured
+
+        app = make_app()
+        return _call(lambda: exec_captured(app, project_id, command, app.reporter, timeout_s, workdir).to_dict())
+
     return server
 
 
 def serve(home: str | None, runtime_choice: str | None) -> None:
     """Run the server on stdio until the client goes away."""
+    import anyio
+
+    from oubliette.mcp_stdio import run_stdio
+
     server = build_server(lambda: App(home=home, runtime_choice=runtime_choice, reporter=Reporter(to_stderr=True)))
-    server.run("stdio")
+    anyio.run(run_stdio, server)
 
 
 # --- the tools' bodies: thin calls into the core ------------------------------------------

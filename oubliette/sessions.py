@@ -82,6 +82,7 @@ class Session:
     pid_started: str
     command: list[str] = field(default_factory=list)
     started_at: str = ""
+    client: str = "cli"  # "cli": pid is `session start`'s own; "agent": pid is the MCP server's
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,11 +117,11 @@ class SessionRegistry:
     def _dir(self, project_id: str) -> Path:
         return self.root / project_id / "sessions"
 
-    def register(self, project_id: str, command: list[str], pid: int | None = None) -> Session:
+    def register(self, project_id: str, command: list[str], pid: int | None = None, client: str = "cli") -> Session:
         pid = os.getpid() if pid is None else pid
         stamp = process_start_time(pid) or ""
         session = Session("sess_" + secrets.token_hex(4), project_id, pid, stamp, list(command),
-                          datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+                          datetime.now(timezone.utc).replace(microsecond=0).isoformat(), client)
         try:
             private_dir(self._dir(project_id))
             write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n")
@@ -187,7 +188,7 @@ class SessionRegistry:
             self.warn(f"session record {path} is damaged ({problem}); ignored - remove that file")
             return None
         return Session(session_id, project_id, data["pid"], data["pid_started"], list(data["command"]),
-                       data["started_at"])
+                       data["started_at"], data.get("client", "cli"))
 
 
 def _record_problem(data: Any, session_id: str, project_id: str) -> str | None:
@@ -203,4 +204,6 @@ def _record_problem(data: Any, session_id: str, project_id: str) -> str | None:
     command = data.get("command")
     if not isinstance(command, list) or not all(isinstance(arg, str) for arg in command):
         return "command: expected a list of strings"
+    if data.get("client", "cli") not in ("cli", "agent"):
+        return "client: expected cli or agent"
     return None

@@ -47,3 +47,17 @@ async def oubliette_mcp(home: Path, env: dict[str, str] | None = None,
         async with ClientSession(read, write) as session:
             await session.initialize()
             yield Tools(session)
+
+
+@asynccontextmanager
+async def oubliette_mcp_http(url: str, token: str | None) -> AsyncIterator[Tools]:
+    """The SDK's streamable-HTTP client, sending `Authorization: Bearer TOKEN`."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    async with create_mcp_http_client(headers=headers) as http:
+        async with streamable_http_client(url, http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                yield Tools(session)

@@ -25,8 +25,8 @@ def labelled(label: str) -> list[str]:
     return docker_out("ps", "-aq", "--no-trunc", "--filter", f"label={label}").split()
 
 
-def create(home, name: str = "p") -> str:
-    result = oubliette("project", "create", name, home=home)
+def create(home, name: str | None = None) -> str:
+    result = oubliette("project", "create", name or f"p-{uuid.uuid4().hex[:6]}", home=home)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

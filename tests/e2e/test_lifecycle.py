@@ -26,7 +26,7 @@ def project_containers(engine: Engine, project_id: str) -> list[str]:
 
 
 def create(home, type_name: str) -> str:
-    result = oubliette("project", "create", f"p-{type_name}", "--type", type_name, home=home)
+    result = oubliette("project", "create", f"p-{type_name}-{uuid.uuid4().hex[:6]}", "--type", type_name, home=home)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

@@ -56,7 +56,16 @@ def scenario(home, env, body):
 def test_tools_and_their_schemas(oubliette_home, engine):
     async def body(tools):
         listed = {tool.name: tool for tool in (await tools.session.list_tools()).tools}
-        assert set(listed) == {"project", "container", "container_refresh"}
+        assert set(listed) == {"project", "container", "container_refresh", "exec"}
+        run = listed["exec"].input_schema
+        assert run["required"] == ["project_id", "command"] and run["properties"]["command"]["type"] == "array"
+        assert set(run["properties"]) == {"project_id", "command", "timeout_s", "workdir"}
+        for name in ("exec", "container_refresh"):  # one nature each: hinted
+            hints = listed[name].annotations
+            assert hints.read_only_hint is False and hints.destructive_hint is True, name
+        assert listed["project"].annotations is None and listed["container"].annotations is None  # mixed
+        for name, tool in listed.items():
+            assert "Changes state" in tool.description, name
         project = listed["project"].input_schema
         assert project["required"] == ["action"]
         assert project["properties"]["action"]["enum"] == ["create", "list", "get", "delete", "options"]

@@ -1,0 +1,77 @@
+"""The MCP transports' own pieces: malformed-message replies, the bearer guard, and the
+exec tool's argument checks."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+
+from oubliette.errors import InvalidReferenceError
+from oubliette.execs import _checked_command, _checked_workdir
+from oubliette.mcp_http import BearerGuard
+from oubliette.mcp_stdio import error_reply
+
+TOKEN = "oub_" + "ab" * 32
+
+
+@pytest.mark.parametrize("line, code, ident", [
+    ("{bad json", -32700, None),
+    ("[1, 2]", -32600, None),
+    ('{"id": 5}', -32600, 5),
+    ('{"jsonrpc": "1.0", "id": "x", "method": "m"}', -32600, "x"),
+    ('{"jsonrpc": "2.0", "id": true}', -32600, None),
+])
+def test_malformed_messages_get_a_json_rpc_error(line, code, ident):
+    reply = json.loads(error_reply(line))
+    assert reply["jsonrpc"] == "2.0" and reply["error"]["code"] == code and reply["id"] == ident
+
+
+def test_well_formed_messages_pass():
+    assert error_reply('{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}') is None
+    assert error_reply('{"jsonrpc": "2.0", "method": "notifications/initialized"}') is None
+
+
+def guarded(headers: list[tuple[bytes, bytes]], scope_type: str = "http") -> tuple[list[dict], list[str]]:
+    reached: list[str] = []
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["type"])
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {}
+
+    anyio.run(BearerGuard(app, TOKEN), {"type": scope_type, "headers": headers}, receive, send)
+    return sent, reached
+
+
+@pytest.mark.parametrize("headers", [[], [(b"authorization", b"Bearer oub_" + b"00" * 32)],
+                                     [(b"authorization", f"Basic {TOKEN}".encode())],
+                                     [(b"authorization", f"Bearer {TOKEN} ".encode())]])
+def test_the_guard_answers_401_and_runs_nothing_without_the_token(headers):
+    sent, reached = guarded(headers)
+    assert reached == [] and sent[0]["status"] == 401
+    assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
+
+
+def test_the_guard_lets_the_token_and_lifespan_through():
+    assert guarded([(b"authorization", f"Bearer {TOKEN}".encode())]) == ([], ["http"])
+    assert guarded([], scope_type="lifespan") == ([], ["lifespan"])
+
+
+@pytest.mark.parametrize("command", [[], "ls -l", ["ls", 3], ["a\0b"]])
+def test_exec_needs_argv(command):
+    with pytest.raises(InvalidReferenceError, match="non-empty list of strings"):
+        _checked_command(command)
+
+
+def test_exec_workdir_is_absolute_and_safe():
+    assert _checked_workdir(None) == "/workspace" and _checked_workdir("/tmp/x") == "/tmp/x"
+    for bad in ("relative", "/with space", "-rf"):
+        with pytest.raises(InvalidReferenceError):
+            _checked_workdir(bad)
