@@ -49,9 +49,9 @@ ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `ou
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
     workspace = str(app.projects.ensure_workspace(project))
-    if ":" in workspace:  # `--volume SRC:DST` would split it
-        raise OublietteError(f"the workspace path {workspace} contains ':', which the engine cannot mount",
-                             hint="move the oubliette home to a path without ':' (--home or OUBLIETTE_HOME)")
+    if ":" in workspace or "," in workspace:  # `--volume SRC:DST` (Apple) and `--mount k=v,...` split on them
+        raise OublietteError(f"the workspace path {workspace} contains ':' or ',', which the engine cannot mount",
+                             hint="move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
     return ContainerSpec(
         name=container_name(project.id),
         image=image,

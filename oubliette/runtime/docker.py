@@ -46,7 +46,9 @@ def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = ()) -> lis
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]
     for source, target in spec.mounts:
-        argv += ["--volume", f"{source}:{target}"]
+        # --mount, not --volume: a missing source is an error, never an empty directory
+        # made on the engine's host (where a remote engine's host is not this one).
+        argv += ["--mount", f"type=bind,source={source},target={target}"]
     if spec.workdir:
         argv += ["--workdir", spec.workdir]
     for key, value in spec.env.items():

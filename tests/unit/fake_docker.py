@@ -169,8 +169,10 @@ class FakeDocker:
             if flag == "--label":
                 key, _, val = value.partition("=")
                 opts["labels"][key] = val
-            elif flag == "--volume":
-                opts["mounts"].append(value.rsplit(":", 1)[0])
+            elif flag == "--mount":
+                fields = dict(part.split("=", 1) for part in value.split(","))
+                assert fields["type"] == "bind", value
+                opts["mounts"].append(fields["source"])
             else:
                 opts[flag] = value
             i += 2

@@ -28,7 +28,7 @@ def test_start_pulls_a_missing_image_then_runs_the_design_spec(run, docker, oubl
     run_call = docker.calls("run")[0]
     workspace = oubliette_home / "data/projects" / project_id / "workspace"
     assert run_call[:6] == ["docker", "run", "--detach", "--name", f"oubliette-{project_id}", "--init"]
-    assert f"{workspace}:/workspace" in run_call and run_call[-3:] == [DEV, "sleep", "infinity"]
+    assert f"type=bind,source={workspace},target=/workspace" in run_call and run_call[-3:] == [DEV, "sleep", "infinity"]
     assert f"OUBLIETTE_PROJECT_ID={project_id}" in run_call
     c = container_of(docker, project_id)
     assert c.labels == {"oubliette.project": project_id, "oubliette.type": "dev", "oubliette.image": DEV,

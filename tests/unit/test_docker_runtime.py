@@ -43,7 +43,7 @@ def test_run_argv_puts_every_option_before_the_image():
         "docker", "run", "--detach", "--name", "oubliette-proj_0123456789ab", "--init",
         "--label", "oubliette.project=proj_0123456789ab", "--label", "oubliette.type=dev",
         "--label", f"oubliette.image={IMAGE}",
-        "--volume", "/h/data/projects/proj_0123456789ab/workspace:/workspace",
+        "--mount", "type=bind,source=/h/data/projects/proj_0123456789ab/workspace,target=/workspace",
         "--workdir", "/workspace", "--env", "OUBLIETTE_PROJECT_ID=proj_0123456789ab",
         IMAGE, "sleep", "infinity",
     ]
