@@ -54,7 +54,7 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         container_type: Annotated[str | None, Field(
             description="create: a container type from the config (default: the config's default type)")] = None,
         project_id: Annotated[str | None, Field(
-            description="get, delete: the project id (proj_...), or a unique prefix of it")] = None,
+            description="get, delete: the project's id (proj_...), its name, or a unique id prefix")] = None,
         purge: Annotated[bool, Field(description="delete: also delete the project's workspace")] = False,
     ) -> dict[str, Any]:
         """Create, list, get and delete projects; `options` lists the container types.
@@ -77,7 +77,8 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
     def container(
         action: Annotated[Literal["start", "stop", "list"], Field(
             description="start or stop (and remove) a project's container, or list oubliette's containers")],
-        project_id: Annotated[str | None, Field(description="start, stop: the project id or a unique prefix")] = None,
+        project_id: Annotated[str | None, Field(
+            description="start, stop: the project's id, its name, or a unique id prefix")] = None,
         all: Annotated[bool, Field(description="list: include stopped containers")] = False,
     ) -> dict[str, Any]:
         """Start, stop or list project containers. Changes state: start, stop (stop discards

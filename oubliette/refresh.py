@@ -251,6 +251,7 @@ def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, r
             _replace_one(app, target, run, report)
         return
     cancelled = threading.Event()
+    app.home_id  # noqa: B018 - made (or read) once here, not by several workers at once
 
     def work(target: _Target) -> None:
         if cancelled.is_set():

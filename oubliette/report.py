@@ -8,6 +8,7 @@ same place (stdout normally; stderr under --json and MCP, where stdout is data).
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TextIO
 
 
@@ -68,6 +69,10 @@ class BufferedReporter(Reporter):
         self.lines.append((True, message))
 
     def flush(self) -> None:
-        for to_stderr, text in self.lines:
-            print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
-        self.lines.clear()
+        with _FLUSHING:  # one group at a time, even when several finish together
+            for to_stderr, text in self.lines:
+                print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+            self.lines.clear()
+
+
+_FLUSHING = threading.Lock()
