@@ -1,5 +1,5 @@
 """`oubliette mcp --http` with the official SDK client: the admin token at the door, the
-same tools behind it, and the exec tool, on the real engine."""
+same tools behind it, and the exec tool, on each real engine."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.e2e.conftest import docker_out, oubliette, write_config
+from tests.e2e.conftest import oubliette, write_config
 from tests.mcp_client import oubliette_mcp_http
 
 
 @pytest.fixture
-def server(home, images):
+def server(engine, home, images):
     """`oubliette mcp --http --port 0` in the background; (url, token, process)."""
     assert oubliette("init", "--no-pull", home=home).returncode == 0
     repo = images.repo("agent") + ":latest"
@@ -62,7 +62,7 @@ def listens_on_loopback_only(port: int) -> bool:
     return bool(listening) and all(address.split(":")[0] == "0100007F" for address in listening)
 
 
-def test_the_token_is_required_and_the_tools_work_behind_it(server, home):
+def test_the_token_is_required_and_the_tools_work_behind_it(engine, server, home):
     url, token, proc, port = server
     assert listens_on_loopback_only(port)
     assert post_status(url, None) == 401
@@ -90,12 +90,12 @@ def test_the_token_is_required_and_the_tools_work_behind_it(server, home):
             return created["id"]
 
     project_id = anyio.run(agent)
-    assert docker_out("container", "inspect", "--format", "{{.State.Running}}", f"oubliette-{project_id}") == "true"
+    assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) in (0, 143)
 
 
-def test_a_timed_out_exec_is_stopped_in_the_container_and_refresh_waits_for_an_exec(server, home):
+def test_a_timed_out_exec_is_stopped_in_the_container_and_refresh_waits_for_an_exec(engine, server, home):
     url, token, _, _ = server
 
     async def agent():
@@ -118,7 +118,7 @@ def test_a_timed_out_exec_is_stopped_in_the_container_and_refresh_waits_for_an_e
             return project_id
 
     project_id = anyio.run(agent)
-    assert "sleep 77" not in docker_out("exec", f"oubliette-{project_id}", "ps")
+    assert "sleep 77" not in engine.out("exec", f"oubliette-{project_id}", "ps")
 
 
 def test_without_a_token_or_with_an_unsafe_one_the_server_does_not_start(home):
