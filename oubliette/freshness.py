@@ -28,8 +28,9 @@ class Freshness(NamedTuple):
             return True  # the project's type, or what it maps to, changed
         return self.latest_image_id is not None and self.image_id != self.latest_image_id
 
-    def to_record(self, orphan: bool = False) -> dict:
-        return {**self.info.to_record(orphan), "outdated": self.outdated, "image_id": self.image_id,
+    def to_record(self) -> dict:
+        """A container row of `list --outdated --json` (its project exists, so never an orphan)."""
+        return {**self.info.to_record(), "outdated": self.outdated, "image_id": self.image_id,
                 "latest_image_id": self.latest_image_id}
 
 

@@ -47,11 +47,16 @@ WORKSPACE = "/workspace"
 ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `oubliette session end SID`"
 
 
+def mountable(path: str, hint: str) -> str:
+    """`path` if an engine can mount it: `--volume SRC:DST` (Apple) and `--mount k=v,...` split on ':' and ','."""
+    if ":" in path or "," in path:
+        raise OublietteError(f"the workspace path {path} contains ':' or ',', which the engine cannot mount", hint=hint)
+    return path
+
+
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
-    workspace = str(app.projects.ensure_workspace(project))
-    if ":" in workspace or "," in workspace:  # `--volume SRC:DST` (Apple) and `--mount k=v,...` split on them
-        raise OublietteError(f"the workspace path {workspace} contains ':' or ',', which the engine cannot mount",
-                             hint="move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
+    workspace = mountable(str(app.projects.ensure_workspace(project)),
+                          "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
     return ContainerSpec(
         name=container_name(project.id),
         image=image,
@@ -310,9 +315,7 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
         if not directory.is_dir():
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
-        if ":" in str(directory) or "," in str(directory):
-            raise OublietteError(f"the workspace path {directory} contains ':' or ',', which the engine cannot mount",
-                                 hint="use a directory whose path has neither")
+        mountable(str(directory), "use a directory whose path has neither")
     return app.projects.create(name, type_name, directory)
 
 
@@ -323,6 +326,14 @@ def update_project(app: App, project_ref: str, name: str | None, type_name: str 
         app.images.get_image_name(type_name)  # raises, listing the valid types
     with locked_project(app, project_ref, reporter) as project:
         return app.projects.update(project, name=name, type_name=type_name)
+
+
+def deletion_record(app: App, project: Project, purge: bool) -> dict:
+    """What `project delete --json` and the MCP tool report: `workspace` is where the files
+    still are, or None when --purge deleted them (never a directory given with --workspace)."""
+    purged = purge and not project.workspace
+    return {"id": project.id, "deleted": True,
+            "workspace": None if purged else str(app.projects.workspace_of(project))}
 
 
 def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) -> Project:

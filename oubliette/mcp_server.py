@@ -175,10 +175,9 @@ def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
 
 
 def _delete(app: App, ref: str, purge: bool) -> dict[str, Any]:
-    from oubliette.lifecycle import delete_project
+    from oubliette.lifecycle import delete_project, deletion_record
 
-    proj = delete_project(app, ref, purge, app.reporter)
-    return {"id": proj.id, "deleted": True, "workspace": None if purge else str(app.projects.workspace(proj.id))}
+    return deletion_record(app, delete_project(app, ref, purge, app.reporter), purge)
 
 
 def _refresh(app: App, ref: str) -> dict[str, Any]:

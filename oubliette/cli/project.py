@@ -137,7 +137,7 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     deleted and the exit code is 1). Refused while the project has active sessions.
     """
     from oubliette.errors import OublietteError
-    from oubliette.lifecycle import delete_project
+    from oubliette.lifecycle import delete_project, deletion_record
 
     proj = app.projects.get(project_id)
     workspace = app.projects.workspace_of(proj)
@@ -149,10 +149,10 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
                       abort=True, err=True)
     reporter = reporter_for(app, as_json)
     proj = delete_project(app, proj.id, purge, reporter)
-    purged = purge and not proj.workspace
+    record = deletion_record(app, proj, purge)
     if as_json:
-        print_json({"id": proj.id, "deleted": True, "workspace": None if purged else str(workspace)})
-    elif purged:
+        print_json(record)
+    elif record["workspace"] is None:
         click.echo(f"Deleted project {proj.id} and its workspace.")
     else:
         click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace}"

@@ -75,3 +75,19 @@ def test_exec_workdir_is_absolute_and_safe():
     for bad in ("relative", "/with space", "-rf"):
         with pytest.raises(InvalidReferenceError):
             _checked_workdir(bad)
+
+
+def test_the_mcp_delete_reports_a_users_workspace_as_kept_even_with_purge(run, docker, oubliette_home, tmp_path):
+    from oubliette.app import App
+    from oubliette.mcp_server import _delete
+    from oubliette.report import Reporter
+    from tests.unit.helpers import create
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "main.txt").write_text("mine")
+    project_id = create(run, "mine", "--workspace", str(code))
+    app = App(home=oubliette_home, runtime_choice="docker", reporter=Reporter(to_stderr=True))
+    record = _delete(app, project_id, purge=True)
+    assert record == {"id": project_id, "deleted": True, "workspace": str(code.resolve())}
+    assert (code / "main.txt").read_text() == "mine"
