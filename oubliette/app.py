@@ -14,23 +14,61 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.config import Config, load_config, resolve_home
+from oubliette.engines import DEFAULT_ENGINE
 from oubliette.report import Reporter
 
 if TYPE_CHECKING:
+    from oubliette.engines import EngineEntry
     from oubliette.images import ImageManager
     from oubliette.names import Ownership
-    from oubliette.projects import ProjectStore
+    from oubliette.projects import Project, ProjectStore
     from oubliette.runtime.base import Runtime
     from oubliette.sessions import SessionRegistry
 
 
 class App:
+    engine_name = DEFAULT_ENGINE  # the engine `runtime` drives (see `on_engine`)
+
     def __init__(self, home: str | os.PathLike[str] | None = None, runtime_choice: str | None = None,
                  reporter: Reporter | None = None, env: Mapping[str, str] = os.environ) -> None:
         self.home: Path = resolve_home(home, env)
         self.runtime_choice = runtime_choice
         self.reporter = reporter or Reporter()
         self.env = env
+        self._views: dict[str, App] = {DEFAULT_ENGINE: self}
+
+    def on_engine(self, name: str | None) -> App:
+        """This app with `runtime` (and `images`) on the engine `name` (None: the default);
+        everything else is shared. One view per engine per process."""
+        name = name or DEFAULT_ENGINE
+        view = self._views.get(name)
+        if view is None:
+            self.engine_entry(name)  # raises for an engine the config does not name
+            import copy
+
+            view = copy.copy(self)
+            for attr in ("runtime", "images"):
+                view.__dict__.pop(attr, None)
+            view.engine_name = name
+            self._views[name] = view
+        return view
+
+    def for_project(self, project: Project) -> App:
+        """This app on the project's engine: every command about a project uses it."""
+        return self.on_engine(project.engine)
+
+    def engine_entry(self, name: str) -> EngineEntry | None:
+        """A named engine's config entry (None for the default engine)."""
+        if name == DEFAULT_ENGINE:
+            return None
+        entry = self.config.engines.get(name)
+        if entry is None:
+            from oubliette.errors import ConfigError
+
+            raise ConfigError(f"the engine {name!r} is not in the config's \"engines\" any more",
+                              hint=f"add engines.{name} back to {self.config.path} (projects pinned to it "
+                                   "keep their containers there)")
+        return entry
 
     @property
     def dev_mode(self) -> bool:
@@ -44,6 +82,13 @@ class App:
 
     @cached_property
     def runtime(self) -> Runtime:
+        entry = self.engine_entry(self.engine_name)
+        if entry is not None:
+            from oubliette.runtime.registry import make_runtime
+
+            runtime = make_runtime(entry.runtime, self.env)
+            runtime.point_at(entry.name, entry.endpoint, entry.environment(self.env))
+            return runtime
         from oubliette.runtime.detect import detect_runtime, requested_runtime
 
         choice = requested_runtime(self.runtime_choice, self.config.runtime, self.env)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from oubliette.engines import EngineEntry, parse_engines
 from oubliette.errors import ConfigError
 from oubliette.runtime.registry import RUNTIME_CHOICES
 from oubliette.validate import image_reference_problem, is_valid_type_name
@@ -64,6 +65,7 @@ class Config(NamedTuple):
     exists: bool = True
     dev_mode: bool = False
     extra: Mapping[str, Any] = {}  # never mutated
+    engines: Mapping[str, EngineEntry] = {}  # named engines (never mutated)
 
 
 def load_config(home: Path, dev: bool | None = None) -> Config:
@@ -148,8 +150,10 @@ def parse_config(text: str, path: Path, dev: bool = False) -> Config:
         runtime = "auto"
     if runtime not in RUNTIME_CHOICES:
         raise _key_error(path, "runtime", f"expected one of {', '.join(RUNTIME_CHOICES)}, got {runtime!r}")
-    extra = {k: v for k, v in data.items() if k not in ("containers", "defaults", "runtime")}
-    return Config(path, containers, default_type, runtime, exists=True, dev_mode=dev, extra=extra)
+    engines = parse_engines(data.get("engines"), lambda key, problem: _key_error(path, key, problem))
+    extra = {k: v for k, v in data.items() if k not in ("containers", "defaults", "runtime", "engines")}
+    return Config(path, containers, default_type, runtime, exists=True, dev_mode=dev, extra=extra,
+                  engines=engines)
 
 
 def _parse_containers(value: Any, path: Path) -> dict[str, str]:
@@ -223,5 +227,12 @@ def render_default_config(dev: bool) -> str:
   // The engine to drive: "auto", "docker", "podman" or "apple" (Apple's `container` CLI).
   // --runtime and OUBLIETTE_RUNTIME take precedence.
   "runtime": "auto",
+
+  // Named engines elsewhere; `oubliette project create NAME --engine box` pins a project
+  // to one (docs/ENGINES.md). For example:
+  //   "engines": {{
+  //     "box":  {{ "runtime": "docker", "host": "ssh://me@buildbox" }},
+  //     "team": {{ "runtime": "docker", "context": "team-host", "workspace": "volume" }},
+  //   }},
 }}
 """

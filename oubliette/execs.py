@@ -49,7 +49,7 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
     try:
         reporter.note(f"Session {session.id} in {project.id}.")
         env = {"OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
-        return app.runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,
+        return app.for_project(project).runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,
                                 env=env, workdir=WORKSPACE, user="0" if root else None)
     finally:
         app.sessions.unregister(session)
@@ -73,12 +73,12 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
         start_locked(app, project, reporter)
         session = app.sessions.register(project.id, argv, client="agent")
     name = container_name(project.id)
-    runtime = app.runtime
+    runtime = app.for_project(project).runtime
     try:
         call = runtime.exec_argv(name, wrap_command(argv), tty=False, env={"OUBLIETTE_SESSION_ID": session.id},
                                  workdir=directory, interactive=False)
         try:
-            result = _exec.capture(call, timeout=timeout_s)
+            result = _exec.capture(call, timeout=timeout_s, env=runtime.env)
         except subprocess.TimeoutExpired:
             runtime.exec_capture(name, end_command(session.id))  # HUP, TERM, then KILL inside the container
             raise OublietteError(f"the command timed out after {timeout_s:g} s and was stopped in the container",
@@ -115,7 +115,11 @@ def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
     session = app.sessions.get(session_ref)
     alive = app.sessions.is_alive(session)
     try:
-        app.runtime.exec_capture(container_name(session.project_id), end_command(session.id))
+        engine = app.projects.get(session.project_id).engine if app.config.engines else None
+    except OublietteError:
+        engine = None  # its project is gone: the default engine is the best guess
+    try:
+        app.on_engine(engine).runtime.exec_capture(container_name(session.project_id), end_command(session.id))
     except EngineError:
         if alive:
             raise

@@ -44,6 +44,13 @@ def freshness(app: App, infos: list[ContainerInfo]) -> list[Freshness]:
             types[info.name] = app.projects.get(project_id).type
             references[info.name] = app.config.containers.get(types[info.name])
     known = [i for i in infos if i.name in references]
-    running, latest = app.runtime.image_ids(known, sorted({r for r in references.values() if r}))
-    return [Freshness(i, running.get(i.name), latest.get(references[i.name] or ""), references[i.name],
-                      types[i.name]) for i in known]
+    running: dict[str, str | None] = {}
+    latest: dict[tuple[str, str], str | None] = {}  # (engine, reference) -> local image id there
+    for engine in sorted({i.engine for i in known}):
+        here = [i for i in known if i.engine == engine]
+        refs = sorted({r for r in (references[i.name] for i in here) if r})
+        by_name, by_ref = app.on_engine(engine).runtime.image_ids(here, refs)
+        running.update(by_name)
+        latest.update(((engine, ref), image_id) for ref, image_id in by_ref.items())
+    return [Freshness(i, running.get(i.name), latest.get((i.engine, references[i.name] or "")),
+                      references[i.name], types[i.name]) for i in known]

@@ -16,7 +16,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from oubliette.all_engines import engines_in_use, list_on, listed_everywhere, strictly_listed
 from oubliette.app import App
+from oubliette.engines import DEFAULT_ENGINE, VOLUME, volume_name
 from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
 from oubliette.files import os_error
 from oubliette.names import aside_name, container_name, is_legacy
@@ -55,14 +57,23 @@ def mountable(path: str, hint: str) -> str:
 
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
-    workspace = mountable(str(app.projects.ensure_workspace(project)),
-                          "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
+    """The project's container: its workspace at /workspace, a host directory (bind) or
+    its named volume on its engine."""
+    mounts: list[tuple[str, str]] = []
+    volumes: list[tuple[str, str]] = []
+    if project.volume:
+        volumes.append((volume_name(project.id), WORKSPACE))
+    else:
+        workspace = mountable(str(app.projects.ensure_workspace(project)),
+                              "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
+        mounts.append((workspace, WORKSPACE))
     return ContainerSpec(
         name=container_name(project.id),
         image=image,
         labels={LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image,
                 LABEL_HOME: app.home_id},
-        mounts=[(workspace, WORKSPACE)],
+        mounts=mounts,
+        volumes=volumes,
         workdir=WORKSPACE,
         env={"OUBLIETTE_PROJECT_ID": project.id},
         command=["sleep", "infinity"],
@@ -104,7 +115,7 @@ def project_containers(app: App, project_id: str, reporter: Reporter,
     `strict` (start, refresh), and is simply not ours otherwise (stop, delete).
     """
     settle_interrupted_swap(app, project_id, reporter)
-    infos = app.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)
+    infos = app.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)  # `app` on the project's engine
     return owned_pair(app, project_id, {info.name: info for info in infos}, strict)
 
 
@@ -159,6 +170,7 @@ def start_container(app: App, project_ref: str, reporter: Reporter) -> StartResu
 
 
 def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
+    app = app.for_project(project)
     runtime = app.runtime
     image = app.images.get_image_name(project.type)
     main, aside = project_containers(app, project.id, reporter)
@@ -187,7 +199,10 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
             if runtime.inspect(main.name) is not None:
                 runtime.remove([main.name], force=True)
     app.images.ensure_image_exists(project.type, reporter)
-    info = run_verified(runtime, spec_for(app, project, image))
+    spec = spec_for(app, project, image)
+    if project.volume:  # made on the first start, so creating a project needs no engine
+        runtime.create_volume(volume_name(project.id), {LABEL_PROJECT: project.id, LABEL_HOME: app.home_id})
+    info = run_verified(runtime, spec)
     return StartResult(project.id, info.name, image, "started")
 
 
@@ -195,8 +210,9 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
 
 
 def list_containers(app: App, all: bool = False) -> list[ContainerInfo]:
-    """This home's containers from one engine call, label-selected, set-aside ones left out."""
-    return app.ownership.containers(app.runtime.list(LABEL_PROJECT, all=all))
+    """This home's containers on every engine in use (one call per engine, concurrent),
+    label-selected, set-aside ones left out; an engine that fails is a warning."""
+    return app.ownership.containers(listed_everywhere(app, all=all))
 
 
 def is_orphan(app: App, info: ContainerInfo) -> bool:
@@ -220,27 +236,37 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
         except NotFoundError:
             orphan_refs.append(ref)  # perhaps a deleted project whose container is still here
     with ExitStack() as held:
+        projects: dict[str, Project] = {}
         for project_id in sorted(set(project_ids)):
-            held.enter_context(locked_project(app, project_id, reporter))
+            projects[project_id] = held.enter_context(locked_project(app, project_id, reporter))
             if not force:
                 refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
                                        hint="end them first, or add --force (their commands are killed)")
             settle_interrupted_swap(app, project_id, reporter)
-        listed = app.runtime.list(LABEL_PROJECT, all=True)
-        by_name = {info.name: info for info in listed}
-        present = {project_id: [c for c in owned_pair(app, project_id, by_name, strict=False) if c is not None]
-                   for project_id in dict.fromkeys(project_ids)}
-        for ref in orphan_refs:
-            orphans = _orphans_matching(app, ref, listed)
-            if not orphans:
-                app.projects.resolve(ref)  # raises the usual "no project matches" error
-            present[orphans[0].project_id or ""] = orphans
+        listings = strictly_listed(app, sorted({p.engine_name for p in projects.values()}))
+        present: dict[str, list[ContainerInfo]] = {}
+        for project_id in dict.fromkeys(project_ids):
+            by_name = {info.name: info for info in listings[projects[project_id].engine_name]}
+            present[project_id] = [c for c in owned_pair(app, project_id, by_name, strict=False) if c is not None]
+        if orphan_refs:
+            everywhere = listed_everywhere(app)
+            for ref in orphan_refs:
+                orphans = _orphans_matching(app, ref, everywhere)
+                if not orphans:
+                    app.projects.resolve(ref)  # raises the usual "no project matches" error
+                present[orphans[0].project_id or ""] = orphans
         for project_id in present:
             if app.ownership.project_exists(project_id):
                 held.enter_context(swapping(app, project_id))
-        stop_and_remove(app.runtime, [c for containers in present.values() for c in containers])
+        stop_everywhere(app, [c for containers in present.values() for c in containers])
     return [StopResult(project_id, container_name(project_id), "stopped" if containers else "no_container")
             for project_id, containers in present.items()]
+
+
+def stop_everywhere(app: App, containers: list[ContainerInfo]) -> None:
+    """Stop and remove containers: one stop and one remove call per engine."""
+    for engine in sorted({c.engine for c in containers}):
+        stop_and_remove(app.on_engine(engine).runtime, [c for c in containers if c.engine == engine])
 
 
 def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:
@@ -257,7 +283,7 @@ def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[C
 def stop_all(app: App, reporter: Reporter, force: bool = False) -> list[StopResult]:
     """Stop and remove every container of this home: one list, one stop and one remove call.
     Refused while any project has active sessions, unless `force`."""
-    ours = [i for i in app.runtime.list(LABEL_PROJECT, all=True) if app.ownership.owns(i)]
+    ours = [i for i in listed_everywhere(app) if app.ownership.owns(i)]
     if not ours:
         return []
     project_ids = sorted({i.project_id for i in ours if i.project_id})
@@ -269,7 +295,7 @@ def stop_all(app: App, reporter: Reporter, force: bool = False) -> list[StopResu
                     refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
                                            hint="end them first, or add --force (their commands are killed)")
                 held.enter_context(swapping(app, project_id))
-        stop_and_remove(app.runtime, ours)
+        stop_everywhere(app, ours)
     return [StopResult(pid, container_name(pid), "stopped") for pid in project_ids]
 
 
@@ -278,11 +304,13 @@ def stop_all(app: App, reporter: Reporter, force: bool = False) -> list[StopResu
 
 def project_record(app: App, project: Project, with_sessions: bool = False, status: str | None = None) -> dict:
     """A project as JSON (CLI --json and MCP): metadata, the image its type maps to now,
-    its container's name and its workspace (and whose it is); optionally its container's
-    status and its active sessions."""
-    record = {**project.to_dict(), "image": app.config.containers.get(project.type),
-              "container": project.container_name, "workspace": str(app.projects.workspace_of(project)),
-              "workspace_kind": "user" if project.workspace else "oubliette"}
+    its container's name, its engine and its workspace (a host directory, and whose it
+    is, or a named volume on its engine); optionally its container's status and its
+    active sessions."""
+    record = {**project.to_dict(), "engine": project.engine_name, "image": app.config.containers.get(project.type),
+              "container": project.container_name, "workspace": workspace_path(app, project),
+              "volume": volume_name(project.id) if project.volume else None,
+              "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
     if status is not None:
         record["status"] = status
     if with_sessions:
@@ -290,10 +318,33 @@ def project_record(app: App, project: Project, with_sessions: bool = False, stat
     return record
 
 
-def project_statuses(app: App) -> dict[str, str]:
-    """Each project's container status (`running`, `stopped`, `paused`), from one engine call;
-    projects without a container are absent."""
-    return {info.project_id or "": info.status for info in list_containers(app, all=True)}
+def workspace_path(app: App, project: Project) -> str | None:
+    """The host directory mounted at /workspace; None for a volume workspace."""
+    return None if project.volume else str(app.projects.workspace_of(project))
+
+
+def describe_workspace(app: App, project: Project) -> str:
+    """Where /workspace lives, in words."""
+    if project.volume:
+        return f"volume {volume_name(project.id)} on engine {project.engine_name}"
+    return str(app.projects.workspace_of(project))
+
+
+def project_statuses(app: App, projects: Sequence[Project]) -> dict[str, str]:
+    """Each project's container status (`running`, `stopped`, `paused`), from one call per
+    engine; projects without a container are absent, those on an engine that cannot be
+    reached are `unknown` (with a warning). Raises when no engine answered."""
+    results = list_on(app, engines_in_use(app), all=True)
+    if all(isinstance(r, OublietteError) for r in results.values()):
+        raise next(iter(results.values()))  # type: ignore[misc]
+    statuses: dict[str, str] = {}
+    for engine, result in results.items():
+        if isinstance(result, OublietteError):
+            app.reporter.warn(f"{result.message}; status unknown for its projects")
+            statuses.update((p.id, "unknown") for p in projects if p.engine_name == engine)
+        else:
+            statuses.update((i.project_id or "", i.status) for i in app.ownership.containers(result))
+    return statuses
 
 
 def type_options(app: App) -> dict:
@@ -304,19 +355,37 @@ def type_options(app: App) -> dict:
         "default": app.config.default_type}}
 
 
-def create_project(app: App, name: str, type_name: str | None, workspace: str | None = None) -> Project:
+def create_project(app: App, name: str, type_name: str | None, workspace: str | None = None,
+                   engine: str | None = None) -> Project:
     """Create a project of a configured type (default: the config's default type);
-    `workspace`: an existing directory of the user's to mount instead of a new one."""
+    `workspace`: an existing directory of the user's to mount instead of a new one;
+    `engine`: a named engine to pin it to, whose workspace kind (bind or volume) it keeps.
+    No engine is contacted (a context's endpoint is read by its CLI)."""
     type_name = type_name or app.config.default_type
     app.images.get_image_name(type_name)  # raises, listing the valid types
+    volume = False
+    if engine is not None and engine != DEFAULT_ENGINE:
+        entry = app.config.engines.get(engine)
+        if entry is None:
+            named = ", ".join(sorted(app.config.engines)) or "none"
+            raise OublietteError(f"no engine named {engine!r} in the config (named engines: {named})",
+                                 hint=f'add it under "engines" in {app.config.path} (see docs/ENGINES.md)')
+        volume = entry.workspace_kind(lambda context: app.on_engine(engine).runtime.context_endpoint(context)) == VOLUME
+    else:
+        engine = None
     directory = None
     if workspace is not None:
+        if volume:
+            raise OublietteError(f"the engine {engine!r} keeps workspaces in volumes, so --workspace cannot "
+                                 "mount a directory there",
+                                 hint=f'leave out --workspace and copy files in with `oubliette workspace push`, or '
+                                      f'set "workspace": "bind" in engines.{engine} if that engine sees this directory')
         directory = Path(workspace).expanduser().resolve()
         if not directory.is_dir():
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
         mountable(str(directory), "use a directory whose path has neither")
-    return app.projects.create(name, type_name, directory)
+    return app.projects.create(name, type_name, directory, engine, volume)
 
 
 def update_project(app: App, project_ref: str, name: str | None, type_name: str | None,
@@ -330,21 +399,26 @@ def update_project(app: App, project_ref: str, name: str | None, type_name: str 
 
 def deletion_record(app: App, project: Project, purge: bool) -> dict:
     """What `project delete --json` and the MCP tool report: `workspace` is where the files
-    still are, or None when --purge deleted them (never a directory given with --workspace)."""
+    still are, or None when --purge deleted them (never a directory given with --workspace);
+    `volume` the volume workspace still on its engine, or None."""
     purged = purge and not project.workspace
     return {"id": project.id, "deleted": True,
-            "workspace": None if purged else str(app.projects.workspace_of(project))}
+            "workspace": None if purged else workspace_path(app, project),
+            "volume": volume_name(project.id) if project.volume and not purge else None}
 
 
 def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) -> Project:
     """Refuse while sessions are active; remove the container; forget the project."""
     with locked_project(app, project_ref, reporter) as project:
         refuse_active_sessions(app, project.id, "delete project")
+        app = app.for_project(project)
         main, aside = project_containers(app, project.id, reporter, strict=False)
         present = [c for c in (main, aside) if c is not None]
         with swapping(app, project.id):
             if present:
                 stop_and_remove(app.runtime, present)
+        if purge and project.volume:
+            app.runtime.remove_volume(volume_name(project.id))
         app.projects.delete(project.id, purge)
     return project
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from oubliette.engines import ENGINE_NAME_RE
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
 from oubliette.files import FileLock, os_error, private_dir, write_atomic
 from oubliette.home import projects_dir
@@ -37,10 +38,16 @@ class Project(NamedTuple):
     type: str
     created_at: str
     workspace: str | None = None  # the user's own directory (--workspace); None: oubliette's own
+    engine: str | None = None  # a named engine of the config (--engine); None: the default engine
+    volume: bool = False  # the workspace is a named volume on the engine, not a host directory
 
     @property
     def container_name(self) -> str:
         return container_name(self.id)
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine or "default"
 
     def to_dict(self) -> dict[str, str | None]:
         return self._asdict()
@@ -74,8 +81,10 @@ class ProjectStore:
         """The lock every change to a project's container takes (CLI and MCP alike)."""
         return FileLock(self.project_dir(project_id) / LOCK, on_wait)
 
-    def create(self, name: str, type_name: str, workspace: Path | None = None) -> Project:
-        """A new project; `workspace` is a directory of the user's to mount instead of a new one."""
+    def create(self, name: str, type_name: str, workspace: Path | None = None, engine: str | None = None,
+               volume: bool = False) -> Project:
+        """A new project; `workspace` is a directory of the user's to mount instead of a new one;
+        `engine` a named engine, whose named volume is the workspace when `volume`."""
         name = self.check_name(name)
         try:
             private_dir(self.root)
@@ -88,13 +97,13 @@ class ProjectStore:
                         break
                     except FileExistsError:
                         continue
-                if workspace is None:
+                if workspace is None and not volume:
                     os.mkdir(self.workspace(project_id), 0o700)
                 from datetime import datetime, timezone
 
                 project = Project(project_id, name, type_name,
                                   datetime.now(timezone.utc).isoformat(),  # microseconds: list order is creation order
-                                  str(workspace) if workspace is not None else None)
+                                  str(workspace) if workspace is not None else None, engine, volume)
                 self._write(project)
         except OSError as exc:
             raise os_error("cannot create the project", exc) from None
@@ -249,7 +258,8 @@ class ProjectStore:
         problem = _metadata_problem(data, project_id)
         if problem:
             raise _damaged(path, problem)
-        return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"))
+        return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"),
+                       data.get("engine"), data.get("volume") is True)
 
 
 def _metadata_problem(data: Any, project_id: str) -> str | None:
@@ -267,6 +277,11 @@ def _metadata_problem(data: Any, project_id: str) -> str | None:
     workspace = data.get("workspace")
     if workspace is not None and not (isinstance(workspace, str) and os.path.isabs(workspace)):
         return "workspace: expected an absolute directory path or null"
+    engine = data.get("engine")
+    if engine is not None and not (isinstance(engine, str) and ENGINE_NAME_RE.fullmatch(engine)):
+        return "engine: expected the name of an engine in the config, or null"
+    if data.get("volume") not in (None, True, False):
+        return "volume: expected true or false"
     return None
 
 

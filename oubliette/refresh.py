@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from oubliette.app import App
 from oubliette.errors import (
     AccessDeniedError,
+    ConfigError,
     ConflictError,
     EngineUnavailableError,
     OublietteError,
@@ -121,11 +122,35 @@ class _Target:
 
 def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool = True,
             jobs: int = DEFAULT_JOBS, if_changed: bool = False, prune: bool = False) -> list[RefreshResult]:
-    """Refresh these projects; results in the order given. Goes on past a project's failure;
-    an engine that cannot be reached stops the run (no other project could fare better)."""
+    """Refresh these projects, engine by engine; results in the order given. Goes on past a
+    project's failure; an engine that cannot be reached fails its projects (and, when it
+    is the only engine, the run: no other project could fare better)."""
+    groups: dict[str, list[Project]] = {}
+    for project in projects:
+        groups.setdefault(project.engine_name, []).append(project)
+    results: dict[str, RefreshResult] = {}
+    for engine, group in groups.items():
+        try:
+            done = _refresh_on(app.on_engine(engine), group, reporter, report_failures, jobs, if_changed, prune)
+        except (EngineUnavailableError, ConfigError) as error:
+            if len(groups) == 1:
+                raise
+            done = []
+            for project in group:
+                target = _Target(project, reporter)
+                _fail(target, error, report_failures)
+                done.append(target.result)
+        results.update((r.project_id, r) for r in done)
+    return [results[p.id] for p in projects]
+
+
+def _refresh_on(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool,
+                jobs: int, if_changed: bool, prune: bool) -> list[RefreshResult]:
+    """Refresh projects of one engine (`app` is on that engine)."""
     run = RefreshRun()
     targets = [_Target(p, reporter) for p in projects]
-    reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}...")
+    where = f" on engine {app.engine_name}" if app.engine_name != "default" else ""
+    reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}{where}...")
     with ExitStack() as held:
         ready = _lock_and_read(app, targets, held, reporter, report_failures)
         try:

@@ -1,4 +1,4 @@
-"""Shell completion for project ids and names, container types and session ids.
+"""Shell completion for project ids and names, container types, engines and session ids.
 
 Click calls these while the user presses Tab (`_OUBLIETTE_COMPLETE=bash_source
 oubliette` installs it): they read the home's files only, never an engine, and
@@ -41,6 +41,18 @@ def complete_types(ctx: click.Context, param: click.Parameter, incomplete: str) 
     except Exception:  # noqa: BLE001
         return []
     return [CompletionItem(name, help=image) for name, image in sorted(containers.items())
+            if name.startswith(incomplete)]
+
+
+def complete_engines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The named engines of the config."""
+    from oubliette.config import load_config
+
+    try:
+        engines = load_config(_home(ctx)).engines
+    except Exception:  # noqa: BLE001
+        return []
+    return [CompletionItem(name, help=f"{e.runtime} at {e.endpoint}") for name, e in sorted(engines.items())
             if name.startswith(incomplete)]
 
 

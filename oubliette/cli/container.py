@@ -50,9 +50,12 @@ def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
 @quiet_option("project")
 @click.pass_obj
 def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> None:
-    """List this home's running containers (one engine call, selected by label).
+    """List this home's running containers (one call per engine, selected by label).
 
-    Containers of other oubliette homes on the same engine are not shown. IMAGE is
+    Every engine this home's projects use is listed, concurrently; an engine that
+    cannot be reached is a warning naming it, and the others are still listed. The
+    ENGINE column appears when projects use more than one engine ("engine" is in
+    every --json row). Containers of other oubliette homes are not shown. IMAGE is
     the image reference the container was started from; STATUS is `running`,
     `stopped` (exited, created and dead containers) or `paused` (Docker and Podman),
     with `(orphaned)` when its project was deleted (`container stop ID` removes it).
@@ -60,26 +63,31 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.runtime.base import LABEL_PROJECT, ContainerInfo  # not lifecycle: this runs in tight loops
+    from oubliette.all_engines import engines_in_use, listed_everywhere  # not lifecycle: tight loops
+    from oubliette.runtime.base import ContainerInfo
 
     own = app.ownership
-    infos = own.containers(app.runtime.list(LABEL_PROJECT, all=all_))
+    engines = engines_in_use(app)
+    infos = own.containers(listed_everywhere(app, engines, all=all_))
     orphans = {i.project_id for i in infos if not own.project_exists(i.project_id or "")}
+    several = len(engines) > 1  # then the table says which engine each container is on
 
     def status(info: ContainerInfo) -> str:
         return info.status + (" (orphaned)" if info.project_id in orphans else "")
 
+    def columns(info: ContainerInfo) -> list:
+        return [info.project_id, info.image, status(info), *([info.engine] if several else [])]
+
+    headers = ["PROJECT ID", "IMAGE", "STATUS", *(["ENGINE"] if several else [])]
     if outdated:
         from oubliette.freshness import freshness
 
         stale = [f for f in freshness(app, infos) if f.outdated]
         print_listing(stale, as_json, quiet, record=lambda f: f.to_record(), ident=lambda f: f.info.project_id,
-                      headers=["PROJECT ID", "IMAGE", "STATUS"],
-                      row=lambda f: [f.info.project_id, f.info.image, status(f.info)])
+                      headers=headers, row=lambda f: columns(f.info))
         return
     print_listing(infos, as_json, quiet, record=lambda i: i.to_record(orphan=i.project_id in orphans),
-                  ident=lambda i: i.project_id, headers=["PROJECT ID", "IMAGE", "STATUS"],
-                  row=lambda i: [i.project_id, i.image, status(i)])
+                  ident=lambda i: i.project_id, headers=headers, row=columns)
 
 
 @container.command("refresh")

@@ -41,6 +41,7 @@ class OublietteGroup(click.Group):
         "project": "oubliette.cli.project:project",
         "container": "oubliette.cli.container:container",
         "session": "oubliette.cli.session:session",
+        "workspace": "oubliette.cli.workspace_cmd:workspace",
         "mcp": "oubliette.cli.mcp_cmd:mcp",
         "doctor": "oubliette.cli.doctor_cmd:doctor",
     }

@@ -7,7 +7,7 @@ import sys
 import click
 
 from oubliette.app import App
-from oubliette.cli.complete import complete_projects, complete_types
+from oubliette.cli.complete import complete_engines, complete_projects, complete_types
 from oubliette.cli.output import json_option, print_json, print_listing, print_table, quiet_option, reporter_for
 
 
@@ -23,16 +23,23 @@ def project() -> None:
 @click.option("--workspace", "workspace", metavar="DIR", type=click.Path(file_okay=False),
               help="Mount this existing directory as /workspace instead of a new one "
                    "(`project delete --purge` never deletes it).")
+@click.option("--engine", "engine", metavar="ENGINE", shell_complete=complete_engines,
+              help="Pin the project to this engine from the config's \"engines\" (default: the default "
+                   "engine, chosen by --runtime, OUBLIETTE_RUNTIME, the config or auto).")
 @json_option
 @click.pass_obj
-def create(app: App, name: str, type_name: str | None, workspace: str | None, as_json: bool) -> None:
+def create(app: App, name: str, type_name: str | None, workspace: str | None, engine: str | None,
+           as_json: bool) -> None:
     """Create a project and print its id (so `id=$(oubliette project create x)` works).
 
-    NAME is unique in this home, and works wherever a project id is asked for.
+    NAME is unique in this home, and works wherever a project id is asked for. A
+    project on a named engine stays there whatever DOCKER_HOST or context the shell
+    sets; on an engine that is not local its workspace is a volume there (see
+    `oubliette workspace`). No engine is contacted.
     """
     from oubliette.lifecycle import create_project, project_record
 
-    proj = create_project(app, name, type_name, workspace)
+    proj = create_project(app, name, type_name, workspace, engine)
     if as_json:
         print_json(project_record(app, proj))
     else:
@@ -47,7 +54,8 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
     """List projects, oldest first, with their container's status.
 
     STATUS is `running`, `stopped`, `paused` or `none` (no container), from one
-    engine call; `unknown` with a warning when no engine can be reached.
+    call per engine in use; `unknown` with a warning when its engine cannot be
+    reached.
     """
     from oubliette.errors import EngineUnavailableError
     from oubliette.lifecycle import project_record, project_statuses
@@ -56,7 +64,7 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
     statuses: dict[str, str] | None = None
     if not quiet:
         try:
-            statuses = project_statuses(app) if projects else {}
+            statuses = project_statuses(app, projects) if projects else {}
         except EngineUnavailableError as error:
             app.reporter.warn(f"{error.message}; container status unknown")
     status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda p: "unknown")
@@ -76,7 +84,7 @@ def _when(iso: str) -> str:
 @click.pass_obj
 def show(app: App, project_id: str, as_json: bool) -> None:
     """Show one project (its id, name, or a unique id prefix)."""
-    from oubliette.lifecycle import project_record
+    from oubliette.lifecycle import describe_workspace, project_record
 
     proj = app.projects.get(project_id)
     record = project_record(app, proj, with_sessions=True)
@@ -84,13 +92,18 @@ def show(app: App, project_id: str, as_json: bool) -> None:
         print_json(record)
         return
     labels = {"id": "ID", "name": "Name", "type": "Type", "image": "Image", "container": "Container",
-              "workspace": "Workspace", "created_at": "Created", "active_sessions": "Active sessions"}
+              "engine": "Engine", "workspace": "Workspace", "created_at": "Created",
+              "active_sessions": "Active sessions"}
     for key, label in labels.items():
         value = record[key]
         if key == "image" and value is None:
             value = f"(type {proj.type} is not in the config)"
+        if key == "engine" and proj.engine:
+            entry = app.config.engines.get(proj.engine)
+            value += f" ({entry.runtime} at {entry.endpoint})" if entry else " (not in the config any more)"
         if key == "workspace":
-            value += " (your directory)" if proj.workspace else " (oubliette's; --purge deletes it)"
+            value = describe_workspace(app, proj) + (
+                " (your directory)" if proj.workspace else " (oubliette's; --purge deletes it)")
         if key == "active_sessions":
             value = ", ".join(value) or "none"
         if key == "created_at":
@@ -137,10 +150,10 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     deleted and the exit code is 1). Refused while the project has active sessions.
     """
     from oubliette.errors import OublietteError
-    from oubliette.lifecycle import delete_project, deletion_record
+    from oubliette.lifecycle import delete_project, deletion_record, describe_workspace
 
     proj = app.projects.get(project_id)
-    workspace = app.projects.workspace_of(proj)
+    workspace = describe_workspace(app, proj)
     if purge and not proj.workspace and not yes:
         if not sys.stdin.isatty():
             raise OublietteError(f"refusing to delete the workspace {workspace} without confirmation",
@@ -152,7 +165,7 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     record = deletion_record(app, proj, purge)
     if as_json:
         print_json(record)
-    elif record["workspace"] is None:
+    elif record["workspace"] is None and record["volume"] is None:
         click.echo(f"Deleted project {proj.id} and its workspace.")
     else:
         click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace}"

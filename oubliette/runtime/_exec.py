@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, NamedTuple, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
@@ -51,9 +51,10 @@ def debug(argv: Sequence[str], started: float, returncode: int | None) -> None:
               file=sys.stderr, flush=True)
 
 
-def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
+def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None) -> Result:
     """Run and capture; raises FileNotFoundError when the binary is missing, and
-    subprocess.TimeoutExpired (after killing the call) when `timeout` passes."""
+    subprocess.TimeoutExpired (after killing the call) when `timeout` passes.
+    `env`: the child's whole environment (a named engine's endpoint); None inherits ours."""
     import time
 
     started = time.monotonic()
@@ -63,6 +64,7 @@ def capture(argv: Sequence[str], timeout: float | None = None) -> Result:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
     hook: Callable[[int], None] | None = getattr(spawn_hooks, "on_spawn", None)
     if hook is not None:
@@ -83,6 +85,7 @@ def stream(
     out: TextIO | None = None,
     err: TextIO | None = None,
     progress_on_stderr: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Result:
     """Run with the engine's output shown live on `out`/`err`; returns the stderr text.
 
@@ -110,6 +113,7 @@ def stream(
             stdin=subprocess.DEVNULL,
             stdout=out_fd if out_fd is not None else subprocess.PIPE,
             stderr=pty_slave if use_pty else subprocess.PIPE,
+            env=env,
         )
     except BaseException:
         for fd in (pty_master, pty_slave):
@@ -144,17 +148,68 @@ def stream(
     return Result(list(argv), proc.returncode, "", _strip_ansi(_text(bytes(kept))))
 
 
-def interactive(argv: Sequence[str]) -> int:
+def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     """Run with the terminal inherited (stdin included); return the exit code."""
     for stream_ in (sys.stdout, sys.stderr):
         stream_.flush()
-    proc = subprocess.Popen(list(argv))
+    proc = subprocess.Popen(list(argv), env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         # The child saw the same Ctrl-C (same process group); let it finish.
         proc.wait()
         raise
+
+
+def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, str] | None = None,
+         sink_env: Mapping[str, str] | None = None,
+         on_bytes: Callable[[int], None] | None = None) -> tuple[Result, Result]:
+    """`source | sink`, the bytes passing through us so `on_bytes(total)` can show progress;
+    both exit codes and stderrs come back. Either binary missing raises FileNotFoundError."""
+    import time
+
+    started = time.monotonic()
+    producer = subprocess.Popen(list(source), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=source_env)
+    try:
+        consumer = subprocess.Popen(list(sink), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=sink_env)
+    except BaseException:
+        producer.kill()
+        producer.wait()
+        raise
+    errors = (bytearray(), bytearray())
+    pumps = [_pump_fd(proc.stderr.fileno(), None, kept)  # type: ignore[union-attr]
+             for proc, kept in ((producer, errors[0]), (consumer, errors[1]))]
+    total = 0
+    try:
+        assert producer.stdout is not None and consumer.stdin is not None
+        while chunk := producer.stdout.read1(65536):  # type: ignore[attr-defined]
+            try:
+                consumer.stdin.write(chunk)
+            except BrokenPipeError:  # the sink gave up; its stderr says why
+                break
+            total += len(chunk)
+            if on_bytes is not None:
+                on_bytes(total)
+        producer.stdout.close()  # a source still writing after the sink gave up gets SIGPIPE
+        try:
+            consumer.stdin.close()
+        except BrokenPipeError:
+            pass
+        producer.wait()
+        consumer.wait()
+    except BaseException:
+        for proc in (producer, consumer):
+            proc.kill()
+            proc.wait()
+        raise
+    finally:
+        for pump in pumps:
+            pump.join(timeout=5)
+    debug([*source, "|", *sink], started, consumer.returncode)
+    return (Result(list(source), producer.returncode, "", _text(bytes(errors[0]))),
+            Result(list(sink), consumer.returncode, "", _text(bytes(errors[1]))))
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -218,8 +273,8 @@ def _pump(source: IO[bytes], target: TextIO, kept: bytearray | None,
     return thread
 
 
-def _pump_fd(master: int, target_fd: int, kept: bytearray) -> threading.Thread:
-    """Copy a pseudo-terminal's output to our terminal byte for byte."""
+def _pump_fd(master: int, target_fd: int | None, kept: bytearray) -> threading.Thread:
+    """Copy a pseudo-terminal's output to our terminal byte for byte (`target_fd` None: keep only)."""
 
     def run() -> None:
         while True:
@@ -230,6 +285,8 @@ def _pump_fd(master: int, target_fd: int, kept: bytearray) -> threading.Thread:
             if not chunk:
                 break
             _keep(kept, chunk)
+            if target_fd is None:
+                continue
             try:
                 os.write(target_fd, chunk)
             except OSError:

@@ -201,9 +201,9 @@ class AppleContainerRuntime(Runtime):
         import subprocess
 
         try:
-            status = _exec.capture([self.binary, "system", "status"], timeout=30)
+            status = _exec.capture([self.binary, "system", "status"], timeout=30, env=self.env)
             if status.returncode == USAGE_ERROR:
-                return _exec.capture([self.binary, "list", "--format", "json"], timeout=30).ok
+                return _exec.capture([self.binary, "list", "--format", "json"], timeout=30, env=self.env).ok
             return status.ok
         except (FileNotFoundError, subprocess.TimeoutExpired):
             return False

@@ -45,7 +45,8 @@ class ContainerSpec(NamedTuple):
     name: str
     image: str
     labels: Mapping[str, str] = _NO_ENTRIES
-    mounts: Sequence[tuple[str, str]] = ()
+    mounts: Sequence[tuple[str, str]] = ()  # (host directory, target): bind mounts
+    volumes: Sequence[tuple[str, str]] = ()  # (named volume, target) on the engine
     workdir: str | None = None
     env: Mapping[str, str] = _NO_ENTRIES
     command: Sequence[str] = ()
@@ -66,6 +67,7 @@ class ContainerInfo(NamedTuple):
     labels: Mapping[str, str] = _NO_ENTRIES
     image_id: str | None = None
     mounts: tuple[str, ...] = ()  # host sources of its mounts, to recognise a pre-home-id container
+    engine: str = "default"  # the engine it is on (a named engine, or the default one)
 
     @property
     def project_id(self) -> str | None:
@@ -83,7 +85,7 @@ class ContainerInfo(NamedTuple):
         """The JSON shape of `container list --json` and the MCP `container` tool;
         `orphan`: its project is gone from this home (`container stop ID` removes it)."""
         return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
-                "status": self.status, "orphan": orphan}
+                "status": self.status, "orphan": orphan, "engine": self.engine}
 
 
 class Runtime(abc.ABC):
@@ -93,9 +95,18 @@ class Runtime(abc.ABC):
     display_name: str
     can_rename: bool
     texts: ErrorTexts
+    # A named engine (`engines` in the config) sets these with `point_at`; the default
+    # engine keeps them, so its CLI reads DOCKER_HOST, contexts and connections as usual.
+    engine: str = "default"  # the engine's name in this home
+    endpoint: str | None = None  # where a named engine is, for messages
+    env: Mapping[str, str] | None = None  # the whole environment of its CLI calls; None: ours
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
+
+    def point_at(self, engine: str, endpoint: str | None, env: Mapping[str, str]) -> None:
+        """Make this a named engine's runtime: every call runs with `env` (its endpoint set)."""
+        self.engine, self.endpoint, self.env = engine, endpoint, env
 
     # --- probing ---------------------------------------------------------------
 
@@ -104,7 +115,7 @@ class Runtime(abc.ABC):
         import subprocess
 
         try:
-            result = _exec.capture([self.binary, "--version"], timeout=30)
+            result = _exec.capture([self.binary, "--version"], timeout=30, env=self.env)
         except (FileNotFoundError, subprocess.TimeoutExpired):
             return None
         lines = result.stdout.strip().splitlines()
@@ -202,7 +213,7 @@ class Runtime(abc.ABC):
         """Run a command in the container with the terminal attached; its exit code."""
         argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
         try:
-            return _exec.interactive(argv)
+            return _exec.interactive(argv, env=self.env)
         except FileNotFoundError:
             raise self.missing_binary() from None
 
@@ -213,8 +224,30 @@ class Runtime(abc.ABC):
     # --- shared machinery ------------------------------------------------------
 
     def classify(self, result: _exec.Result, image: str | None = None) -> EngineError:
-        """Turn a failed call into the matching classified error."""
-        return classify_failure(result, self.texts, image)
+        """Turn a failed call into the matching classified error; one about a named
+        engine that cannot be reached names that engine."""
+        error = classify_failure(result, self.texts, image)
+        if isinstance(error, EngineUnavailableError) and self.engine != "default":
+            error.message = f"the engine {self.engine!r} ({self.endpoint or self.display_name}) cannot be reached: " \
+                            f"{error.detail or error.message}"
+            error.args = (error.message,)
+            error.hint = ("check that it is up and that this machine can reach it (`oubliette doctor` tries "
+                          "every engine); its projects wait for it, the other engines' projects work meanwhile")
+        return error
+
+    # --- volumes and endpoints (engines that can be named engines) -----------------
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Create a named volume unless it exists (a volume workspace, on first start)."""
+        raise NotImplementedError(f"{self.display_name} has no named volumes here")
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove a named volume; False when there is none."""
+        raise NotImplementedError(f"{self.display_name} has no named volumes here")
+
+    def context_endpoint(self, context: str) -> str | None:
+        """The URL a named context/connection points at (read by the CLI, no engine call)."""
+        return None
 
     @abc.abstractmethod
     def missing_binary(self) -> EngineUnavailableError:
@@ -226,7 +259,7 @@ class Runtime(abc.ABC):
         import subprocess
 
         try:
-            result = _exec.capture(argv, timeout=timeout)
+            result = _exec.capture(argv, timeout=timeout, env=self.env)
         except FileNotFoundError:
             raise self.missing_binary() from None
         except subprocess.TimeoutExpired:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from oubliette.errors import EngineUnavailableError
@@ -49,6 +49,8 @@ def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = ()) -> lis
         # --mount, not --volume: a missing source is an error, never an empty directory
         # made on the engine's host (where a remote engine's host is not this one).
         argv += ["--mount", f"type=bind,source={source},target={target}"]
+    for volume, target in spec.volumes:
+        argv += ["--mount", f"type=volume,source={name_ok(volume)},target={target}"]
     if spec.workdir:
         argv += ["--workdir", spec.workdir]
     for key, value in spec.env.items():
@@ -83,6 +85,22 @@ def inspect_argv(binary: str, name: str) -> list[str]:
 
 def logs_argv(binary: str, name: str, lines: int) -> list[str]:
     return [binary, "logs", "--tail", str(lines), name_ok(name)]
+
+
+def volume_create_argv(binary: str, name: str, labels: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
+    """`volume create` (docker's returns the volume when it exists; podman needs `--ignore` in `extra`)."""
+    argv = [binary, "volume", "create"]
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, *extra, name_ok(name)]
+
+
+def volume_rm_argv(binary: str, name: str) -> list[str]:
+    return [binary, "volume", "rm", name_ok(name)]
+
+
+def context_inspect_argv(binary: str, context: str) -> list[str]:
+    return [binary, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", name_ok(context)]
 
 
 
@@ -173,7 +191,8 @@ class DockerRuntime(Runtime):
         import subprocess
 
         try:
-            return _exec.capture([self.binary, "version", "--format", "{{.Server.Version}}"], timeout=30).ok
+            argv = [self.binary, "version", "--format", "{{.Server.Version}}"]
+            return _exec.capture(argv, timeout=30, env=self.env).ok
         except (FileNotFoundError, subprocess.TimeoutExpired):
             return False
 
@@ -187,7 +206,7 @@ class DockerRuntime(Runtime):
 
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         try:
-            result = _exec.stream(pull_argv(self.binary, ref), out=out, err=err)
+            result = _exec.stream(pull_argv(self.binary, ref), out=out, err=err, env=self.env)
         except FileNotFoundError:
             raise self.missing_binary() from None
         if not result.ok:
@@ -271,6 +290,21 @@ class DockerRuntime(Runtime):
         return (result.stdout + result.stderr).strip()
 
 
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._call(volume_create_argv(self.binary, name, labels))
+
+    def remove_volume(self, name: str) -> bool:
+        result = self._call(volume_rm_argv(self.binary, name), check=False)
+        if result.ok:
+            return True
+        if "no such volume" in result.stderr.lower():
+            return False
+        raise self.classify(result)
+
+    def context_endpoint(self, context: str) -> str | None:
+        result = self._call(context_inspect_argv(self.binary, context), check=False)
+        return result.stdout.strip() or None if result.ok else None
 
     def missing_binary(self) -> EngineUnavailableError:
         return EngineUnavailableError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oubliette.errors import EngineError, EngineUnavailableError, OublietteError
@@ -106,7 +106,8 @@ class PodmanRuntime(docker.DockerRuntime):
     def local(self) -> bool:
         """A podman on this Linux host (not `--remote`/CONTAINER_HOST, not a macOS machine VM):
         only then do the host's init binaries and user namespace matter."""
-        return sys.platform.startswith("linux") and not os.environ.get("CONTAINER_HOST")
+        env = os.environ if self.env is None else self.env
+        return sys.platform.startswith("linux") and not (env.get("CONTAINER_HOST") or env.get("CONTAINER_CONNECTION"))
 
     def init_path(self) -> str | None:
         """None when podman finds its own init (catatonit), else another init that is here."""
@@ -160,6 +161,17 @@ class PodmanRuntime(docker.DockerRuntime):
 
     def _normalized(self, info: ContainerInfo) -> ContainerInfo:
         return info._replace(image_id=full_id(info.image_id))
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._call(docker.volume_create_argv(self.binary, name, labels, extra=["--ignore"]))
+
+    def context_endpoint(self, context: str) -> str | None:
+        """A connection's URI, from `system connection list` (podman's own files, no service)."""
+        result = self._call([self.binary, "system", "connection", "list", "--format", "json"], check=False)
+        if not result.ok:
+            return None
+        rows = self.parse(result, lambda out: json.loads(out or "[]") or [])
+        return next((row.get("URI") for row in rows if isinstance(row, dict) and row.get("Name") == context), None)
 
     def missing_binary(self) -> EngineUnavailableError:
         return EngineUnavailableError(

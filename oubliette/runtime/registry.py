@@ -22,6 +22,9 @@ class EngineKind(NamedTuple):
     binary_env: str | None  # an environment variable that names another binary
     adapter: str  # "module:Class", imported only when the engine is used
     pull_command: str  # the manual pull a hint suggests
+    host_env: str | None = None  # the CLI's variable for an endpoint URL (a named engine's "host")
+    context_env: str | None = None  # ... and for a named endpoint (docker context, podman connection)
+    context_key: str | None = None  # what a named engine entry calls that named endpoint
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
@@ -29,9 +32,11 @@ class EngineKind(NamedTuple):
 
 ENGINES: dict[str, EngineKind] = {
     "docker": EngineKind("docker", "Docker", "docker", None,
-                         "oubliette.runtime.docker:DockerRuntime", "docker pull {image}"),
+                         "oubliette.runtime.docker:DockerRuntime", "docker pull {image}",
+                         "DOCKER_HOST", "DOCKER_CONTEXT", "context"),
     "podman": EngineKind("podman", "Podman", "podman", None,
-                         "oubliette.runtime.podman:PodmanRuntime", "podman pull {image}"),
+                         "oubliette.runtime.podman:PodmanRuntime", "podman pull {image}",
+                         "CONTAINER_HOST", "CONTAINER_CONNECTION", "connection"),
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
                         "oubliette.runtime.apple:AppleContainerRuntime", "container image pull {image}"),
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import uuid
@@ -43,10 +44,13 @@ class Container:
     state: str = "running"
     command: list = field(default_factory=list)
     mounts: list = field(default_factory=list)  # host sources
+    volumes: list = field(default_factory=list)  # named volumes
 
 
 class FakeDocker:
-    def __init__(self, fp, monkeypatch) -> None:
+    """The local engine; `remote(host)` adds an engine that calls with DOCKER_HOST=host reach."""
+
+    def __init__(self, fp=None, monkeypatch=None) -> None:
         self.images: dict[str, str] = {}  # local ref -> id
         self.registry: dict[str, str] = {}  # ref -> id a pull gets
         self.pull_errors: dict[str, str] = {}  # ref -> recorded stderr file
@@ -57,9 +61,28 @@ class FakeDocker:
         self.exec_codes: list[int] = []
         self.removed_images: list[str] = []
         self.log: list[list[str]] = []
+        self.volumes: dict[str, dict] = {}  # name -> labels
+        self.remotes: dict[str, FakeDocker] = {}  # DOCKER_HOST -> that engine
+        self.envs: list[dict | None] = []  # the environment of each call, beside `log`
         self._lock = threading.RLock()
-        fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
-        monkeypatch.setattr(_exec, "stream", self._stream)
+        if fp is not None:
+            fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
+            monkeypatch.setattr(_exec, "stream", self._stream)
+
+    def remote(self, host: str) -> FakeDocker:
+        """Another engine, reached with DOCKER_HOST=host; it pulls from the same registry."""
+        engine = FakeDocker()
+        engine.registry = self.registry
+        engine._lock = self._lock
+        self.remotes[host] = engine
+        return engine
+
+    def _engine_for(self, env) -> FakeDocker | None:
+        """The engine a call reaches: DOCKER_HOST picks a remote one (None: nothing listens there)."""
+        host = (os.environ if env is None else env).get("DOCKER_HOST")
+        if not host or host == "unix:///var/run/docker.sock":
+            return self
+        return self.remotes.get(host)
 
     # --- set-up helpers ---------------------------------------------------------------
 
@@ -83,18 +106,27 @@ class FakeDocker:
     # --- the engine -------------------------------------------------------------------
 
     def _dispatch(self, process) -> None:
-        rc, out, err = self._answer([str(a) for a in process.args])
+        rc, out, err = self._routed([str(a) for a in process.args], (process.kwargs or {}).get("env"))
         for stream, text in ((process.stdout, out), (process.stderr, err)):
             if stream is not None and text:
                 stream.write(text.encode())
                 stream.seek(0)
         process.returncode = rc
 
-    def _stream(self, argv, out=None, err=None, progress_on_stderr=False) -> _exec.Result:
-        rc, stdout, stderr = self._answer([str(a) for a in argv])
+    def _stream(self, argv, out=None, err=None, progress_on_stderr=False, env=None) -> _exec.Result:
+        rc, stdout, stderr = self._routed([str(a) for a in argv], env)
         (out or sys.stdout).write(stdout)
         (err or sys.stderr).write(stderr)
         return _exec.Result(list(argv), rc, "", stderr)
+
+    def _routed(self, argv: list[str], env) -> tuple[int, str, str]:
+        engine = self._engine_for(env)
+        if engine is None:
+            host = (os.environ if env is None else env)["DOCKER_HOST"]
+            return 1, "", (f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n")
+        with self._lock:
+            engine.envs.append(env)
+        return engine._answer(argv)
 
     def _answer(self, full_argv: list[str]) -> tuple[int, str, str]:
         with self._lock:  # refresh calls the engine from several threads
@@ -171,8 +203,12 @@ class FakeDocker:
                 opts["labels"][key] = val
             elif flag == "--mount":
                 fields = dict(part.split("=", 1) for part in value.split(","))
-                assert fields["type"] == "bind", value
-                opts["mounts"].append(fields["source"])
+                assert fields["type"] in ("bind", "volume"), value
+                if fields["type"] == "volume":
+                    self.volumes.setdefault(fields["source"], {})
+                    opts.setdefault("volumes", []).append(fields["source"])
+                else:
+                    opts["mounts"].append(fields["source"])
             else:
                 opts[flag] = value
             i += 2
@@ -182,7 +218,8 @@ class FakeDocker:
         if image not in self.images:
             return 125, "", f"Unable to find image '{image}' locally\n"
         container = Container(uuid.uuid4().hex + uuid.uuid4().hex, name, image, self.images[image],
-                              opts["labels"], command=command, mounts=opts["mounts"])
+                              opts["labels"], command=command, mounts=opts["mounts"],
+                              volumes=opts.get("volumes", []))
         if image in self.broken_images:
             container.state = "exited"
         self.containers[name] = container
@@ -251,6 +288,26 @@ class FakeDocker:
         container.name = new
         self.containers[new] = container
         return 0, "", ""
+
+    def _volume(self, args):
+        if args[0] == "create":
+            labels = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--label")
+            self.volumes.setdefault(args[-1], labels)
+            return 0, args[-1] + "\n", ""
+        assert args[0] == "rm", args
+        name = args[1]
+        if any(name in c.volumes for c in self.containers.values()):
+            return 1, "", f"Error response from daemon: remove {name}: volume is in use\n"
+        if self.volumes.pop(name, None) is None:
+            return 1, "", f"Error response from daemon: get {name}: no such volume\n"
+        return 0, name + "\n", ""
+
+    def _context(self, args):
+        assert args[:3] == ["inspect", "--format", "{{.Endpoints.docker.Host}}"], args
+        contexts = {"default": "unix:///var/run/docker.sock", "team-host": "ssh://me@team"}
+        if args[3] not in contexts:
+            return 1, "", f"context \"{args[3]}\" does not exist\n"
+        return 0, contexts[args[3]] + "\n", ""
 
     def _logs(self, args):
         return 0, "", recorded("docker/logs_no_sleep.txt")

@@ -106,7 +106,7 @@ def test_project_actions_and_their_errors(oubliette_home, engine):
 
         assert "Input should be" in await tools.error("project", action="rename")
         deleted = await tools.ok("project", action="delete", project_id=default["id"], purge=True)
-        assert deleted == {"id": default["id"], "deleted": True, "workspace": None}
+        assert deleted == {"id": default["id"], "deleted": True, "workspace": None, "volume": None}
         assert [p["id"] for p in (await tools.ok("project", action="list"))["projects"]] == [created["id"]]
 
     scenario(oubliette_home, engine.env, body)
@@ -123,7 +123,7 @@ def test_container_actions_refresh_and_recovery_after_errors(oubliette_home, eng
         listed = await tools.ok("container", action="list")
         assert listed["containers"] == [{"project_id": project_id, "name": f"oubliette-{project_id}",
                                          "image": ML, "type": "python-ml", "status": "running",
-                                         "orphan": False}]
+                                         "orphan": False, "engine": "default"}]
 
         engine.write(registry={ML: DIGEST["3"]})
         refreshed = await tools.ok("container_refresh", project_id=project_id)

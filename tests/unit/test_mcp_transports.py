@@ -89,5 +89,5 @@ def test_the_mcp_delete_reports_a_users_workspace_as_kept_even_with_purge(run, d
     project_id = create(run, "mine", "--workspace", str(code))
     app = App(home=oubliette_home, runtime_choice="docker", reporter=Reporter(to_stderr=True))
     record = _delete(app, project_id, purge=True)
-    assert record == {"id": project_id, "deleted": True, "workspace": str(code.resolve())}
+    assert record == {"id": project_id, "deleted": True, "workspace": str(code.resolve()), "volume": None}
     assert (code / "main.txt").read_text() == "mine"

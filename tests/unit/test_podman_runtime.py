@@ -175,7 +175,7 @@ def test_unreadable_engine_output_is_an_error_naming_the_command(fp, runtime, ar
 
 
 def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
-    def hang(argv, timeout=None):
+    def hang(argv, timeout=None, env=None):
         raise subprocess.TimeoutExpired(argv, timeout)
 
     monkeypatch.setattr(_exec, "capture", hang)
