@@ -1,4 +1,4 @@
-"""`oubliette doctor`: is this setup healthy? Engine, config, images, home, token.
+"""`oubliette doctor`: is this setup healthy? Engines, config, images, home, token.
 
 Each check says ok, warn (works, but something is not ready yet: an image not pulled,
 no token because init never ran) or fail (something is wrong), with a hint.
@@ -39,6 +39,8 @@ def run_checks(app: App) -> list[Check]:
     checks.append(_engine(app, config_ok=checks[0].status == OK))
     if checks[0].status != FAIL and checks[1].status == OK:
         checks += _images(app)
+    if checks[0].status != FAIL:
+        checks += _named_engines(app)
     checks += [_home(app), _token(app)]
     return checks
 
@@ -78,6 +80,26 @@ def _engine(app: App, config_ok: bool) -> Check:
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}, {version}) does not answer",
                      runtime.texts.start_hint)
     return Check("engine", OK, f"{runtime.display_name} via `{runtime.binary}`: {version}; {why}")
+
+
+def _named_engines(app: App) -> list[Check]:
+    """Each engine of the config's "engines": does it answer? (Warn only when no project uses it.)"""
+    if not app.config.engines:
+        return []
+    used = {p.engine for p in app.projects.list()}
+    checks = []
+    for name, entry in sorted(app.config.engines.items()):
+        runtime = app.on_engine(name).runtime
+        label = f"engine {name}"
+        if runtime.is_running():
+            checks.append(Check(label, OK, f"{runtime.display_name} at {entry.endpoint} answers"))
+        else:
+            checks.append(Check(label, FAIL if name in used else WARN,
+                                f"{runtime.display_name} at {entry.endpoint} does not answer"
+                                + ("" if name in used else " (no project uses it)"),
+                                f"check that it is up and reachable from here, and the entry engines.{name} "
+                                f"in {app.config.path}"))
+    return checks
 
 
 def _images(app: App) -> list[Check]:

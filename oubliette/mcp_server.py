@@ -56,22 +56,25 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         project_id: Annotated[str | None, Field(
             description="get, delete: the project's id (proj_...), its name, or a unique id prefix")] = None,
         purge: Annotated[bool, Field(description="delete: also delete the project's workspace")] = False,
+        engine: Annotated[str | None, Field(
+            description="create: pin the project to this named engine of the config (default: the default "
+                        "engine)")] = None,
     ) -> dict[str, Any]:
         """Create, list, get and delete projects; `options` lists the container types.
         Changes state: create, delete. Reads only: list, get, options."""
-        from oubliette import lifecycle
+        from oubliette import project_ops
 
         app = make_app()
         if action == "create":
-            return _call(lambda: _create(app, _required(name, "name", action), container_type))
+            return _call(lambda: _create(app, _required(name, "name", action), container_type, engine))
         if action == "list":
-            return {"projects": [lifecycle.project_record(app, p) for p in _call(app.projects.list)]}
+            return {"projects": [project_ops.project_record(app, p) for p in _call(app.projects.list)]}
         if action == "get":
             ref = _required(project_id, "project_id", action)
-            return _call(lambda: lifecycle.project_record(app, app.projects.get(ref), with_sessions=True))
+            return _call(lambda: project_ops.project_record(app, app.projects.get(ref), with_sessions=True))
         if action == "delete":
             return _call(lambda: _delete(app, _required(project_id, "project_id", action), purge))
-        return _call(lambda: lifecycle.type_options(app))
+        return _call(lambda: project_ops.type_options(app))
 
     @server.tool()
     def container(
@@ -162,11 +165,11 @@ def _required(value: str | None, name: str, action: str) -> str:
     return value
 
 
-def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
-    from oubliette.lifecycle import create_project, project_record
+def _create(app: App, name: str, container_type: str | None, engine: str | None = None) -> dict[str, Any]:
+    from oubliette.project_ops import create_project, project_record
 
     try:
-        return project_record(app, create_project(app, name, container_type))
+        return project_record(app, create_project(app, name, container_type, engine=engine))
     except UnknownTypeError:
         # The original server's words, which agents already know.
         kind = container_type or app.config.default_type
@@ -175,7 +178,7 @@ def _create(app: App, name: str, container_type: str | None) -> dict[str, Any]:
 
 
 def _delete(app: App, ref: str, purge: bool) -> dict[str, Any]:
-    from oubliette.lifecycle import delete_project, deletion_record
+    from oubliette.project_ops import delete_project, deletion_record
 
     return deletion_record(app, delete_project(app, ref, purge, app.reporter), purge)
 

@@ -128,8 +128,9 @@ def name_taken(runtime: Runtime, holder: ContainerInfo) -> ConflictError:
     return ConflictError(
         f"the container name {holder.name} is taken by container {holder.id[:12]}, which this oubliette home "
         "did not create; it was left as it is",
-        hint=f"if it is yours and not needed, remove it (`{runtime.binary} rm {holder.name}`); otherwise use "
-             "another oubliette home for this engine")
+        hint=f"if it is yours and not needed, remove it (`{runtime.binary} rm {holder.name}`"
+             + (f" on engine {runtime.engine}, {runtime.endpoint}" if runtime.engine != "default" else "")
+             + "); otherwise use another oubliette home for this engine")
 
 
 def run_verified(runtime: Runtime, spec: ContainerSpec) -> ContainerInfo:

@@ -12,11 +12,13 @@ from oubliette.cli.output import json_option, print_json
 @json_option
 @click.pass_obj
 def doctor(app: App, as_json: bool) -> None:
-    """Check the engine, the config, the configured images, the home and the token.
+    """Check the engine, the config, the configured images, the named engines, the home
+    and the token.
 
-    Exit 0 when healthy (an image not pulled yet, or no token because init never ran,
-    is a warning with its hint), 1 when something is wrong (a broken config, unsafe
-    permissions), 3 when no engine is usable. Each problem comes with a hint.
+    Exit 0 when healthy (an image not pulled yet, no token because init never ran, or a
+    named engine no project uses not answering, is a warning with its hint), 1 when
+    something is wrong (a broken config, unsafe permissions, a named engine a project
+    uses not answering), 3 when no engine is usable. Each problem comes with a hint.
     """
     from oubliette.doctor import exit_code, run_checks
 

@@ -259,7 +259,8 @@ class ImageFactory:
         tar_path = self.workdir / f"{uuid.uuid4().hex}.tar"
         with tarfile.open(tar_path, "w") as tar:
             tar.add(self.busybox, arcname="bin/busybox")
-            applets = ["sh", "ls", "cat", "echo", "true", "id", "touch", "kill", "ps", "env", "test"]
+            applets = ["sh", "ls", "cat", "echo", "true", "id", "touch", "kill", "ps", "env", "test", "tar",
+                       "mkdir", "find", "sort", "cp", "md5sum"]
             if with_sleep:
                 applets.append("sleep")
             for applet in applets:
@@ -319,6 +320,59 @@ def images(registry, tmp_path, request) -> ImageFactory:
     factory = ImageFactory(registry, tmp_path, engine)
     yield factory
     factory.cleanup()
+
+
+# --- a second engine, standing in for a remote one ----------------------------------------
+
+
+class SecondEngine(Engine):
+    """The second dockerd `.ci/second-engine` starts (OUBLIETTE_TEST_SECOND_ENGINE): it
+    cannot see the directory the tests keep their homes in, as a remote engine could not."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(**vars(DOCKER))
+        self.host = host
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "DOCKER_CONTEXT"}
+        result = subprocess.run(["docker", *args], capture_output=True, timeout=timeout,
+                                env={**env, "DOCKER_HOST": self.host})
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker -H {self.host} {' '.join(args)} failed: {result.stderr.decode()}")
+        return result
+
+    def remove_home(self, home: Path) -> None:
+        """This home's containers and volumes there, and the test images pulled there."""
+        id_file = home / "data" / "home.id"
+        if id_file.exists():
+            label = f"label=oubliette.home={id_file.read_text().strip()}"
+            names = self.out("ps", "-aq", "--filter", label).split()
+            if names:
+                self.cli("rm", "--force", *names, check=False)
+            volumes = self.out("volume", "ls", "-q", "--filter", label).split()
+            if volumes:
+                self.cli("volume", "rm", "--force", *volumes, check=False)
+        refs = [ref for ref in self.out("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+                if "/oubliette-test-" in ref]
+        if refs:
+            self.cli("image", "rm", "--force", *refs, check=False)
+
+
+@pytest.fixture(scope="session")
+def second_engine_host() -> str:
+    host = os.environ.get("OUBLIETTE_TEST_SECOND_ENGINE")
+    if not host:
+        unavailable("no second engine: set OUBLIETTE_TEST_SECOND_ENGINE (`.ci/second-engine start` makes one)")
+    if SecondEngine(host).cli("version", check=False, timeout=60).returncode != 0:
+        unavailable(f"the second engine at {host} does not answer")
+    return host
+
+
+@pytest.fixture
+def second_engine(second_engine_host, home) -> SecondEngine:
+    engine = SecondEngine(second_engine_host)
+    yield engine
+    engine.remove_home(home)
 
 
 # --- running oubliette for real --------------------------------------------------------

@@ -245,3 +245,21 @@ def test_the_pipe_carries_every_byte_and_reports_both_sides(tmp_path):
 def test_workspace_commands_refuse_a_source_that_is_not_a_directory(run, docker, tmp_path):
     project_id = create(run, "web")
     assert_clean_error(run("workspace", "push", project_id, str(tmp_path / "missing")), 1, "is not a directory")
+
+
+def test_doctor_checks_each_named_engine(run, docker, box):
+    create(run, "there", "--engine", "box")
+    report = json.loads(run("doctor", "--json").stdout)
+    assert {c["name"]: c["status"] for c in report["checks"]}["engine box"] == "ok"
+    docker.remotes.clear()
+    result = run("doctor", "--json")
+    check = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "engine box")
+    assert check["status"] == "fail" and BOX in check["detail"] and result.exit_code == 1
+
+
+def test_the_mcp_project_tool_creates_on_a_named_engine(box, oubliette_home):
+    from oubliette.app import App
+    from oubliette.mcp_server import _create
+
+    record = _create(App(home=oubliette_home), "agent-made", None, engine="box")
+    assert record["engine"] == "box" and record["workspace_kind"] == "volume"

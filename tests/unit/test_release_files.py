@@ -15,7 +15,7 @@ from tests.conftest import require_tool
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 DOCKERFILES = [ROOT / "containers" / "base" / "Dockerfile", ROOT / "containers" / "dev" / "Dockerfile"]
-SCRIPTS = sorted((ROOT / "scripts").glob("*.sh")) + [ROOT / ".ci" / "run"]
+SCRIPTS = sorted((ROOT / "scripts").glob("*.sh")) + [ROOT / ".ci" / "run", ROOT / ".ci" / "second-engine"]
 
 
 def load_yaml(path: Path) -> dict:

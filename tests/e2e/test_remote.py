@@ -1,0 +1,164 @@
+"""Projects on a second engine that cannot see the client's files, as a remote one.
+
+The second engine is a dockerd reached over tcp (`.ci/second-engine`), in a mount
+namespace where the directory holding the tests' homes is hidden. Outcomes are
+checked with raw `docker` calls against each engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import DOCKER, SecondEngine, oubliette, write_config
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def make_tree(root: Path) -> dict[str, bytes]:
+    files = {"a/b/c.txt": b"deep\n", "with space.txt": b"spaced\n", "top.txt": b"top\n",
+             "bin/x/y/blob.bin": os.urandom(300_000)}
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def created(home, *args: str) -> dict:
+    result = oubliette("project", "create", f"p-{uuid.uuid4().hex[:6]}", *args, "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def ok(*args: str, home, env: dict | None = None) -> str:
+    result = oubliette(*args, home=home, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_round_trip(
+        home, images, second_engine: SecondEngine, tmp_path, monkeypatch):
+    monkeypatch.setenv("OUBLIETTE_RUNTIME", "docker")
+    image = images.push(images.repo("remote") + ":latest")
+    write_config(home, {"dev": image.ref}, engines={
+        "box": {"runtime": "docker", "host": second_engine.host},
+        "boxbind": {"runtime": "docker", "host": second_engine.host, "workspace": "bind"}})
+    record = created(home, "--engine", "box")
+    project_id, name, volume = record["id"], f"oubliette-{record['id']}", f"oubliette-{record['id']}-workspace"
+    assert record["engine"] == "box" and record["workspace_kind"] == "volume" and record["volume"] == volume
+
+    ok("container", "start", project_id, home=home)
+    info = second_engine.inspect(name)
+    assert info["State"]["Running"] and DOCKER.inspect(name) is None
+    assert [(m["Type"], m["Name"], m["Destination"]) for m in info["Mounts"]] == [("volume", volume, "/workspace")]
+    labels = json.loads(second_engine.out("volume", "inspect", "--format", "{{json .Labels}}", volume))
+    assert labels == {"oubliette.project": project_id, "oubliette.home": (home / "data/home.id").read_text().strip()}
+
+    source = tmp_path / "src"
+    files = make_tree(source)
+    ok("workspace", "push", project_id, str(source), home=home)
+    listed = ok("session", "start", project_id, "--", "sh", "-c", "find . -type f | sort; cat a/b/c.txt", home=home)
+    assert listed.split("\n")[:4] == ["./a/b/c.txt", "./bin/x/y/blob.bin", "./top.txt", "./with space.txt"]
+    assert listed.endswith("deep\n")
+
+    ok("session", "start", project_id, "--", "sh", "-c",
+       "mkdir -p out/sub && echo made > out/sub/new.txt && cp bin/x/y/blob.bin out/copy.bin", home=home)
+    old_id = info["Id"]
+    ok("container", "refresh", project_id, home=home)
+    assert second_engine.inspect(name)["Id"] != old_id  # replaced; the volume kept the files
+    destination = tmp_path / "dest"
+    pulled = json.loads(ok("workspace", "pull", project_id, str(destination), "--json", home=home))
+    assert pulled["bytes"] > 600_000
+    assert tree(destination) == {**files, "out/sub/new.txt": b"made\n", "out/copy.bin": files["bin/x/y/blob.bin"]}
+
+    # The engine cannot see the client's files: a bind workspace there is an error, not an empty directory.
+    bound = created(home, "--engine", "boxbind")
+    result = oubliette("container", "start", bound["id"], home=home)
+    assert result.returncode != 0 and "Error:" in result.stderr and "Traceback" not in result.stderr
+    assert second_engine.inspect(f"oubliette-{bound['id']}") is None
+
+    # The shell pointing docker elsewhere changes nothing for a pinned project.
+    ok("container", "stop", project_id, home=home, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert second_engine.inspect(name) is None
+    ok("project", "delete", project_id, "--purge", "--yes", home=home)
+    assert second_engine.cli("volume", "inspect", volume, check=False).returncode != 0
+
+
+class Proxy:
+    """A TCP forwarder to the second engine: closing it takes that engine off the network,
+    as the client sees it, while the engine itself keeps running."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("tcp://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._copy, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _copy(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept; a bare close leaves it listening
+        except OSError:
+            pass
+        self.server.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def proxy(second_engine):
+    forwarder = Proxy(second_engine.host)
+    yield forwarder
+    forwarder.close()
+
+
+def test_list_covers_both_engines_and_goes_on_without_one_that_is_down(engine, home, images, second_engine,
+                                                                      proxy):
+    image = images.push(images.repo("both") + ":latest")
+    write_config(home, {"dev": image.ref}, engines={"box": {"runtime": "docker", "host": proxy.url}})
+    here, there = created(home)["id"], created(home, "--engine", "box")["id"]
+    for project_id in (here, there):
+        ok("container", "start", project_id, home=home)
+    assert engine.inspect(f"oubliette-{here}") and second_engine.inspect(f"oubliette-{there}")
+    rows = json.loads(ok("container", "list", "--json", home=home))
+    assert {(r["project_id"], r["engine"], r["status"]) for r in rows} == {
+        (here, "default", "running"), (there, "box", "running")}
+    assert ok("container", "list", home=home).splitlines()[0].split()[-1] == "ENGINE"
+
+    proxy.close()
+    result = oubliette("container", "list", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    assert [r["project_id"] for r in json.loads(result.stdout)] == [here]
+    assert "Warning: the engine 'box'" in result.stderr and proxy.url in result.stderr
+    result = oubliette("container", "start", there, home=home)
+    assert result.returncode == 3 and "Error: the engine 'box'" in result.stderr
+    assert second_engine.inspect(f"oubliette-{there}")["State"]["Running"]  # untouched, still there
