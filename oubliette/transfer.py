@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
 from oubliette.errors import EngineUnavailableError, OublietteError
@@ -22,6 +23,9 @@ from oubliette.lifecycle import WORKSPACE, locked_project, start_locked
 from oubliette.names import container_name
 from oubliette.report import Reporter
 from oubliette.runtime import _exec
+
+if TYPE_CHECKING:
+    from oubliette.runtime.base import Runtime
 
 PROGRESS_SECONDS = 0.2  # how often the byte count is redrawn on a terminal
 LOCAL_TAR = "tar"
@@ -84,7 +88,8 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
     return Transfer(project.id, "pull", f"{name}:{WORKSPACE}", str(directory), total)
 
 
-def _copy(source: list[str], source_env, sink: list[str], sink_env, what: str, runtime, reporter: Reporter) -> int:
+def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[str],
+          sink_env: Mapping[str, str] | None, what: str, runtime: Runtime, reporter: Reporter) -> int:
     """Run the tar pipe with a live byte count on a terminal; errors name the side that failed."""
     shown = _Progress(what, reporter)
     try:
@@ -148,9 +153,9 @@ class _Progress:
             self.err.flush()
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: object) -> bool:
     try:
-        return stream.isatty()
+        return stream.isatty()  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
         return False
 

@@ -20,7 +20,11 @@ temporary home, and cleans up after itself. Targets:
   then stop, rename, run, rm per container); `container stop` of 10 projects at most
   1.3x `docker stop N...; docker rm N...`; `container start` of one project whose
   image is here at most 2.0x `docker run -d ...`. Where `docker-compose` is installed
-  it recreates 10 services after a pull in the same rounds, and its ratio is printed.
+  it recreates 10 services after a pull in the same rounds, and its ratio is printed;
+- with a second Docker engine (`--second-engine URL`, e.g. the one `.ci/second-engine`
+  starts): `container list --json` over two engines, each behind a proxy adding ~50 ms
+  of round trip, at most 0.8x a script that lists the two one after the other (click
+  imported, the same `docker ps`): the calls are concurrent.
 
 Engine calls are counted by a logging `docker` wrapper put first on PATH. PATH holds
 `docker` alone, so auto-detection sees one engine even where podman is installed too.
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import shutil
 import socket
@@ -55,6 +60,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=41, help="timed rounds of the three commands")
     parser.add_argument("--projects", type=int, default=3, help="projects sharing one image for the refresh count")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each workflow (refresh, stop, start)")
+    parser.add_argument("--second-engine", metavar="URL", default=os.environ.get("OUBLIETTE_TEST_SECOND_ENGINE"),
+                        help="a second Docker engine (tcp://...; default $OUBLIETTE_TEST_SECOND_ENGINE) for the "
+                             "two-engine list target; without one that target is not measured")
     args = parser.parse_args()
 
     import sh  # test extra: runs the registry in the background
@@ -117,6 +125,10 @@ def main() -> int:
         pulls = sum(1 for call in refresh_calls if call.startswith("pull "))
 
         workflows = bench_workflows(oubliette, env, image, work, args.rounds)
+        if args.second_engine:
+            workflows += bench_two_engines(oubliette, env, image, work, args.second_engine, args.runs)
+        else:
+            workflows.append(("list over two engines", "no second engine given: not measured", "", None))
     finally:
         subprocess.run([sys.executable, "-m", "oubliette", "container", "stop", "--all"], env=env,
                        capture_output=True)
@@ -245,6 +257,48 @@ def bench_workflows(oubliette: list[str], env: dict, image: str, work: Path, rou
     else:
         rows.append(("docker-compose", "not installed: not timed", "", None))
     return rows
+
+
+def bench_two_engines(oubliette: list[str], env: dict, image: str, work: Path, second: str, runs: int) -> list[tuple]:
+    """`container list --json` over two engines each ~50 ms away (a latency proxy in front
+    of each), beside a script that lists them one after the other: concurrent calls cost
+    the slower engine, not the sum."""
+    from latency_proxy import LatencyProxy
+
+    near = LatencyProxy(os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"), 0.025)
+    far = LatencyProxy(second, 0.025)
+    env = {**env, "OUBLIETTE_HOME": str(work / "home-two-engines")}
+    run(oubliette + ["init", "--no-pull"], env)
+    config = Path(env["OUBLIETTE_HOME"]) / "config/oubliette.jsonc"
+    config.write_text(json.dumps({"containers": {"dev": image}, "engines": {
+        "near": {"runtime": "docker", "host": near.url}, "far": {"runtime": "docker", "host": far.url}}}))
+    ids = [run(oubliette + ["project", "create", name, "--engine", name], env).strip() for name in ("near", "far")]
+    try:
+        for project_id in ids:
+            run(oubliette + ["container", "start", project_id], env)
+        floor = work / "floor-two.py"
+        floor.write_text(
+            "import os, subprocess, sys\nimport click\n"
+            f"for host in {[near.url, far.url]!r}:\n"
+            f"    result = subprocess.run({list_argv('docker', 'oubliette.project')!r}, capture_output=True, "
+            "text=True, env={**os.environ, 'DOCKER_HOST': host})\n"
+            "    sys.stdout.write(result.stdout)\n")
+        ours, raw = oubliette + ["container", "list", "--json"], [sys.executable, str(floor)]
+        ratios = []
+        for _ in range(max(5, runs // 2)):
+            raw_time = timed(raw, env)
+            ratios.append(timed(ours, env) / raw_time)
+        ratio = statistics.median(ratios)
+    finally:
+        for project_id in ids:
+            subprocess.run(oubliette + ["project", "delete", project_id, "--purge", "--yes"], env=env,
+                           capture_output=True)
+        subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True,
+                       env={**env, "DOCKER_HOST": second})
+        near.close()
+        far.close()
+    return [("list over two engines ~50 ms away vs listing each in turn", f"{ratio:.2f}x", "<= 0.80x",
+             ratio <= 0.8)]
 
 
 def run(command: list[str], env: dict) -> str:

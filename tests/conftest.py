@@ -10,6 +10,17 @@ from pathlib import Path
 import pytest
 
 REQUIRE = os.environ.get("OUBLIETTE_E2E") == "require"
+
+
+def pytest_configure(config):
+    """A suite started in the background by a non-interactive shell (`bash .ci/run &`)
+    inherits SIGINT ignored, and so would every oubliette it starts: the Ctrl-C tests
+    could not deliver theirs. Python's own handler here means a default SIGINT in the
+    children (an ignored signal stays ignored across exec; a handled one does not)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 ENV_VARS = ("OUBLIETTE_HOME", "OUBLIETTE_RUNTIME", "OUBLIETTE_DEV", "APPLE_CONTAINER_BINARY")
 
 
