@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from oubliette.engines import DEFAULT_ENGINE
 from oubliette.errors import OublietteError
+from oubliette.names import DEFAULT_ENGINE
 from oubliette.runtime.base import LABEL_PROJECT, ContainerInfo
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.config import Config, load_config, resolve_home
-from oubliette.engines import DEFAULT_ENGINE
+from oubliette.names import DEFAULT_ENGINE
 from oubliette.report import Reporter
 
 if TYPE_CHECKING:

@@ -13,12 +13,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oubliette.engines import EngineEntry, parse_engines
 from oubliette.errors import ConfigError
 from oubliette.runtime.registry import RUNTIME_CHOICES
 from oubliette.validate import image_reference_problem, is_valid_type_name
+
+if TYPE_CHECKING:
+    from oubliette.engines import EngineEntry
 
 CONFIG_DIR = "config"
 CONFIG_NAME = "oubliette.jsonc"
@@ -150,7 +152,11 @@ def parse_config(text: str, path: Path, dev: bool = False) -> Config:
         runtime = "auto"
     if runtime not in RUNTIME_CHOICES:
         raise _key_error(path, "runtime", f"expected one of {', '.join(RUNTIME_CHOICES)}, got {runtime!r}")
-    engines = parse_engines(data.get("engines"), lambda key, problem: _key_error(path, key, problem))
+    engines = {}
+    if data.get("engines") is not None:  # only then: `container list` reads the config on every call
+        from oubliette.engines import parse_engines
+
+        engines = parse_engines(data["engines"], lambda key, problem: _key_error(path, key, problem))
     extra = {k: v for k, v in data.items() if k not in ("containers", "defaults", "runtime", "engines")}
     return Config(path, containers, default_type, runtime, exists=True, dev_mode=dev, extra=extra,
                   engines=engines)

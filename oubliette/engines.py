@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from oubliette.names import DEFAULT_ENGINE
 from oubliette.runtime.registry import ENGINES
 
-DEFAULT_ENGINE = "default"
+__all__ = ["DEFAULT_ENGINE", "EngineEntry", "parse_engines", "volume_name"]
+
 BIND, VOLUME = "bind", "volume"
 WORKSPACE_KINDS = (BIND, VOLUME)
 ENGINE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")

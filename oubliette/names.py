@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 PROJECT_ID_RE = re.compile(r"proj_[0-9a-f]{12}")
 LABEL_HOME = "oubliette.home"
+DEFAULT_ENGINE = "default"  # the engine of projects not pinned to a named one (engines.py)
 
 
 def container_name(project_id: str) -> str:

@@ -2,7 +2,8 @@
 
 `LatencyProxy("unix:///var/run/docker.sock", 0.025)` listens on a loopback port and
 forwards to the engine, holding every chunk `delay` seconds each way, so a round trip
-costs about 2 x delay more, as with a remote engine.
+costs about 2 x delay more, as with a remote engine. With no delay it is a plain
+forwarder, which tests close to take an engine off the network as a client sees it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class LatencyProxy:
         self.target, self.delay = target, delay
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.open: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _connect(self) -> socket.socket:
@@ -34,19 +36,28 @@ class LatencyProxy:
             except OSError:
                 return
             upstream = self._connect()
+            self.open += [client, upstream]
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._copy, args=(source, target), daemon=True).start()
 
     def _copy(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                time.sleep(self.delay)
+                if self.delay:
+                    time.sleep(self.delay)
                 target.sendall(data)
             target.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
     def close(self) -> None:
+        """Stop forwarding: the listening socket closes (shut down first: a bare close leaves
+        a blocked accept listening), and open connections are cut."""
+        for sock in self.open:
+            try:
+                sock.close()
+            except OSError:
+                pass
         try:
             self.server.shutdown(socket.SHUT_RDWR)
         except OSError:

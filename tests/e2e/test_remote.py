@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 import uuid
 from pathlib import Path
 
@@ -92,51 +90,17 @@ def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_
     assert second_engine.cli("volume", "inspect", volume, check=False).returncode != 0
 
 
-class Proxy:
-    """A TCP forwarder to the second engine: closing it takes that engine off the network,
-    as the client sees it, while the engine itself keeps running."""
-
-    def __init__(self, target: str) -> None:
-        host, port = target.removeprefix("tcp://").rsplit(":", 1)
-        self.target = (host, int(port))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._copy, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _copy(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-            target.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        try:
-            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept; a bare close leaves it listening
-        except OSError:
-            pass
-        self.server.close()
-        for sock in self.sockets:
-            sock.close()
-
-
 @pytest.fixture
 def proxy(second_engine):
-    forwarder = Proxy(second_engine.host)
+    """A TCP forwarder to the second engine (the bench's, without added latency): closing
+    it takes that engine off the network, as the client sees it, while it keeps running."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "latency_proxy", Path(__file__).resolve().parents[2] / "scripts" / "latency_proxy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    forwarder = module.LatencyProxy(second_engine.host, delay=0)
     yield forwarder
     forwarder.close()
 
