@@ -126,3 +126,54 @@ def test_list_covers_both_engines_and_goes_on_without_one_that_is_down(engine, h
     result = oubliette("container", "start", there, home=home)
     assert result.returncode == 3 and "Error: the engine 'box'" in result.stderr
     assert second_engine.inspect(f"oubliette-{there}")["State"]["Running"]  # untouched, still there
+
+
+@pytest.fixture
+def podman_service(podman_config, tmp_path_factory):
+    """`podman system service` on a unix socket: a podman engine reached by URL
+    (CONTAINER_HOST), as a named engine's `host` reaches it."""
+    import shutil
+    import subprocess
+    import time
+
+    from tests.conftest import unavailable
+
+    if shutil.which("podman") is None:
+        unavailable("podman is not installed")
+    socket_path = tmp_path_factory.mktemp("podman-service") / "podman.sock"
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket_path}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not socket_path.exists() and time.monotonic() < deadline and service.poll() is None:
+        time.sleep(0.05)
+    if not socket_path.exists():
+        service.kill()
+        unavailable("`podman system service` did not start")
+    yield f"unix://{socket_path}"
+    service.terminate()
+    service.wait(timeout=30)
+
+
+def test_a_podman_engine_named_by_its_socket_url_beside_the_default_docker(home, images, podman_service,
+                                                                         monkeypatch):
+    from tests.e2e.conftest import PODMAN
+
+    monkeypatch.setenv("OUBLIETTE_RUNTIME", "docker")
+    image = images.push(images.repo("pm") + ":latest")
+    write_config(home, {"dev": image.ref}, engines={"pm": {"runtime": "podman", "host": podman_service}})
+    here, there = created(home), created(home, "--engine", "pm")
+    assert there["workspace_kind"] == "oubliette"  # a local socket: a bind workspace
+    try:
+        for record in (here, there):
+            ok("container", "start", record["id"], home=home)
+        assert PODMAN.inspect(f"oubliette-{there['id']}")["State"]["Running"]
+        assert DOCKER.inspect(f"oubliette-{there['id']}") is None
+        ok("session", "start", there["id"], "--", "sh", "-c", "echo via-podman > made.txt", home=home)
+        assert (Path(there["workspace"]) / "made.txt").read_text() == "via-podman\n"
+        rows = json.loads(ok("container", "list", "--json", home=home))
+        assert {(r["project_id"], r["engine"]) for r in rows} == {(here["id"], "default"), (there["id"], "pm")}
+        ok("project", "delete", there["id"], home=home)
+        assert PODMAN.inspect(f"oubliette-{there['id']}") is None
+    finally:
+        PODMAN.cli("rm", "--force", f"oubliette-{there['id']}", check=False)
+        PODMAN.cli("image", "rm", "--force", image.ref, check=False)

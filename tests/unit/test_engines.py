@@ -263,3 +263,40 @@ def test_the_mcp_project_tool_creates_on_a_named_engine(box, oubliette_home):
 
     record = _create(App(home=oubliette_home), "agent-made", None, engine="box")
     assert record["engine"] == "box" and record["workspace_kind"] == "volume"
+
+
+# --- sessions, exec and freshness follow the project's engine ---------------------------------
+
+
+def test_sessions_and_the_exec_tool_run_on_the_projects_engine(run, docker, box, oubliette_home, fp):
+    import subprocess
+    import sys
+
+    from oubliette.app import App
+    from oubliette.execs import exec_captured
+    from oubliette.report import Reporter
+    from oubliette.sessions import SessionRegistry
+
+    fp.allow_unregistered(True)
+    project_id = create(run, "web", "--engine", "box")
+    assert run("session", "start", project_id, "--", "true").exit_code == 0
+    assert box.calls("exec") and not docker.calls("exec")
+    result = exec_captured(App(home=oubliette_home, runtime_choice="docker"), project_id, ["true"],
+                           Reporter(to_stderr=True))
+    assert result.exit_code == 0 and len(box.calls("exec")) == 2
+    client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        session = SessionRegistry(oubliette_home).register(project_id, ["sleep", "30"], pid=client.pid)
+        assert run("session", "end", session.id).exit_code == 0
+        assert box.calls("exec")[-1][-1] == session.id and not docker.calls("exec")
+    finally:
+        client.kill()
+
+
+def test_list_outdated_asks_each_engine_about_its_own_containers(run, docker, box):
+    here, there = create(run, "here"), create(run, "there", "--engine", "box")
+    for project_id in (here, there):
+        assert run("container", "start", project_id).exit_code == 0
+    box.local(DEV, seed="dev-newer-on-box")  # only box's copy of the reference moved
+    rows = json.loads(run("container", "list", "--outdated", "--json").stdout)
+    assert [(r["project_id"], r["engine"]) for r in rows] == [(there, "box")]
