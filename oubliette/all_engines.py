@@ -50,16 +50,29 @@ def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, lis
         return dict(zip(names, pool.map(one, names), strict=True))
 
 
-def listed_everywhere(app: App, engines: Iterable[str] | None = None, all: bool = True) -> list[ContainerInfo]:
+def listed_everywhere(app: App, engines: Iterable[str] | None = None, all: bool = True,
+                      left_out: list[OublietteError] | None = None) -> list[ContainerInfo]:
     """Every labelled container of these engines (default: those in use). An engine that
-    fails is a warning naming it; when every engine failed, the first error is raised."""
+    fails is a warning naming it, or, given `left_out`, its error goes there (commands that
+    change things end with an Error then); when every engine failed, the first error is raised."""
     results = list_on(app, engines_in_use(app) if engines is None else engines, all)
-    failed = {name: r for name, r in results.items() if isinstance(r, OublietteError)}
+    failed = [r for r in results.values() if isinstance(r, OublietteError)]
     if failed and len(failed) == len(results):
-        raise next(iter(failed.values()))
-    for error in failed.values():
-        app.reporter.warn(f"{error.message} (its containers are left out)")
+        raise failed[0]
+    if left_out is not None:
+        left_out += failed  # the caller ends with an Error naming them
+    else:
+        for error in failed:
+            app.reporter.warn(f"{error.message} (its containers are left out)")
     return [info for result in results.values() if not isinstance(result, OublietteError) for info in result]
+
+
+def left_out_error(errors: list[OublietteError], what: str) -> OublietteError:
+    """The error a command exits with after doing its work on every engine but these."""
+    first = errors[0]
+    first.message = f"{first.message}; {what}"
+    first.args = (first.message,)
+    return first
 
 
 def strictly_listed(app: App, engines: Iterable[str], all: bool = True) -> dict[str, list[ContainerInfo]]:

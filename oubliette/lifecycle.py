@@ -279,10 +279,12 @@ def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[C
     return infos
 
 
-def stop_all(app: App, reporter: Reporter, force: bool = False) -> list[StopResult]:
-    """Stop and remove every container of this home: one list, one stop and one remove call.
-    Refused while any project has active sessions, unless `force`."""
-    ours = [i for i in listed_everywhere(app) if app.ownership.owns(i)]
+def stop_all(app: App, reporter: Reporter, force: bool = False,
+             left_out: list[OublietteError] | None = None) -> list[StopResult]:
+    """Stop and remove every container of this home: one list, one stop and one remove call
+    per engine. Refused while any project has active sessions, unless `force`. Engines
+    that cannot be reached are skipped with a warning, their errors added to `left_out`."""
+    ours = [i for i in listed_everywhere(app, left_out=left_out) if app.ownership.owns(i)]
     if not ours:
         return []
     project_ids = sorted({i.project_id for i in ours if i.project_id})

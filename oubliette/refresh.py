@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from oubliette.all_engines import listed_everywhere
 from oubliette.app import App
 from oubliette.errors import (
     AccessDeniedError,
@@ -26,7 +27,7 @@ from oubliette.errors import (
     PullError,
 )
 from oubliette.images import BUILD_HINT
-from oubliette.lifecycle import list_containers, locked_project, owned_pair, refuse_active_sessions, spec_for
+from oubliette.lifecycle import locked_project, owned_pair, refuse_active_sessions, spec_for
 from oubliette.report import Reporter
 from oubliette.runtime.base import LABEL_PROJECT, ContainerInfo, Runtime
 from oubliette.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
@@ -94,13 +95,15 @@ def kept_name(image: str, digest: str) -> str:
     return f"{repository_of(image)}:oubliette-kept-{digest.rpartition(':')[2][:12]}"
 
 
-def refresh_targets(app: App, project_refs: Sequence[str]) -> list[Project]:
-    """The named projects, or every project of this home whose container is running."""
+def refresh_targets(app: App, project_refs: Sequence[str],
+                    left_out: list[OublietteError] | None = None) -> list[Project]:
+    """The named projects, or every project of this home whose container is running (on
+    every engine that answers; the errors of those that do not go to `left_out`)."""
     if project_refs:
         projects = [app.projects.get(ref) for ref in project_refs]
     else:
         projects = []
-        for info in list_containers(app, all=False):
+        for info in app.ownership.containers(listed_everywhere(app, all=False, left_out=left_out)):
             try:
                 projects.append(app.projects.get(info.project_id or ""))
             except OublietteError:

@@ -7,6 +7,7 @@ import click
 from oubliette.app import App
 from oubliette.cli.complete import complete_projects
 from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
+from oubliette.errors import OublietteError
 
 
 @click.group("container")
@@ -111,19 +112,21 @@ def refresh(app: App, project_ids: tuple[str, ...], if_changed: bool, prune: boo
     a container that already runs it is left running ("unchanged (registry
     unreachable)"). If a new container does not start, the old one is brought back.
     Refused while the project has active sessions. Everything outside /workspace is
-    discarded.
+    discarded. Without ids, an engine that cannot be reached is left out: the others'
+    containers are refreshed, then the command exits 3 naming it.
     """
-    from oubliette.errors import OublietteError
     from oubliette.refresh import refresh as refresh_projects
     from oubliette.refresh import refresh_targets
 
     reporter = reporter_for(app, as_json)
-    projects = refresh_targets(app, project_ids)
+    left_out: list[OublietteError] = []
+    projects = refresh_targets(app, project_ids, left_out)
     if not projects:
         if as_json:
             print_json([])
         else:
             click.echo("No running containers to refresh.")
+        _fail_if_left_out(left_out, "its containers were not refreshed")
         return
     single = len(project_ids) == 1 and not as_json  # then a failure is this command's one Error line
     results = refresh_projects(app, projects, reporter, report_failures=not single, jobs=jobs,
@@ -132,6 +135,7 @@ def refresh(app: App, project_ids: tuple[str, ...], if_changed: bool, prune: boo
     unchanged = [r for r in results if r.status.startswith("unchanged")]
     if as_json:
         print_json([r.to_dict() for r in results])
+    _fail_if_left_out(left_out, "its containers were not refreshed (the others were)")
     if single and failed:
         raise OublietteError(failed[0].error or "refresh failed", hint=failed[0].hint)
     if failed:
@@ -157,23 +161,36 @@ def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_jso
     The workspace stays; whatever else lived in the container is gone. Refused while
     a project has active sessions, unless --force. A project without a container is
     a no-op that says so. The id of a deleted project whose container is still
-    listed (orphaned) removes that container.
+    listed (orphaned) removes that container. With --all, an engine that cannot be
+    reached is left out: the others' containers are stopped, then the command exits 3
+    naming it.
     """
     from oubliette.lifecycle import stop_all, stop_containers
 
     if bool(project_ids) == all_:
         raise click.UsageError("give one or more project IDs, or --all (not both)")
     reporter = reporter_for(app, as_json)
-    results = stop_all(app, reporter, force) if all_ else stop_containers(app, project_ids, reporter, force)
+    left_out: list[OublietteError] = []
+    results = (stop_all(app, reporter, force, left_out) if all_
+               else stop_containers(app, project_ids, reporter, force))
     if as_json:
         print_json([r.to_dict() for r in results])
-        return
-    if all_:
+    elif all_:
         count = len(results)
         click.echo(f"Stopped {count} container{'s' if count != 1 else ''}." if count else "No containers to stop.")
+    _fail_if_left_out(left_out, "its containers were not stopped" + (" (the others were)" if results else ""))
+    if as_json or all_:
         return
     for result in results:
         if result.action == "no_container":
             click.echo(f"{result.project_id} has no container; nothing to stop.")
         else:
             click.echo(f"Stopped and removed {result.name}.")
+
+
+def _fail_if_left_out(left_out: list[OublietteError], what: str) -> None:
+    """After the work on every engine that answered: exit 3 naming one that did not."""
+    if left_out:
+        from oubliette.all_engines import left_out_error
+
+        raise left_out_error(left_out, what)

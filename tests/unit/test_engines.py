@@ -204,9 +204,13 @@ def test_an_unreachable_engine_is_a_warning_and_the_others_are_still_listed(run,
     assert "Warning: the engine 'box'" in result.stderr and BOX in result.stderr
     listed = run("project", "list", "--json")
     assert {p["id"]: p["status"] for p in json.loads(listed.stdout)} == {here: "running", there: "unknown"}
+    refreshed = run("container", "refresh", "--json")
+    assert [r["project_id"] for r in json.loads(refreshed.stdout)] == [here]
+    assert_clean_error(refreshed, 3, "the engine 'box'", "its containers were not refreshed (the others were)")
     stopped = run("container", "stop", "--all", "--json")
     assert [r["project_id"] for r in json.loads(stopped.stdout)] == [here]
-    assert "Warning: the engine 'box'" in stopped.stderr
+    assert_clean_error(stopped, 3, "the engine 'box'", "its containers were not stopped (the others were)")
+    assert "Warning:" not in stopped.stderr
 
 
 def test_every_engine_unreachable_is_exit_3(run, docker, box):
