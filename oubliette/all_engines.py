@@ -42,8 +42,11 @@ def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, lis
 
     if len(names) <= 1:
         return {name: one(name) for name in names}
-    for name in names:
-        app.on_engine(name).runtime  # noqa: B018 - detection and its notes happen here, not in threads
+    for name in names:  # detection and its notes happen here, not in threads
+        try:
+            app.on_engine(name).runtime  # noqa: B018
+        except OublietteError:
+            pass  # raised again, and kept, by `one`
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="list") as pool:

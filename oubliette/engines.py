@@ -5,7 +5,8 @@ the config's "runtime" or auto, with the engine CLI's own DOCKER_HOST, context o
 connection passed through. A project pinned to a named engine uses that engine
 whatever the shell says: its endpoint is set in the environment of every call to the
 engine's CLI (DOCKER_HOST/DOCKER_CONTEXT, CONTAINER_HOST/CONTAINER_CONNECTION), the
-others cleared. A leaf module: the config imports it.
+others cleared. Loaded only when the config has "engines" or a command names one, so
+`container list` in a home without named engines never pays for it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from oubliette.errors import EngineUnavailableError
+from oubliette.errors import EngineUnavailableError, OublietteError
 from oubliette.runtime import _exec
 from oubliette.runtime.base import (
     RUNNING,
@@ -91,6 +91,9 @@ def untag_argv(binary: str, ref: str) -> list[str]:
 
 
 def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) -> list[str]:
+    if spec.volumes:  # only named docker/podman engines hold volume workspaces
+        raise OublietteError("Apple's container CLI keeps no volume workspaces here",
+                             hint="check the project's \"engine\" and \"volume\" in its metadata.json")
     argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]

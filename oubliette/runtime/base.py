@@ -18,6 +18,7 @@ from oubliette.errors import (
     EngineOutputError,
     EngineUnavailableError,
     ImageNotFoundError,
+    OublietteError,
     RegistryUnreachableError,
 )
 from oubliette.names import LABEL_HOME  # noqa: F401 (re-exported beside the other labels)
@@ -239,11 +240,16 @@ class Runtime(abc.ABC):
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         """Create a named volume unless it exists (a volume workspace, on first start)."""
-        raise NotImplementedError(f"{self.display_name} has no named volumes here")
+        raise self.no_volumes()
 
     def remove_volume(self, name: str) -> bool:
         """Remove a named volume; False when there is none."""
-        raise NotImplementedError(f"{self.display_name} has no named volumes here")
+        raise self.no_volumes()
+
+    def no_volumes(self) -> OublietteError:
+        return OublietteError(f"{self.display_name} keeps no volume workspaces here",
+                              hint="a volume workspace lives on a named docker or podman engine; check the "
+                                   "project's \"engine\" and \"volume\" in its metadata.json")
 
     def context_endpoint(self, context: str) -> str | None:
         """The URL a named context/connection points at (read by the CLI, no engine call)."""

@@ -255,3 +255,12 @@ def test_auto_picks_apple_when_only_container_is_installed(apple, monkeypatch, t
     assert result.exit_code == 0, result.output
     assert apple.calls("system status") == []  # one engine installed: no probe
     assert apple.calls("list")
+
+
+def test_a_volume_workspace_flag_on_apple_is_a_clean_error(run, apple, oubliette_home):
+    project_id = run("project", "create", "web").stdout.strip()
+    path = oubliette_home / "data/projects" / project_id / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "volume": True}))  # only named engines have it
+    result = run("container", "start", project_id)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Error: Apple container keeps no volume workspaces here" in result.stderr

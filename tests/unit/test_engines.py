@@ -304,3 +304,14 @@ def test_list_outdated_asks_each_engine_about_its_own_containers(run, docker, bo
     box.local(DEV, seed="dev-newer-on-box")  # only box's copy of the reference moved
     rows = json.loads(run("container", "list", "--outdated", "--json").stdout)
     assert [(r["project_id"], r["engine"]) for r in rows] == [(there, "box")]
+
+
+def test_an_engine_gone_from_the_config_is_a_warning_in_listings(run, docker, box, oubliette_home):
+    here, there = create(run, "here"), create(run, "there", "--engine", "box")
+    assert run("container", "start", here).exit_code == 0
+    write_config(oubliette_home, {"containers": {"base": BASE, "dev": DEV}, "engines": {
+        "other": {"runtime": "docker", "host": "tcp://127.0.0.1:2400"}}})
+    result = run("container", "list", "--json")
+    assert result.exit_code == 0 and [r["project_id"] for r in json.loads(result.stdout)] == [here]
+    assert "Warning: the engine 'box' is not in the config" in result.stderr and there
+
