@@ -101,7 +101,7 @@ def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[st
         raise runtime.missing_binary() from None
     finally:
         shown.done()
-    for result in (made, taken):
+    for result in (taken, made):  # the receiving side first: a sender that fails when it stops is its echo
         if result.ok:
             continue
         if result.argv[0] != LOCAL_TAR:  # the engine's side

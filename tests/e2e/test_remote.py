@@ -77,6 +77,15 @@ def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_
     assert pulled["bytes"] > 600_000
     assert tree(destination) == {**files, "out/sub/new.txt": b"made\n", "out/copy.bin": files["bin/x/y/blob.bin"]}
 
+    # A tree the container cannot take (a file where /workspace has a directory) is one clean Error.
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "a").write_text("a file, where a directory is\n")
+    result = oubliette("workspace", "push", project_id, str(clash), home=home)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: copying failed (in the container)"), result.stderr
+
     # The engine cannot see the client's files: a bind workspace there is an error, not an empty directory.
     bound = created(home, "--engine", "boxbind")
     result = oubliette("container", "start", bound["id"], home=home)
