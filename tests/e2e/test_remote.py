@@ -135,6 +135,9 @@ def test_list_covers_both_engines_and_goes_on_without_one_that_is_down(engine, h
     result = oubliette("container", "start", there, home=home)
     assert result.returncode == 3 and "Error: the engine 'box'" in result.stderr
     assert second_engine.inspect(f"oubliette-{there}")["State"]["Running"]  # untouched, still there
+    result = oubliette("container", "stop", "--all", "--json", home=home)  # the others' work, then exit 3
+    assert result.returncode == 3 and [r["project_id"] for r in json.loads(result.stdout)] == [here]
+    assert "Error: the engine 'box'" in result.stderr and engine.inspect(f"oubliette-{here}") is None
 
 
 @pytest.fixture
