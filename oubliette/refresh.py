@@ -126,32 +126,28 @@ class _Target:
 def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool = True,
             jobs: int = DEFAULT_JOBS, if_changed: bool = False, prune: bool = False) -> list[RefreshResult]:
     """Refresh these projects, engine by engine; results in the order given. Goes on past a
-    project's failure; an engine that cannot be reached fails its projects (and, when it
-    is the only engine, the run: no other project could fare better)."""
-    groups: dict[str, list[Project]] = {}
+    project's failure. An engine that cannot be reached fails those of its projects not
+    done yet (and, when it is the only engine, the run: no other project could fare better)."""
+    groups: dict[str, list[_Target]] = {}
     for project in projects:
-        groups.setdefault(project.engine_name, []).append(project)
-    results: dict[str, RefreshResult] = {}
-    for engine, group in groups.items():
+        groups.setdefault(project.engine_name, []).append(_Target(project, reporter))
+    for engine, targets in groups.items():
         try:
-            done = _refresh_on(app.on_engine(engine), group, reporter, report_failures, jobs, if_changed, prune)
+            _refresh_on(app.on_engine(engine), targets, reporter, report_failures, jobs, if_changed, prune)
         except (EngineUnavailableError, ConfigError) as error:
             if len(groups) == 1:
                 raise
-            done = []
-            for project in group:
-                target = _Target(project, reporter)
-                _fail(target, error, report_failures)
-                done.append(target.result)
-        results.update((r.project_id, r) for r in done)
-    return [results[p.id] for p in projects]
+            for target in targets:
+                if target.result.status == "failed" and target.result.error is None:  # not done yet
+                    _fail(target, error, report_failures)
+    by_id = {t.project.id: t.result for targets in groups.values() for t in targets}
+    return [by_id[p.id] for p in projects]
 
 
-def _refresh_on(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool,
-                jobs: int, if_changed: bool, prune: bool) -> list[RefreshResult]:
-    """Refresh projects of one engine (`app` is on that engine)."""
+def _refresh_on(app: App, targets: list[_Target], reporter: Reporter, report_failures: bool,
+                jobs: int, if_changed: bool, prune: bool) -> None:
+    """Refresh projects of one engine (`app` is on that engine); results land in the targets."""
     run = RefreshRun()
-    targets = [_Target(p, reporter) for p in projects]
     where = f" on engine {app.engine_name}" if app.engine_name != "default" else ""
     reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}{where}...")
     with ExitStack() as held:
@@ -164,7 +160,6 @@ def _refresh_on(app: App, projects: Sequence[Project], reporter: Reporter, repor
             run.release(app.runtime)
     if prune:
         _prune(app, [t.result for t in targets], reporter)
-    return [t.result for t in targets]
 
 
 def refresh_one(app: App, project: Project, reporter: Reporter) -> RefreshResult:

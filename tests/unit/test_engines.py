@@ -315,3 +315,24 @@ def test_an_engine_gone_from_the_config_is_a_warning_in_listings(run, docker, bo
     assert result.exit_code == 0 and [r["project_id"] for r in json.loads(result.stdout)] == [here]
     assert "Warning: the engine 'box' is not in the config" in result.stderr and there
 
+
+
+def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, box, monkeypatch):
+    from oubliette import refresh as refresh_module
+
+    here, there = create(run, "here"), create(run, "there", "--engine", "box")
+    for project_id in (here, there):
+        assert run("container", "start", project_id).exit_code == 0
+    replace_one = refresh_module._replace_one
+
+    def then_lose_box(app, target, run_, report):
+        replace_one(app, target, run_, report)
+        if app.engine_name == "box":
+            docker.remotes.clear()  # box goes away once its first container is replaced
+
+    monkeypatch.setattr(refresh_module, "_replace_one", then_lose_box)
+    third = create(run, "third", "--engine", "box")
+    assert run("container", "start", third).exit_code == 0
+    result = run("container", "refresh", here, there, third, "--json", "--jobs", "1")
+    outcome = {r["project_id"]: r["status"] for r in json.loads(result.stdout)}
+    assert outcome[here] == "refreshed" and sorted(outcome[p] for p in (there, third)) == ["failed", "refreshed"]
