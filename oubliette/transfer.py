@@ -23,6 +23,7 @@ from oubliette.lifecycle import WORKSPACE, locked_project, start_locked
 from oubliette.names import container_name
 from oubliette.report import Reporter
 from oubliette.runtime import _exec
+from oubliette.sessions import wrap_command
 
 if TYPE_CHECKING:
     from oubliette.runtime.base import Runtime
@@ -61,7 +62,9 @@ def push(app: App, project_ref: str, source: str, reporter: Reporter) -> Transfe
         runtime = app.for_project(project).runtime
         # `./name` for each entry: no member is `.`, so /workspace itself keeps its owner and mode
         create = [LOCAL_TAR, "-c", "-f", "-", "-C", str(directory), *(f"./{entry}" for entry in entries)]
-        extract = runtime.exec_argv(name, ["tar", "-x", "-o", "-f", "-", "-C", WORKSPACE], tty=False)
+        # through the session wrapper: as the user sessions run as, so the files are theirs
+        extract = runtime.exec_argv(name, wrap_command(["tar", "-x", "-o", "-f", "-", "-C", WORKSPACE]),
+                                    tty=False, env={"OUBLIETTE_SESSION_ID": "workspace-push"})
         total = _copy(create, None, extract, runtime.env, f"Pushing {directory} to {name}", runtime, reporter)
     reporter.info(f"Pushed {_size(total)} from {directory} to {project.id}:{WORKSPACE}.")
     return Transfer(project.id, "push", str(directory), f"{name}:{WORKSPACE}", total)

@@ -114,6 +114,13 @@ def test_a_dev_container_session_has_its_tools_and_can_write_the_workspace(built
     assert written.exists() and written.stat().st_uid == expected_uid  # the host sees its own user
     for tool in ("git version", "curl ", "ripgrep ", "Python 3.", "node v", "npm ", "gcc ", "GNU Make", "venv works"):
         assert tool in out, (tool, out)
+    pushed = home / "to-push"
+    (pushed / "sub").mkdir(parents=True)
+    (pushed / "sub" / "pushed.txt").write_text("pushed\n")
+    result = oubliette("workspace", "push", project_id, str(pushed), home=home, env={"OUBLIETTE_DEV": "1"})
+    assert result.returncode == 0, result.stderr
+    for path in (workspace / "sub", workspace / "sub" / "pushed.txt"):  # the session user's, as its own files
+        assert path.stat().st_uid == expected_uid, (path, path.stat().st_uid)
     rooted = oubliette("session", "start", "--root", project_id, "--", "id", "-u", home=home,
                        env={"OUBLIETTE_DEV": "1"})
     assert rooted.returncode == 0 and rooted.stdout.strip() == "0", rooted.stderr  # not the session user
