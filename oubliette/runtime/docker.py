@@ -87,12 +87,12 @@ def logs_argv(binary: str, name: str, lines: int) -> list[str]:
     return [binary, "logs", "--tail", str(lines), name_ok(name)]
 
 
-def volume_create_argv(binary: str, name: str, labels: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
-    """`volume create` (docker's returns the volume when it exists; podman needs `--ignore` in `extra`)."""
+def volume_create_argv(binary: str, name: str, labels: Mapping[str, str]) -> list[str]:
+    """`volume create` (docker's returns the volume when it exists; podman's fails, saying so)."""
     argv = [binary, "volume", "create"]
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
-    return [*argv, *extra, name_ok(name)]
+    return [*argv, name_ok(name)]
 
 
 def volume_rm_argv(binary: str, name: str) -> list[str]:

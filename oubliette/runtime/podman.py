@@ -163,7 +163,10 @@ class PodmanRuntime(docker.DockerRuntime):
         return info._replace(image_id=full_id(info.image_id))
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
-        self._call(docker.volume_create_argv(self.binary, name, labels, extra=["--ignore"]))
+        """podman's create fails when the volume exists (`--ignore` only came in 4.4)."""
+        result = self._call(docker.volume_create_argv(self.binary, name, labels), check=False)
+        if not result.ok and "already exists" not in result.stderr:
+            raise self.classify(result)
 
     def context_endpoint(self, context: str) -> str | None:
         """A connection's URI, from `system connection list` (podman's own files, no service)."""

@@ -379,8 +379,8 @@ def second_engine(second_engine_host, home) -> SecondEngine:
 
 
 def remove_home_containers(home: Path) -> None:
-    """Remove the containers of this home's projects (and only those): by its home id, and
-    by the ids of its projects."""
+    """Remove the containers and volume workspaces of this home's projects (and only those):
+    by its home id, and by the ids of its projects."""
     filters = []
     id_file = home / "data" / "home.id"
     if id_file.exists():
@@ -392,6 +392,9 @@ def remove_home_containers(home: Path) -> None:
             names = engine.out("ps", "-aq", "--filter", label).split()
             if names:
                 engine.cli("rm", "--force", *names, check=False)
+            volumes = engine.out("volume", "ls", "-q", "--filter", label).split()  # volume workspaces
+            if volumes:
+                engine.cli("volume", "rm", "--force", *volumes, check=False)
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DOCKER, SecondEngine, oubliette, write_config
+from tests.e2e.conftest import DOCKER, PODMAN, Engine, oubliette, write_config
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -42,61 +43,92 @@ def ok(*args: str, home, env: dict | None = None) -> str:
     return result.stdout
 
 
+@dataclass
+class Remote:
+    """A named engine for the round trip: its config entry, and its raw CLI for checks."""
+
+    entry: dict
+    raw: Engine
+    hides_client_files: bool  # the second dockerd cannot see the client's files; the podman service can
+
+
+@pytest.fixture(params=["dockerd", "podman"])
+def remote(request) -> Remote:
+    """The second dockerd over tcp (volume by default: not a local socket), or a podman
+    service on a socket told to keep volume workspaces."""
+    if request.param == "dockerd":
+        second = request.getfixturevalue("second_engine")
+        return Remote({"runtime": "docker", "host": second.host}, second, True)
+    url = request.getfixturevalue("podman_service")
+    return Remote({"runtime": "podman", "host": url, "workspace": "volume"}, PODMAN, False)
+
+
 def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_round_trip(
-        home, images, second_engine: SecondEngine, tmp_path, monkeypatch):
+        home, images, remote: Remote, tmp_path, monkeypatch):
     monkeypatch.setenv("OUBLIETTE_RUNTIME", "docker")
     image = images.push(images.repo("remote") + ":latest")
-    write_config(home, {"dev": image.ref}, engines={
-        "box": {"runtime": "docker", "host": second_engine.host},
-        "boxbind": {"runtime": "docker", "host": second_engine.host, "workspace": "bind"}})
+    write_config(home, {"dev": image.ref},
+                 engines={"box": remote.entry, "boxbind": {**remote.entry, "workspace": "bind"}})
+    raw = remote.raw
     record = created(home, "--engine", "box")
     project_id, name, volume = record["id"], f"oubliette-{record['id']}", f"oubliette-{record['id']}-workspace"
     assert record["engine"] == "box" and record["workspace_kind"] == "volume" and record["volume"] == volume
+    try:
+        ok("container", "start", project_id, home=home)
+        info = raw.inspect(name)
+        assert info["State"]["Running"] and (raw is PODMAN or DOCKER.inspect(name) is None)
+        assert [(m["Type"], m["Name"], m["Destination"]) for m in info["Mounts"]] == [
+            ("volume", volume, "/workspace")]
+        labels = json.loads(raw.out("volume", "inspect", "--format", "{{json .Labels}}", volume))
+        assert labels == {"oubliette.project": project_id,
+                          "oubliette.home": (home / "data/home.id").read_text().strip()}
 
-    ok("container", "start", project_id, home=home)
-    info = second_engine.inspect(name)
-    assert info["State"]["Running"] and DOCKER.inspect(name) is None
-    assert [(m["Type"], m["Name"], m["Destination"]) for m in info["Mounts"]] == [("volume", volume, "/workspace")]
-    labels = json.loads(second_engine.out("volume", "inspect", "--format", "{{json .Labels}}", volume))
-    assert labels == {"oubliette.project": project_id, "oubliette.home": (home / "data/home.id").read_text().strip()}
+        source = tmp_path / "src"
+        files = make_tree(source)
+        ok("workspace", "push", project_id, str(source), home=home)
+        listed = ok("session", "start", project_id, "--", "sh", "-c", "find . -type f | sort; cat a/b/c.txt",
+                    home=home)
+        assert listed.split("\n")[:4] == ["./a/b/c.txt", "./bin/x/y/blob.bin", "./top.txt", "./with space.txt"]
+        assert listed.endswith("deep\n")
 
-    source = tmp_path / "src"
-    files = make_tree(source)
-    ok("workspace", "push", project_id, str(source), home=home)
-    listed = ok("session", "start", project_id, "--", "sh", "-c", "find . -type f | sort; cat a/b/c.txt", home=home)
-    assert listed.split("\n")[:4] == ["./a/b/c.txt", "./bin/x/y/blob.bin", "./top.txt", "./with space.txt"]
-    assert listed.endswith("deep\n")
+        ok("session", "start", project_id, "--", "sh", "-c",
+           "mkdir -p out/sub && echo made > out/sub/new.txt && cp bin/x/y/blob.bin out/copy.bin", home=home)
+        old_id = info["Id"]
+        ok("container", "refresh", project_id, home=home)
+        assert raw.inspect(name)["Id"] != old_id  # replaced; the volume kept the files
+        destination = tmp_path / "dest"
+        pulled = json.loads(ok("workspace", "pull", project_id, str(destination), "--json", home=home))
+        assert pulled["bytes"] > 600_000
+        assert tree(destination) == {**files, "out/sub/new.txt": b"made\n",
+                                     "out/copy.bin": files["bin/x/y/blob.bin"]}
 
-    ok("session", "start", project_id, "--", "sh", "-c",
-       "mkdir -p out/sub && echo made > out/sub/new.txt && cp bin/x/y/blob.bin out/copy.bin", home=home)
-    old_id = info["Id"]
-    ok("container", "refresh", project_id, home=home)
-    assert second_engine.inspect(name)["Id"] != old_id  # replaced; the volume kept the files
-    destination = tmp_path / "dest"
-    pulled = json.loads(ok("workspace", "pull", project_id, str(destination), "--json", home=home))
-    assert pulled["bytes"] > 600_000
-    assert tree(destination) == {**files, "out/sub/new.txt": b"made\n", "out/copy.bin": files["bin/x/y/blob.bin"]}
+        # A tree the container cannot take (a file where /workspace has a directory) is one clean Error.
+        clash = tmp_path / "clash"
+        clash.mkdir()
+        (clash / "a").write_text("a file, where a directory is\n")
+        result = oubliette("workspace", "push", project_id, str(clash), home=home)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and errors[0].startswith("Error: copying failed (in the container)"), result.stderr
 
-    # A tree the container cannot take (a file where /workspace has a directory) is one clean Error.
-    clash = tmp_path / "clash"
-    clash.mkdir()
-    (clash / "a").write_text("a file, where a directory is\n")
-    result = oubliette("workspace", "push", project_id, str(clash), home=home)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and errors[0].startswith("Error: copying failed (in the container)"), result.stderr
+        if remote.hides_client_files:
+            # The engine cannot see the client's files: a bind workspace there is an error, not an empty one.
+            bound = created(home, "--engine", "boxbind")
+            result = oubliette("container", "start", bound["id"], home=home)
+            assert result.returncode != 0 and "Error:" in result.stderr and "Traceback" not in result.stderr
+            assert raw.inspect(f"oubliette-{bound['id']}") is None
 
-    # The engine cannot see the client's files: a bind workspace there is an error, not an empty directory.
-    bound = created(home, "--engine", "boxbind")
-    result = oubliette("container", "start", bound["id"], home=home)
-    assert result.returncode != 0 and "Error:" in result.stderr and "Traceback" not in result.stderr
-    assert second_engine.inspect(f"oubliette-{bound['id']}") is None
-
-    # The shell pointing docker elsewhere changes nothing for a pinned project.
-    ok("container", "stop", project_id, home=home, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
-    assert second_engine.inspect(name) is None
-    ok("project", "delete", project_id, "--purge", "--yes", home=home)
-    assert second_engine.cli("volume", "inspect", volume, check=False).returncode != 0
+        # The shell pointing the engine's CLI elsewhere changes nothing for a pinned project.
+        elsewhere = {"DOCKER_HOST": "unix:///nonexistent.sock", "CONTAINER_HOST": "unix:///nonexistent.sock"}
+        ok("container", "stop", project_id, home=home, env=elsewhere)
+        assert raw.inspect(name) is None
+        ok("project", "delete", project_id, "--purge", "--yes", home=home)
+        assert raw.cli("volume", "inspect", volume, check=False).returncode != 0
+    finally:
+        raw.cli("rm", "--force", name, check=False)
+        raw.cli("volume", "rm", "--force", volume, check=False)
+        if raw is PODMAN:
+            raw.cli("image", "rm", "--force", image.ref, check=False)
 
 
 @pytest.fixture
@@ -168,8 +200,6 @@ def podman_service(podman_config, tmp_path_factory):
 
 def test_a_podman_engine_named_by_its_socket_url_beside_the_default_docker(home, images, podman_service,
                                                                          monkeypatch):
-    from tests.e2e.conftest import PODMAN
-
     monkeypatch.setenv("OUBLIETTE_RUNTIME", "docker")
     image = images.push(images.repo("pm") + ":latest")
     write_config(home, {"dev": image.ref}, engines={"pm": {"runtime": "podman", "host": podman_service}})

@@ -197,3 +197,17 @@ def test_engine_errors_keep_the_call(fp):
         DockerRuntime().start("x")
     assert caught.value.argv == ["docker", "start", "x"] and caught.value.returncode == 1
     assert "boom" in caught.value.stderr
+
+
+def test_volume_create_of_an_existing_volume_and_rm_of_a_missing_one(fp):
+    """podman 4.3 has no `volume create --ignore`: an existing volume is its error text."""
+    runtime = p.PodmanRuntime()
+    name = "oubliette-proj_0123456789ab-workspace"
+    create = ["podman", "volume", "create", "--label", "oubliette.project=proj_0123456789ab", name]
+    fp.register(create, returncode=125, stderr=recorded("podman/volume_create_exists.stderr"))
+    runtime.create_volume(name, {"oubliette.project": "proj_0123456789ab"})
+    fp.register(["podman", "volume", "rm", name], returncode=1, stderr=recorded("podman/volume_rm_missing.stderr"))
+    assert runtime.remove_volume(name) is False
+    fp.register(create, returncode=125, stderr="Error: creating volume: no space left on device\n")
+    with pytest.raises(EngineError):
+        runtime.create_volume(name, {"oubliette.project": "proj_0123456789ab"})
