@@ -336,3 +336,19 @@ def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, bo
     result = run("container", "refresh", here, there, third, "--json", "--jobs", "1")
     outcome = {r["project_id"]: r["status"] for r in json.loads(result.stdout)}
     assert outcome[here] == "refreshed" and sorted(outcome[p] for p in (there, third)) == ["failed", "refreshed"]
+
+
+def test_a_podman_connection_is_set_by_name_and_its_uri_decides_the_workspace(fp):
+    from oubliette.engines import EngineEntry
+    from oubliette.runtime.podman import PodmanRuntime
+
+    entry = EngineEntry("lab", "podman", context="lab")
+    env = entry.environment({"CONTAINER_HOST": "unix:///shell.sock", "PATH": "/bin"})
+    assert env == {"CONTAINER_CONNECTION": "lab", "PATH": "/bin"}  # the shell's endpoint is cleared
+    listing = json.dumps([{"Name": "lab", "URI": "ssh://me@lab:22/run/podman/podman.sock", "Default": True},
+                          {"Name": "here", "URI": "unix:///run/podman/podman.sock", "Default": False}])
+    fp.register(["podman", "system", "connection", "list", "--format", "json"], stdout=listing, occurrences=3)
+    runtime = PodmanRuntime()
+    assert entry.workspace_kind(runtime.context_endpoint) == "volume"
+    assert EngineEntry("here", "podman", context="here").workspace_kind(runtime.context_endpoint) == "bind"
+    assert runtime.context_endpoint("gone") is None
