@@ -1,4 +1,5 @@
-"""Start, list, stop and delete, and sessions: the workflows the CLI and the MCP server share.
+"""Start, list and stop, a project's lock and containers: the workflows the CLI and MCP share
+(project records, create and delete are in project_ops.py).
 
 Invariants kept here:
 - Only this home's containers are ever selected (`App.ownership`): a container of
