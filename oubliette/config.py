@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oubliette.errors import ConfigError
+from oubliette.files import read_home_file, user_path
 from oubliette.runtime.registry import RUNTIME_CHOICES
 from oubliette.validate import image_reference_problem, is_valid_type_name
 
@@ -33,13 +34,17 @@ LOCAL_IMAGES = {
     "base": "oubliette-base:latest",
     "dev": "oubliette-dev:latest",
 }
+CONFIG_MAX_BYTES = 256 * 1024  # a config is a few KB; json5, which reports syntax errors, takes ~2 s on this much
 _REWRITE_HINT = "fix the file, or rewrite it with `oubliette init --force` (the old one is kept as a backup)"
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None, env: Mapping[str, str] = os.environ) -> Path:
     """`--home`, else `OUBLIETTE_HOME`, else `~/.oubliette`."""
-    chosen = home or env.get("OUBLIETTE_HOME") or "~/.oubliette"
-    return Path(chosen).expanduser().absolute()
+    if home:
+        return user_path(home, "--home")
+    if env.get("OUBLIETTE_HOME"):
+        return user_path(env["OUBLIETTE_HOME"], "OUBLIETTE_HOME")
+    return user_path("~/.oubliette", "default home")
 
 
 def is_dev_mode(env: Mapping[str, str] = os.environ) -> bool:
@@ -75,7 +80,7 @@ def load_config(home: Path, dev: bool | None = None) -> Config:
     dev = is_dev_mode() if dev is None else dev
     path = config_path(home)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_home_file(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
         backups = sorted(path.parent.glob(CONFIG_NAME + ".bak*")) if path.parent.is_dir() else []
         if backups:  # a config that went missing is not silently replaced by the defaults
@@ -83,7 +88,7 @@ def load_config(home: Path, dev: bool | None = None) -> Config:
                 f"config {path} is missing, but a backup of it exists: {backups[-1]}",
                 hint=f"restore it (`cp {backups[-1]} {path}`), or write a new one with `oubliette init`") from None
         return Config(path=path, containers=default_containers(dev), exists=False, dev_mode=dev)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not a small regular file, or not UTF-8
         raise ConfigError(f"cannot read config {path}: {exc}", hint=_REWRITE_HINT) from None
     return parse_config(text, path, dev)
 
@@ -94,14 +99,25 @@ _JSON5_ERROR = r"^<string>:(?P<line>\d+) (?P<what>.*) at column (?P<col>\d+)$"  
 # JSONC's two additions to JSON, outside strings: comments, and one comma after a value
 # before } or ] (comments may sit between). A comma after `{`, `[` or another comma is
 # left in place, so `{,}` and `[1,,]` stay invalid, as json5 has them.
-_COMMENT = r"//[^\n]*(?![^\n])|/\*(?:[^*]|\*(?!/))*\*/"  # whole comments only, even when backtracking
+#
+# Linear time on any input: a string or a comment that is never closed is taken whole, to
+# the end of the text (json.loads then fails and json5 reports it), so no later position
+# scans the same tail again; the comma look-ahead stops at the first character that is
+# neither space nor a closed comment, so the stretches it scans do not overlap.
+_COMMENT = r"//[^\n]*(?![^\n])|/\*(?:[^*]|\*(?!/))*\*/"  # closed comments only
+_OPEN_COMMENT = r"//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?"  # closed, or running to the end of the text
 _GAP = rf"(?:\s|{_COMMENT})*"
-_JSONC_TOKENS = re.compile(rf'("(?:\\.|[^"\\])*")|({_COMMENT})|([{{\[,]{_GAP},)|,(?={_GAP}[}}\]])')
+_JSONC_TOKENS = re.compile(rf'("(?:\\.|[^"\\])*"?)|({_OPEN_COMMENT})|([{{\[,]{_GAP},)|,(?={_GAP}[}}\]])')
 
 
 def _strip_jsonc(text: str) -> str:
     """JSONC -> JSON: drop comments and trailing commas, keep strings as they are."""
-    return _JSONC_TOKENS.sub(lambda m: m[1] or m[3] or (" " if m[2] else ""), text)
+    return _JSONC_TOKENS.sub(lambda m: m[1] or m[3] or (_comment_gap(m[2]) if m[2] else ""), text)
+
+
+def _comment_gap(comment: str) -> str:
+    """A comment is a space; one never closed stays, so the text fails as JSON and json5 says where."""
+    return comment if comment.startswith("/*") and (len(comment) < 4 or not comment.endswith("*/")) else " "
 
 
 def _parse_text(text: str, path: Path) -> Any:

@@ -11,6 +11,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_ENGINE = 3
 EXIT_INTERRUPTED = 130
+MESSAGE_MAX = 1000  # characters: a message echoes what it was given, which may be megabytes
 
 
 class OublietteError(Exception):
@@ -19,9 +20,15 @@ class OublietteError(Exception):
     exit_code: int = EXIT_FAILED
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        message = shorten(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else shorten(hint)
+
+
+def shorten(text: str, limit: int = MESSAGE_MAX) -> str:
+    """`text`, or its start and how long it was, so one error stays one readable line."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
 
 
 class ConfigError(OublietteError):

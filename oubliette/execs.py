@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from oubliette.sessions import Session
 
 OUTPUT_CAP = 64 * 1024  # characters of stdout and of stderr an agent gets back, each
+OUTPUT_BYTES = 4 * OUTPUT_CAP  # bytes read of each before the rest is drained unread (UTF-8: 1-4 a character)
+DEFAULT_TIMEOUT_S = 3600  # an exec without timeout_s; like every engine call, it has a bound
 
 
 class ExecResult(NamedTuple):
@@ -58,7 +60,8 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
 def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: Reporter,
                   timeout_s: float | None = None, workdir: str | None = None) -> ExecResult:
     """Run `command` (argv, no shell around it) in the project's container, starting it if
-    needed, as a session; capture its output. Past `timeout_s` it is stopped inside the
+    needed, as a session; capture at most OUTPUT_CAP characters of each stream. Past
+    `timeout_s` (default an hour) it and every process it started are stopped inside the
     container and the call fails saying so."""
     import subprocess
 
@@ -67,7 +70,9 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
 
     argv = _checked_command(command)
     directory = _checked_workdir(workdir)
-    if timeout_s is not None and not 0 < timeout_s <= 24 * 3600:
+    if timeout_s is None:
+        timeout_s = DEFAULT_TIMEOUT_S
+    if not 0 < timeout_s <= 24 * 3600:
         raise InvalidReferenceError(f"invalid timeout_s {timeout_s!r}: give seconds, more than 0 and at most a day")
     with locked_project(app, project_ref, reporter) as project:
         start_locked(app, project, reporter)
@@ -78,9 +83,10 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
         call = runtime.exec_argv(name, wrap_command(argv), tty=False, env={"OUBLIETTE_SESSION_ID": session.id},
                                  workdir=directory, interactive=False)
         try:
-            result = _exec.capture(call, timeout=timeout_s, env=runtime.env)
+            result = _exec.capture(call, timeout=timeout_s, env=runtime.env, limit=OUTPUT_BYTES,
+                                   err_limit=OUTPUT_BYTES)
         except subprocess.TimeoutExpired:
-            runtime.exec_capture(name, end_command(session.id))  # HUP, TERM, then KILL inside the container
+            runtime.exec_capture(name, end_command(session.id), user="0")  # HUP, TERM, then KILL, the whole tree
             raise OublietteError(f"the command timed out after {timeout_s:g} s and was stopped in the container",
                                  hint="give a larger timeout_s, or run it in the background") from None
         except FileNotFoundError:
@@ -88,7 +94,7 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
     finally:
         app.sessions.unregister(session)
     stdout, stderr = result.stdout, result.stderr
-    truncated = len(stdout) > OUTPUT_CAP or len(stderr) > OUTPUT_CAP
+    truncated = result.overflow or len(stdout) > OUTPUT_CAP or len(stderr) > OUTPUT_CAP
     return ExecResult(result.returncode, stdout[:OUTPUT_CAP], stderr[:OUTPUT_CAP], truncated)
 
 
@@ -119,7 +125,8 @@ def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
     except OublietteError:
         engine = None  # its project is gone: the default engine is the best guess
     try:
-        app.on_engine(engine).runtime.exec_capture(container_name(session.project_id), end_command(session.id))
+        app.on_engine(engine).runtime.exec_capture(container_name(session.project_id), end_command(session.id),
+                                                   user="0")
     except EngineError:
         if alive:
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +61,65 @@ def write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+class UnsafeFileError(ValueError):
+    """A home file that is not a small regular file: a link, a FIFO, a device, too large."""
+
+
+def read_home_file(path: Path, limit: int) -> str:
+    """The text of a file oubliette keeps in its home, read safely: a regular file only,
+    never through a symbolic link, never blocking (a FIFO is refused, not waited on), at
+    most `limit` bytes. FileNotFoundError when it is absent; UnsafeFileError (a
+    ValueError) or UnicodeDecodeError when it is not a file oubliette could have written.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError("it is a symbolic link; oubliette never follows one in its home") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError(f"it is {file_kind(info.st_mode)}, not a regular file")
+        if info.st_size > limit:
+            raise UnsafeFileError(f"it is {info.st_size} bytes, more than the {limit} such a file can be")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew while we read
+            raise UnsafeFileError(f"it is more than the {limit} bytes such a file can be")
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8")
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return words
+    return "a regular file" if stat.S_ISREG(mode) else "a special file"
+
+
+def user_path(given: str | os.PathLike[str], what: str) -> Path:
+    """A path the user gave, `~` expanded and made absolute; `~name` of no such user is
+    an error naming it (pathlib raises RuntimeError)."""
+    try:
+        return Path(given).expanduser().absolute()
+    except RuntimeError:
+        shown = os.fspath(given)
+        shown = shown if len(shown) <= 200 else shown[:200] + "..."
+        raise OublietteError(f"cannot find the home directory in the {what} {shown!r}: "
+                             f"{shown.split('/', 1)[0]} names no user here (or HOME is not set)",
+                             hint="give the path without ~, or with ~ followed by a user that exists") from None
 
 
 def is_read_only_error(exc: OSError) -> bool:

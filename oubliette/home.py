@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from oubliette.config import config_path, render_default_config
 from oubliette.errors import ConfigError, OublietteError
-from oubliette.files import FILE_MODE, os_error, private_dir, write_atomic, write_secret
+from oubliette.files import FILE_MODE, os_error, private_dir, read_home_file, write_atomic, write_secret
 
 TOKEN_PREFIX = "oub_"
 TOKEN_RE = re.compile(r"oub_[0-9a-f]{64}")
@@ -47,10 +47,10 @@ def read_home_id(home: Path) -> str | None:
     """This home's id, or None when it has none yet; a damaged id file is an error."""
     path = home_id_path(home)
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = read_home_file(path, 4096).strip()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise _damaged_id(path, str(exc)) from None
     if not HOME_ID_RE.fullmatch(text):
         raise _damaged_id(path, "expected 16 hex digits")
@@ -109,10 +109,8 @@ def read_token(home: Path) -> str | None:
         raise OublietteError(f"the admin token {path} is readable by others (mode {stat.S_IMODE(info.st_mode):o})",
                              hint=f"run `chmod 600 {path}`, or `oubliette init`, which tightens it")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, encoding="ascii") as handle:
-            token = handle.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        token = read_home_file(path, 4096).strip()
+    except (OSError, ValueError) as exc:
         raise OublietteError(f"cannot read the admin token {path}: {exc}",
                              hint=f"remove {path} and run `oubliette init` to create a new token") from None
     if not TOKEN_RE.fullmatch(token):

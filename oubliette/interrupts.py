@@ -20,6 +20,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived."""
 
 
+class ForcedInterrupt(KeyboardInterrupt):
+    """A second Ctrl-C or SIGTERM during a container swap: the swap was cut short.
+    `terminated` tells which signal; the CLI says what state the project is left in."""
+
+    def __init__(self, terminated: bool) -> None:
+        super().__init__()
+        self.terminated = terminated
+
+
+CUT_SHORT = ("a container swap was cut short by a second interrupt; the next oubliette command on the project "
+             "finishes or undoes it (`oubliette container start ID` does that now)")
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
@@ -36,19 +49,31 @@ def defer_interrupts() -> Iterator[None]:
 
     Engine calls run in their own session, so the terminal's SIGINT does not reach
     them either; the swap finishes (or is undone) and the project keeps a container.
+    Every engine call has a bound, so the hold ends; a second signal ends it at once
+    (ForcedInterrupt), leaving what an interrupted swap leaves: the next command on the
+    project recovers it, as after a SIGKILL.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise ForcedInterrupt(terminated=signal.SIGTERM in received)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    forced = False
     try:
         yield
+    except ForcedInterrupt:
+        forced = True
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if signal.SIGTERM in received:
+        if not forced and signal.SIGTERM in received:
             raise Terminated
-        if received:
+        if not forced and received:
             raise KeyboardInterrupt

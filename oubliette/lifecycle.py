@@ -50,9 +50,14 @@ ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `ou
 
 
 def mountable(path: str, hint: str) -> str:
-    """`path` if an engine can mount it: `--volume SRC:DST` (Apple) and `--mount k=v,...` split on ':' and ','."""
-    if ":" in path or "," in path:
-        raise OublietteError(f"the workspace path {path} contains ':' or ',', which the engine cannot mount", hint=hint)
+    """`path` if an engine can mount it: `--volume SRC:DST` (Apple) splits on ':', `--mount
+    k=v,...` is read as CSV (',' and '"'), and a control character (a newline) has no place
+    in an engine's argv; such a path is refused before any engine sees it."""
+    bad = sorted({c for c in path if c in ':,"' or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise OublietteError(f"the workspace path {path[:200]!r} contains {shown}, which the engine cannot mount",
+                             hint=hint)
     return path
 
 

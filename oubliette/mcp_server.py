@@ -123,7 +123,8 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
             description='argv to run, e.g. ["make", "test"]; no shell is added (use ["sh", "-c", "..."] for one)',
             min_length=1)],
         timeout_s: Annotated[float | None, Field(
-            description="stop the command after this many seconds (then the call fails saying so)", gt=0)] = None,
+            description="stop the command, and all it started, after this many seconds (default 3600; "
+                        "then the call fails saying so)", gt=0)] = None,
         workdir: Annotated[str | None, Field(description="absolute directory to run in (default /workspace)")] = None,
     ) -> dict[str, Any]:
         """Run a command in the project's container (started first if needed), in /workspace,

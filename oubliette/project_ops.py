@@ -8,13 +8,13 @@ and, with --purge, the workspace: a directory oubliette made, or a volume).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.all_engines import engines_in_use, list_on
 from oubliette.app import App
 from oubliette.engines import DEFAULT_ENGINE, VOLUME, volume_name
 from oubliette.errors import OublietteError
+from oubliette.files import user_path
 from oubliette.lifecycle import locked_project, mountable, project_containers, refuse_active_sessions
 from oubliette.report import Reporter
 from oubliette.swap import stop_and_remove, swapping
@@ -101,11 +101,11 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
                                  "mount a directory there",
                                  hint=f'leave out --workspace and copy files in with `oubliette workspace push`, or '
                                       f'set "workspace": "bind" in engines.{engine} if that engine sees this directory')
-        directory = Path(workspace).expanduser().resolve()
+        directory = user_path(workspace, "--workspace").resolve()
         if not directory.is_dir():
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
-        mountable(str(directory), "use a directory whose path has neither")
+        mountable(str(directory), "use a directory whose path has none of these")
     return app.projects.create(name, type_name, directory, engine, volume)
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from oubliette.engines import ENGINE_NAME_RE
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
-from oubliette.files import FileLock, os_error, private_dir, write_atomic
+from oubliette.files import FileLock, os_error, private_dir, read_home_file, write_atomic
 from oubliette.home import projects_dir
 from oubliette.names import PROJECT_ID_RE, container_name
 from oubliette.validate import is_valid_type_name, project_name_problem
@@ -26,6 +26,7 @@ from oubliette.validate import is_valid_type_name, project_name_problem
 _ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
 METADATA = "metadata.json"
 LOCK = ".lock"
+METADATA_MAX_BYTES = 256 * 1024  # a record is a few hundred bytes
 NAMES_LOCK = ".names.lock"  # held while a name is checked and written: names are unique
 LIST_HINT = "list projects with `oubliette project list`"
 
@@ -248,7 +249,7 @@ class ProjectStore:
     def _load(self, project_id: str) -> Project:
         path = self.project_dir(project_id) / METADATA
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_home_file(path, METADATA_MAX_BYTES))
         except FileNotFoundError:
             raise NotFoundError(f"no project {project_id}", hint=LIST_HINT) from None
         except RecursionError:

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
-from oubliette.files import os_error, private_dir, write_atomic
+from oubliette.files import os_error, private_dir, read_home_file, write_atomic
 from oubliette.home import projects_dir
 
 SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
 PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
 _ID_INPUT_RE = re.compile(r"(?:sess_)?[0-9a-f]{1,8}")
+RECORD_MAX_BYTES = 1024 * 1024  # a record holds the command's argv; more than this is not one of ours
 PID_DIR = "/tmp/.oubliette-sessions"
 LIST_HINT = "list sessions with `oubliette session list`"
 
@@ -50,17 +51,33 @@ exec "$@"
 
 DEFAULT_SHELL = ["sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi"]
 
-# Stops the session's command in the container: HUP (interactive shells ignore TERM),
-# then TERM, then KILL after a grace period.
+# Stops the session's command in the container, and everything it started: every process
+# whose environment carries the session's id (children inherit it, whether they trap
+# signals, start their own session with setsid, or were orphaned by a `(cmd &)`). HUP
+# (interactive shells ignore TERM), then TERM, then after a grace period KILL, twice, for
+# what was forked meanwhile.
 END_SCRIPT = rf"""
-f={PID_DIR}/$1.pid
-[ -r "$f" ] || exit 0
-p=$(cat "$f")
-for sig in HUP TERM; do kill -$sig "$p" 2>/dev/null; done
-i=0
-while kill -0 "$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done
-kill -KILL "$p" 2>/dev/null
-rm -f "$f"
+sid=$1
+members() {{
+  for e in /proc/[0-9]*/environ; do
+    p=${{e#/proc/}}; p=${{p%/environ}}
+    [ "$p" = "$$" ] && continue
+    tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "OUBLIETTE_SESSION_ID=$sid" && echo "$p"
+  done
+}}
+pids=$(members)
+if [ -n "$pids" ]; then
+  kill -HUP $pids 2>/dev/null; kill -TERM $pids 2>/dev/null
+  i=0
+  while [ $i -lt 20 ]; do
+    alive=""
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+    [ -z "$alive" ] && break
+    sleep 0.1 2>/dev/null || sleep 1; i=$((i+1))
+  done
+  for round in 1 2; do pids=$(members); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; done
+fi
+rm -f {PID_DIR}/"$sid".pid
 exit 0
 """.strip()
 
@@ -71,6 +88,7 @@ def wrap_command(command: list[str]) -> list[str]:
 
 
 def end_command(session_id: str) -> list[str]:
+    """Run as root in the container (`user="0"`): it must see and signal every process of the session."""
     return ["sh", "-c", END_SCRIPT, "oubliette-session-end", session_id]
 
 
@@ -177,7 +195,7 @@ class SessionRegistry:
     def _read(self, path: Path) -> Session | None:
         session_id, project_id = path.stem, path.parent.parent.name
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_home_file(path, RECORD_MAX_BYTES))
             problem = None if SESSION_ID_RE.fullmatch(session_id) else "its file name is not a session id"
             problem = problem or _record_problem(data, session_id, project_id)
         except RecursionError:

@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
-from oubliette.files import write_atomic
+from oubliette.files import read_home_file, write_atomic
 from oubliette.interrupts import defer_interrupts
 from oubliette.names import aside_name, container_name
 from oubliette.report import Reporter
 from oubliette.runtime import _exec
 from oubliette.runtime.base import LABEL_HOME, LABEL_PROJECT, STOPPED, ContainerInfo, ContainerSpec, Runtime
+from oubliette.sessions import PID_MAX
 
 if TYPE_CHECKING:
     from oubliette.app import App
 
 JOURNAL = ".swap"
+JOURNAL_MAX_BYTES = 256 * 1024
 ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s, then SIGKILL)
 # A container whose command cannot start (no `sleep`, a broken entrypoint) dies within
 # milliseconds of `run`. Its state is polled until this long after `run` returned: one
@@ -54,14 +56,43 @@ def _start_stamp(pid: int) -> str | None:
         return None
 
 
-def _alive(pid: int, stamp: str | None) -> bool:
+def _program(pid: int) -> str | None:
+    """The program a process runs (argv[0]'s last part) on Linux; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
+    except OSError:
+        return None
+
+
+def _alive(pid: int, stamp: str | None, program: str | None) -> bool:
+    """Is this journalled engine call still running? Where /proc tells (Linux), the
+    process must have the journalled start time and program, so a reused pid, or a
+    journal naming some other process (pid 1), is never waited for."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
-    return stamp is None or _start_stamp(pid) in (stamp, None)
+    now = _start_stamp(pid)
+    if now is None:  # no /proc (macOS): the pid is all there is
+        return True
+    return stamp == now and program in (None, _program(pid))  # None: a journal of an older oubliette
+
+
+def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
+    """The (pid, start stamp, program) entries of a journal; anything malformed is left out."""
+    calls = data.get("calls") if isinstance(data, dict) else None
+    found = []
+    for entry in calls if isinstance(calls, list) else ():
+        if not (isinstance(entry, list) and len(entry) in (2, 3)):
+            continue
+        pid, stamp, program = (*entry, None)[:3]
+        if (type(pid) is int and 1 < pid < PID_MAX and isinstance(stamp, (str, type(None)))
+                and isinstance(program, (str, type(None)))):
+            found.append((pid, stamp, program))
+    return found
 
 
 @contextmanager
@@ -73,7 +104,7 @@ def swapping(app: App, project_id: str) -> Iterator[None]:
     previous = getattr(hooks, "on_spawn", None)
 
     def record(pid: int) -> None:
-        calls.append([pid, _start_stamp(pid)])
+        calls.append([pid, _start_stamp(pid), _program(pid)])
         try:
             write_atomic(path, json.dumps({"pid": os.getpid(), "calls": calls}), durable=False)
         except OSError:
@@ -97,19 +128,18 @@ def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bo
     """If a killed command left a swap journal, wait for its engine calls; True if it did."""
     path = app.projects.project_dir(project_id) / JOURNAL
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        calls = [(int(pid), stamp if isinstance(stamp, str) else None) for pid, stamp in data["calls"]]
+        calls = _journalled_calls(json.loads(read_home_file(path, JOURNAL_MAX_BYTES)))
     except FileNotFoundError:
         return False
-    except (OSError, ValueError, TypeError, KeyError, RecursionError):
-        calls = []  # damaged: nothing to wait for, the state check below still runs
-    pending = [(pid, stamp) for pid, stamp in calls if pid > 0 and _alive(pid, stamp)]
+    except (OSError, ValueError, RecursionError):  # damaged, a FIFO, a link: nothing to wait for
+        calls = []  # the state check after this still runs
+    pending = [call for call in calls if _alive(*call)]
     if pending:
         reporter.note(f"Waiting for the engine calls of an interrupted operation on {project_id} to finish...")
         deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
         while pending and time.monotonic() < deadline:
             time.sleep(0.05)
-            pending = [(pid, stamp) for pid, stamp in pending if _alive(pid, stamp)]
+            pending = [call for call in pending if _alive(*call)]
     try:
         path.unlink()
     except OSError:

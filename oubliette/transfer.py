@@ -1,24 +1,27 @@
 """`workspace push` and `pull`: copy a tree into or out of a project's /workspace.
 
-The bytes go as a tar stream between the local `tar` and `tar` in the container
-(through the engine's `exec`), so the same code serves bind and volume workspaces on
-every engine, local or remote. In the container tar runs as the image's user, the
-one sessions run as, so pushed files belong to that user. The project's lock is held
-throughout: a refresh or stop waits instead of cutting the copy short.
+The bytes go as a tar stream through the engine's `exec`, so the same code serves
+bind and volume workspaces on every engine, local or remote. In the container `tar`
+runs through the session wrapper both ways, as the user sessions run as (so pushed
+files are theirs), found as a session's commands are. A push is made by the local
+`tar`; a pull is read by `untar`, never the host's tar: the container controls that
+stream, and only what stays inside the destination is written. The project's lock is
+held throughout: a refresh or stop waits instead of cutting the copy short.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
+from oubliette import untar
 from oubliette.app import App
 from oubliette.errors import EngineUnavailableError, OublietteError
-from oubliette.files import os_error
+from oubliette.files import os_error, user_path
 from oubliette.lifecycle import WORKSPACE, locked_project, start_locked
 from oubliette.names import container_name
 from oubliette.report import Reporter
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 
 PROGRESS_SECONDS = 0.2  # how often the byte count is redrawn on a terminal
 LOCAL_TAR = "tar"
+WARNINGS_SHOWN = 20  # entries not pulled that are named one by one
+_TAR_SUMMARY = re.compile(r"exiting with failure status|error exit delayed|error is not recoverable", re.I)
 
 
 class Transfer(NamedTuple):
@@ -46,7 +51,7 @@ class Transfer(NamedTuple):
 def push(app: App, project_ref: str, source: str, reporter: Reporter) -> Transfer:
     """Copy the contents of the local directory `source` into /workspace (files there
     with the same names are replaced; nothing is deleted)."""
-    directory = Path(source).expanduser().absolute()
+    directory = user_path(source, "directory to push")
     if not directory.is_dir():
         raise OublietteError(f"{source} is not a directory", hint="give the directory whose contents to push")
     try:
@@ -73,7 +78,7 @@ def push(app: App, project_ref: str, source: str, reporter: Reporter) -> Transfe
 def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Transfer:
     """Copy the contents of /workspace into the local directory `destination` (made if
     missing; files with the same names are replaced, nothing is deleted)."""
-    directory = Path(destination).expanduser().absolute()
+    directory = user_path(destination, "directory to pull into")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -82,13 +87,58 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
         start_locked(app, project, reporter)
         name = container_name(project.id)
         runtime = app.for_project(project).runtime
-        create = runtime.exec_argv(name, ["tar", "-c", "-f", "-", "-C", WORKSPACE, "."], tty=False,
-                                   interactive=False)
-        extract = [LOCAL_TAR, "-x", "-f", "-", "--no-same-owner", *_keep_directory_flags(),
-                   "-C", str(directory)]
-        total = _copy(create, runtime.env, extract, None, f"Pulling {name} to {directory}", runtime, reporter)
-    reporter.info(f"Pulled {_size(total)} from {project.id}:{WORKSPACE} to {directory}.")
-    return Transfer(project.id, "pull", f"{name}:{WORKSPACE}", str(directory), total)
+        create = runtime.exec_argv(name, wrap_command(["tar", "-c", "-f", "-", "-C", WORKSPACE, "."]), tty=False,
+                                   interactive=False, env={"OUBLIETTE_SESSION_ID": "workspace-pull"})
+        shown = _Progress(f"Pulling {name} to {directory}", reporter)
+        outcome: list[untar.Extracted] = []
+        try:
+            result, failure = _exec.feed(create, lambda stream: outcome.append(
+                untar.extract(_Counted(stream, shown.update), str(directory))), runtime.env)
+        except FileNotFoundError:
+            raise runtime.missing_binary() from None
+        finally:
+            shown.done()
+        _check_pull(result, failure, directory, runtime)
+    warnings = outcome[0].warnings if outcome else []
+    for warning in warnings[:WARNINGS_SHOWN]:
+        reporter.warn(f"not pulled: {warning}")
+    if len(warnings) > WARNINGS_SHOWN:
+        reporter.warn(f"... and {len(warnings) - WARNINGS_SHOWN} more entries not pulled")
+    reporter.info(f"Pulled {_size(shown.total)} from {project.id}:{WORKSPACE} to {directory}.")
+    return Transfer(project.id, "pull", f"{name}:{WORKSPACE}", str(directory), shown.total)
+
+
+def _check_pull(result: _exec.Result, failure: Exception | None, directory: Path, runtime: Runtime) -> None:
+    """The error of a pull, from the side that failed first: a disk here that cannot take
+    more (the container's failure is then its echo), else the container's own error, else
+    a stream that was no tar archive."""
+    if isinstance(failure, OSError):
+        raise os_error(f"cannot write the pulled files into {directory}", failure,
+                       hint="free some space or fix the permissions there, then pull again; files already "
+                            "pulled are kept") from None
+    if failure is not None and not isinstance(failure, untar.TarFormatError):
+        raise failure
+    if not result.ok:
+        _container_failed(result, runtime)
+    if failure is not None:
+        raise OublietteError(f"the container sent something that is not a tar archive: {failure}",
+                             hint="check that the image's `tar` is GNU tar or BusyBox tar; files already "
+                                  "pulled are kept")
+
+
+def _container_failed(result: _exec.Result, runtime: Runtime) -> None:
+    """Raise the error of a tar (or engine call) that failed in the container."""
+    error = runtime.classify(result)
+    if isinstance(error, EngineUnavailableError):
+        raise error
+    if result.returncode in (126, 127) and "tar" in result.stderr:
+        raise OublietteError("the container has no `tar`, which carries the files",
+                             hint="use an image with tar in it (every Debian, Ubuntu, Alpine and "
+                                  "BusyBox image has one)")
+    detail = _exec_detail(result.stderr) or f"exit code {result.returncode}"
+    raise OublietteError(f"copying failed (in the container): {detail}",
+                         hint="check the paths, permissions and free space in the container; nothing that "
+                              "was copied before the failure was removed")
 
 
 def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[str],
@@ -104,34 +154,35 @@ def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[st
         raise runtime.missing_binary() from None
     finally:
         shown.done()
-    for result in (taken, made):  # the receiving side first: a sender that fails when it stops is its echo
-        if result.ok:
-            continue
-        if result.argv[0] != LOCAL_TAR:  # the engine's side
-            error = runtime.classify(result)
-            if isinstance(error, EngineUnavailableError):
-                raise error
-            if result.returncode in (126, 127) and "tar" in result.stderr:
-                raise OublietteError("the container has no `tar`, which carries the files",
-                                     hint="use an image with tar in it (every Debian, Ubuntu, Alpine and "
-                                          "BusyBox image has one)")
-        detail = _exec_detail(result.stderr) or f"exit code {result.returncode}"
-        side = "here" if result.argv[0] == LOCAL_TAR else "in the container"
-        raise OublietteError(f"copying failed ({side}): {detail}",
+    if not taken.ok:  # the container's side first: a local tar that fails as the pipe closes is its echo
+        _container_failed(taken, runtime)
+    if not made.ok:
+        detail = _exec_detail(made.stderr) or f"exit code {made.returncode}"
+        raise OublietteError(f"copying failed (here): {detail}",
                              hint="check the paths and permissions; nothing that was copied before the "
                                   "failure was removed")
     return shown.total
 
 
 def _exec_detail(stderr: str) -> str:
+    """The line of tar's stderr that says what went wrong: not its closing "Exiting with
+    failure status" (which would hide "No space left on device")."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    telling = [line for line in lines if not _TAR_SUMMARY.search(line)]
+    return (telling or lines or [""])[-1]
 
 
-def _keep_directory_flags() -> list[str]:
-    """GNU tar would give the destination directory /workspace's mode and times; tell it not to
-    (bsdtar, macOS's, leaves an existing directory alone unless asked)."""
-    return ["--no-overwrite-dir"] if sys.platform.startswith("linux") else []
+class _Counted:
+    """A stream that reports how many bytes have passed through it."""
+
+    def __init__(self, stream: IO[bytes], on_bytes: Callable[[int], None]) -> None:
+        self.stream, self.on_bytes, self.total = stream, on_bytes, 0
+
+    def read(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        self.total += len(data)
+        self.on_bytes(self.total)
+        return data
 
 
 class _Progress:

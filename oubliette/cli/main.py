@@ -69,10 +69,14 @@ class OublietteGroup(click.Group):
 
             raise OublietteCliError(os_error("cannot complete the command", exc)) from None
         except KeyboardInterrupt as interrupt:
-            from oubliette.interrupts import EXIT_SIGTERM, Terminated
+            from oubliette.interrupts import CUT_SHORT, EXIT_SIGTERM, ForcedInterrupt, Terminated
 
-            terminated = isinstance(interrupt, Terminated)
+            forced = isinstance(interrupt, ForcedInterrupt)
+            terminated = interrupt.terminated if isinstance(interrupt, ForcedInterrupt) else \
+                isinstance(interrupt, Terminated)
             click.echo("\nTerminated." if terminated else "\nInterrupted.", err=True)
+            if forced:
+                click.echo(f"Warning: {CUT_SHORT}.", err=True)
             raise click.exceptions.Exit(EXIT_SIGTERM if terminated else EXIT_INTERRUPTED) from None
 
 

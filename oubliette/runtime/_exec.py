@@ -19,6 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, NamedTuple, TextIO
 
 _KEEP = 64 * 1024  # bytes of stderr kept for classification
+# Bytes of stdout kept from a captured call: a listing of thousands of containers is a few
+# MB; an engine (or a container, through exec) printing without end must not fill memory.
+# What comes past it is read and thrown away, so the child never blocks on a full pipe.
+OUTPUT_LIMIT = 32 * 1024 * 1024
+TRAILING_LIMIT = 1024 * 1024  # bytes read after a consumer of `feed` has all it wants
 # An engine's own error lines are kept but not shown: the classified error restates them,
 # and a user (or a script) should see one `Error:` line, not two.
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
@@ -35,6 +40,7 @@ class Result(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
+    overflow: bool = False  # stdout or stderr went past its limit; the rest was discarded
 
     @property
     def ok(self) -> bool:
@@ -51,10 +57,12 @@ def debug(argv: Sequence[str], started: float, returncode: int | None) -> None:
               file=sys.stderr, flush=True)
 
 
-def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None) -> Result:
-    """Run and capture; raises FileNotFoundError when the binary is missing, and
-    subprocess.TimeoutExpired (after killing the call) when `timeout` passes.
-    `env`: the child's whole environment (a named engine's endpoint); None inherits ours."""
+def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None,
+            limit: int = OUTPUT_LIMIT, err_limit: int = _KEEP) -> Result:
+    """Run and capture at most `limit` bytes of stdout and `err_limit` of stderr (the rest
+    is drained and dropped; `overflow` says so). Raises FileNotFoundError when the binary
+    is missing, and subprocess.TimeoutExpired (after killing the call) when `timeout`
+    passes. `env`: the child's whole environment (a named engine's endpoint); None: ours."""
     import time
 
     started = time.monotonic()
@@ -70,14 +78,65 @@ def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str,
     if hook is not None:
         hook(proc.pid)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        (out, err), overflow = _read_bounded(proc, (limit, err_limit), timeout, started)
     except BaseException:
         proc.kill()
         proc.wait()
         debug(argv, started, None)
         raise
     debug(argv, started, proc.returncode)
-    return Result(list(argv), proc.returncode, _text(out), _text(err))
+    return Result(list(argv), proc.returncode, _text(out), _text(err), overflow)
+
+
+def _read_bounded(proc: subprocess.Popen[bytes], limits: tuple[int, int], timeout: float | None,
+                  started: float) -> tuple[tuple[bytes, bytes], bool]:
+    """Read the child's stdout and stderr until both close, keeping `limits` bytes of each,
+    and reap it; TimeoutExpired once `timeout` seconds have passed since `started`."""
+    import time
+
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = None if timeout is None else started + timeout
+
+    def left() -> float | None:
+        return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+    if not _is_pipe(proc.stdout):  # in memory (a test's fake process): complete once it has run
+        proc.wait(left())
+    kept = [_Drain(proc.stdout, limits[0]), _Drain(proc.stderr, limits[1])]
+    proc.wait(left())
+    for drain in kept:
+        drain.join(left())
+        if drain.is_alive():  # a child of the call still holds the pipe open
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+    return (bytes(kept[0].data), bytes(kept[1].data)), kept[0].overflow or kept[1].overflow
+
+
+def _is_pipe(stream: IO[bytes]) -> bool:
+    try:
+        stream.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
+    return True
+
+
+class _Drain(threading.Thread):
+    """Reads a pipe to its end, keeping its first `limit` bytes and dropping the rest, so
+    the child never blocks on a full pipe and we never hold more than `limit`."""
+
+    def __init__(self, source: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self.source, self.limit = source, limit
+        self.data = bytearray()
+        self.overflow = False
+        self.start()
+
+    def run(self) -> None:
+        reader = getattr(self.source, "read1", self.source.read)
+        while chunk := reader(65536):
+            free = self.limit - len(self.data)
+            if free > 0:
+                self.data += chunk[:free]
+            self.overflow = self.overflow or len(chunk) > free
 
 
 def stream(
@@ -210,6 +269,43 @@ def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, st
     debug([*source, "|", *sink], started, consumer.returncode)
     return (Result(list(source), producer.returncode, "", _text(bytes(errors[0]))),
             Result(list(sink), consumer.returncode, "", _text(bytes(errors[1]))))
+
+
+def feed(argv: Sequence[str], consume: Callable[[IO[bytes]], None],
+         env: Mapping[str, str] | None = None) -> tuple[Result, Exception | None]:
+    """Run `argv` and hand its stdout, as it comes, to `consume`; keep a bounded stderr.
+    When `consume` fails the call is killed (its failure is then an echo) and the error
+    comes back beside the call's result, so the caller can say which side failed first.
+    Ctrl-C or SIGTERM kill the call and propagate. A missing binary: FileNotFoundError."""
+    import time
+
+    started = time.monotonic()
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    errors = _Drain(proc.stderr, _KEEP)
+    failure: Exception | None = None
+    try:
+        try:
+            consume(proc.stdout)
+            trailing = 0  # what follows the end of the data (tar pads to its record size): dropped
+            while trailing <= TRAILING_LIMIT and (chunk := proc.stdout.read(65536)):
+                trailing += len(chunk)
+            if trailing > TRAILING_LIMIT:  # a producer that will not stop
+                proc.kill()
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller beside the call's result
+            failure = exc
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        errors.join(5)
+    debug(argv, started, proc.returncode)
+    return Result(list(argv), proc.returncode, "", _text(bytes(errors.data)), errors.overflow), failure
 
 
 # --- helpers ----------------------------------------------------------------------

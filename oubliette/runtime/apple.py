@@ -15,7 +15,9 @@ from typing import Any, TextIO
 from oubliette.errors import EngineUnavailableError, OublietteError
 from oubliette.runtime import _exec
 from oubliette.runtime.base import (
+    RUN_SECONDS,
     RUNNING,
+    STOP_SECONDS,
     STOPPED,
     ContainerInfo,
     ContainerSpec,
@@ -242,7 +244,7 @@ class AppleContainerRuntime(Runtime):
 
     def run(self, spec: ContainerSpec) -> str:
         version = self.version if spec.init else (0, 0, 0)
-        result = self._call(run_argv(self.binary, spec, version), timeout=None)
+        result = self._call(run_argv(self.binary, spec, version), timeout=RUN_SECONDS)
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
 
     def start(self, name: str) -> None:
@@ -250,7 +252,7 @@ class AppleContainerRuntime(Runtime):
 
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call([self.binary, "stop", *map(name_ok, names)], timeout=None)
+            self._call([self.binary, "stop", *map(name_ok, names)], timeout=STOP_SECONDS)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:

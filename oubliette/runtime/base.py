@@ -32,7 +32,10 @@ LABEL_IMAGE = "oubliette.image"
 RUNNING = "running"
 STOPPED = "stopped"
 PAUSED = "paused"
-QUICK_SECONDS = 60  # list, inspect, rename, start, remove: a call still going after this is a hung engine
+# Every engine call has a bound; a call still going after it is a hung engine (exit 3).
+QUICK_SECONDS = 60  # list, inspect, rename, start, remove, exec of oubliette's own helpers
+STOP_SECONDS = QUICK_SECONDS + 30  # stop: the engine's own grace period (10 s; Apple 5 s) comes first
+RUN_SECONDS = 120  # run of an image that is here: create, mount, start
 _NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
 T = TypeVar("T")
 
@@ -218,9 +221,9 @@ class Runtime(abc.ABC):
         except FileNotFoundError:
             raise self.missing_binary() from None
 
-    def exec_capture(self, name: str, command: Sequence[str]) -> _exec.Result:
-        """Run a command in the container and capture its output (no terminal)."""
-        return self._call(self.exec_argv(name, command, tty=False, interactive=False), check=False, timeout=None)
+    def exec_capture(self, name: str, command: Sequence[str], user: str | None = None) -> _exec.Result:
+        """Run one of oubliette's own helpers in the container and capture its output (no terminal)."""
+        return self._call(self.exec_argv(name, command, tty=False, interactive=False, user=user), check=False)
 
     # --- shared machinery ------------------------------------------------------
 
@@ -260,8 +263,8 @@ class Runtime(abc.ABC):
         """The error for an engine binary that is not installed."""
 
     def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
-              timeout: float | None = QUICK_SECONDS) -> _exec.Result:
-        """Run one engine call; `timeout=None` for calls that may take long (stop, run, exec)."""
+              timeout: float = QUICK_SECONDS) -> _exec.Result:
+        """Run one engine call within `timeout` seconds (STOP_SECONDS, RUN_SECONDS for those)."""
         import subprocess
 
         try:
@@ -274,6 +277,12 @@ class Runtime(abc.ABC):
                 f"`{command}` did not answer within {timeout:.0f} s; the {self.display_name} engine seems hung",
                 hint=f"{self.texts.start_hint.rstrip('.')} (restarting it if it is stuck); "
                      "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv)) from None
+        if result.overflow and len(result.stdout) >= _exec.OUTPUT_LIMIT // 2:
+            command = " ".join(argv[:3])
+            raise EngineOutputError(
+                f"`{command}` printed more than {_exec.OUTPUT_LIMIT // 2**20} MB; oubliette stopped reading it",
+                hint=f"check that `{self.binary}` is {self.display_name} (not a wrapper printing without end); "
+                     "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv), returncode=result.returncode)
         if check and not result.ok:
             raise self.classify(result, image)
         return result

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from oubliette.errors import EngineUnavailableError
 from oubliette.runtime import _exec
-from oubliette.runtime.base import STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
+from oubliette.runtime.base import RUN_SECONDS, STOP_SECONDS, STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
 from oubliette.runtime.registry import ENGINES
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
@@ -214,7 +214,7 @@ class DockerRuntime(Runtime):
 
 
     def run(self, spec: ContainerSpec) -> str:
-        result = self._call(self.run_argv(spec), timeout=None)
+        result = self._call(self.run_argv(spec), timeout=RUN_SECONDS)
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
 
     def run_argv(self, spec: ContainerSpec) -> list[str]:
@@ -225,7 +225,7 @@ class DockerRuntime(Runtime):
 
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call(stop_argv(self.binary, names), timeout=None)
+            self._call(stop_argv(self.binary, names), timeout=STOP_SECONDS)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:

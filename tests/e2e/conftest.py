@@ -124,6 +124,17 @@ def docker_engine() -> None:
         unavailable("no Docker engine is reachable (`docker info` failed)")
 
 
+def _oci_runtime() -> str:
+    """crun (podman's default) refuses a machine whose cgroup v1 sits beside a cgroup2
+    hierarchy with controllers ("cgroups in hybrid mode not supported"), as some VMs are;
+    runc runs there, so the tests use it on such a machine."""
+    try:
+        hybrid = bool(Path("/sys/fs/cgroup/unified/cgroup.controllers").read_text().strip())
+    except OSError:
+        hybrid = False
+    return '[engine]\nruntime = "runc"\n' if hybrid and shutil.which("runc") else ""
+
+
 @pytest.fixture(scope="session")
 def podman_config(tmp_path_factory, registry, auth_registry) -> None:
     """containers.conf with the ulimits this VM needs, and registries.conf marking the
@@ -134,7 +145,7 @@ def podman_config(tmp_path_factory, registry, auth_registry) -> None:
             return  # .ci/run wrote them for these registries
     directory = tmp_path_factory.mktemp("podman-conf")
     (directory / "containers.conf").write_text(
-        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n')
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' + _oci_runtime())
     (directory / "registries.conf").write_text("".join(
         f'[[registry]]\nlocation = "{address}"\ninsecure = true\n\n' for address in (registry, auth_registry)))
     os.environ["CONTAINERS_CONF"] = str(directory / "containers.conf")
