@@ -34,7 +34,7 @@ LOCAL_IMAGES = {
     "base": "oubliette-base:latest",
     "dev": "oubliette-dev:latest",
 }
-CONFIG_MAX_BYTES = 256 * 1024  # a config is a few KB; json5, which reports syntax errors, takes ~2 s on this much
+CONFIG_MAX_BYTES = 64 * 1024  # a config is a few KB; json5, which reports syntax errors, is slow on more
 _REWRITE_HINT = "fix the file, or rewrite it with `oubliette init --force` (the old one is kept as a backup)"
 
 

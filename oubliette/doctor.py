@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from oubliette.app import App
 from oubliette.errors import EXIT_FAILED, EXIT_NO_ENGINE, EXIT_OK, EngineUnavailableError, OublietteError
+from oubliette.names import LABEL_HOME
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -79,6 +80,11 @@ def _engine(app: App, config_ok: bool) -> Check:
     if not runtime.is_running():
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}, {version}) does not answer",
                      runtime.texts.start_hint)
+    try:  # what every command needs: a listing oubliette can read
+        runtime.list(LABEL_HOME, all=True)
+    except OublietteError as error:
+        return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}) answers, but: {error.message}",
+                     error.hint)
     return Check("engine", OK, f"{runtime.display_name} via `{runtime.binary}`: {version}; {why}")
 
 

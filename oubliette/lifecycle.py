@@ -148,6 +148,11 @@ def locked_project(app: App, project_ref: str, reporter: Reporter) -> Iterator[P
     try:
         lock.__enter__()
     except FileNotFoundError:  # its directory is gone: deleted, and not to be re-created
+        if app.projects.exists(project_id):  # there, but its lock file cannot be made
+            raise OublietteError(f"cannot lock project {project_id}: its lock file cannot be created (the "
+                                 "oubliette home is read-only)",
+                                 hint="commands that change a project need a writable home: check its mount "
+                                      "and permissions") from None
         raise _deleted(project_id) from None
     except OSError as exc:
         raise os_error(f"cannot lock project {project_id}", exc) from None

@@ -32,13 +32,12 @@ def error_reply(line: str) -> str | None:
         return _reply(None, PARSE_ERROR, f"Parse error: nested more than {MAX_DEPTH} levels deep")
     except ValueError as exc:
         return _reply(None, PARSE_ERROR, f"Parse error: {str(exc)[:200]}")
-    if _deeper_than(message, MAX_DEPTH):
-        return _reply(None, INVALID_REQUEST, f"Invalid Request: nested more than {MAX_DEPTH} levels deep")
-    problem = _message_problem(message)
-    if problem is None:
-        return None
     ident = message.get("id") if isinstance(message, dict) else None
-    return _reply(ident if _valid_id(ident) else None, INVALID_REQUEST, f"Invalid Request: {problem}")
+    ident = ident if _valid_id(ident) else None
+    if _deeper_than(message, MAX_DEPTH):
+        return _reply(ident, INVALID_REQUEST, f"Invalid Request: nested more than {MAX_DEPTH} levels deep")
+    problem = _message_problem(message)
+    return None if problem is None else _reply(ident, INVALID_REQUEST, f"Invalid Request: {problem}")
 
 
 def _valid_id(ident: object) -> bool:
