@@ -13,17 +13,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oubliette.config import Config, load_config, resolve_home
-from oubliette.names import DEFAULT_ENGINE
+from oubliette.model import DEFAULT_ENGINE
 from oubliette.report import Reporter
+from oubliette.store.config import Config, load_config, resolve_home
 
 if TYPE_CHECKING:
-    from oubliette.engines import EngineEntry
-    from oubliette.images import ImageManager
-    from oubliette.names import Ownership
-    from oubliette.projects import Project, ProjectStore
-    from oubliette.runtime.base import Runtime
-    from oubliette.sessions import SessionRegistry
+    from oubliette.engines.base import Runtime
+    from oubliette.engines.endpoints import EngineEntry
+    from oubliette.model import Ownership
+    from oubliette.ops.images import ImageManager
+    from oubliette.store.projects import Project, ProjectStore
+    from oubliette.store.sessions import SessionRegistry
 
 
 class App:
@@ -72,7 +72,7 @@ class App:
 
     @property
     def dev_mode(self) -> bool:
-        from oubliette.config import is_dev_mode
+        from oubliette.store.config import is_dev_mode
 
         return is_dev_mode(self.env)
 
@@ -84,12 +84,12 @@ class App:
     def runtime(self) -> Runtime:
         entry = self.engine_entry(self.engine_name)
         if entry is not None:
-            from oubliette.runtime.registry import make_runtime
+            from oubliette.engines.kinds import make_runtime
 
             runtime = make_runtime(entry.runtime, self.env)
             runtime.point_at(entry.name, entry.endpoint, entry.environment(self.env))
             return runtime
-        from oubliette.runtime.detect import detect_runtime, requested_runtime
+        from oubliette.engines.detect import detect_runtime, requested_runtime
 
         choice = requested_runtime(self.runtime_choice, self.config.runtime, self.env)
         return detect_runtime(choice, self.env, note=self.reporter.note)
@@ -97,33 +97,33 @@ class App:
     @cached_property
     def home_id(self) -> str:
         """This home's id, created on first use: every container this home makes carries it."""
-        from oubliette.home import ensure_home_id
+        from oubliette.store.home import ensure_home_id
 
         return ensure_home_id(self.home)
 
     @cached_property
     def ownership(self) -> Ownership:
         """Which engine containers are this home's (reads the id; never creates one)."""
-        from oubliette.home import projects_dir, read_home_id
-        from oubliette.names import Ownership
+        from oubliette.model import Ownership
+        from oubliette.store.home import projects_dir, read_home_id
 
         home_id = self.__dict__.get("home_id") or read_home_id(self.home)
         return Ownership(home_id, str(projects_dir(self.home)))
 
     @cached_property
     def images(self) -> ImageManager:
-        from oubliette.images import ImageManager
+        from oubliette.ops.images import ImageManager
 
         return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)
 
     @cached_property
     def projects(self) -> ProjectStore:
-        from oubliette.projects import ProjectStore
+        from oubliette.store.projects import ProjectStore
 
         return ProjectStore(self.home, warn=lambda message: self.reporter.warn(message))
 
     @cached_property
     def sessions(self) -> SessionRegistry:
-        from oubliette.sessions import SessionRegistry
+        from oubliette.store.sessions import SessionRegistry
 
         return SessionRegistry(self.home, warn=lambda message: self.reporter.warn(message))

@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oubliette.runtime.docker import list_argv  # noqa: E402  (the exact argv the floor replays)
+from oubliette.engines.docker import list_argv  # noqa: E402  (the exact argv the floor replays)
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # click.shell_completion costs ~0.8 ms to import; only Tab ne
 
 
 def _home(ctx: click.Context) -> Path:
-    from oubliette.config import resolve_home
+    from oubliette.store.config import resolve_home
 
     return resolve_home(ctx.find_root().params.get("home"))
 
@@ -26,7 +26,7 @@ def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: st
     """Project ids and names that start with what was typed."""
     from click.shell_completion import CompletionItem
 
-    from oubliette.projects import ProjectStore
+    from oubliette.store.projects import ProjectStore
 
     try:
         projects = ProjectStore(_home(ctx)).list()
@@ -41,7 +41,7 @@ def complete_types(ctx: click.Context, param: click.Parameter, incomplete: str) 
     """The container types of the config."""
     from click.shell_completion import CompletionItem
 
-    from oubliette.config import load_config
+    from oubliette.store.config import load_config
 
     try:
         containers = load_config(_home(ctx)).containers
@@ -55,7 +55,7 @@ def complete_engines(ctx: click.Context, param: click.Parameter, incomplete: str
     """The named engines of the config."""
     from click.shell_completion import CompletionItem
 
-    from oubliette.config import load_config
+    from oubliette.store.config import load_config
 
     try:
         engines = load_config(_home(ctx)).engines
@@ -69,7 +69,7 @@ def complete_sessions(ctx: click.Context, param: click.Parameter, incomplete: st
     """Session ids of live sessions."""
     from click.shell_completion import CompletionItem
 
-    from oubliette.sessions import SessionRegistry
+    from oubliette.store.sessions import SessionRegistry
 
     try:
         sessions = SessionRegistry(_home(ctx)).active()

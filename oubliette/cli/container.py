@@ -26,7 +26,7 @@ def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
     is started again and a paused one unpaused. Already running: says so and exits 0.
     With --json: one record per project, as a list when several were given.
     """
-    from oubliette.lifecycle import start_container
+    from oubliette.ops.containers import start_container
 
     reporter = reporter_for(app, as_json)
     results = [start_container(app, project_id, reporter) for project_id in dict.fromkeys(project_ids)]
@@ -64,8 +64,8 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.all_engines import engines_in_use, listed_everywhere  # not lifecycle: tight loops
-    from oubliette.runtime.base import ContainerInfo
+    from oubliette.engines.base import ContainerInfo
+    from oubliette.engines.fleet import engines_in_use, listed_everywhere  # not lifecycle: tight loops
 
     own = app.ownership
     engines = engines_in_use(app)
@@ -81,7 +81,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
 
     headers = ["PROJECT ID", "IMAGE", "STATUS", *(["ENGINE"] if several else [])]
     if outdated:
-        from oubliette.freshness import freshness
+        from oubliette.ops.freshness import freshness
 
         stale = [f for f in freshness(app, infos) if f.outdated]
         print_listing(stale, as_json, quiet, record=lambda f: f.to_record(), ident=lambda f: f.info.project_id,
@@ -115,8 +115,8 @@ def refresh(app: App, project_ids: tuple[str, ...], if_changed: bool, prune: boo
     discarded. Without ids, an engine that cannot be reached is left out: the others'
     containers are refreshed, then the command exits 3 naming it.
     """
-    from oubliette.refresh import refresh as refresh_projects
-    from oubliette.refresh import refresh_targets
+    from oubliette.ops.refresh import refresh as refresh_projects
+    from oubliette.ops.refresh import refresh_targets
 
     reporter = reporter_for(app, as_json)
     left_out: list[OublietteError] = []
@@ -165,7 +165,7 @@ def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_jso
     reached is left out: the others' containers are stopped, then the command exits 3
     naming it.
     """
-    from oubliette.lifecycle import stop_all, stop_containers
+    from oubliette.ops.containers import stop_all, stop_containers
 
     if bool(project_ids) == all_:
         raise click.UsageError("give one or more project IDs, or --all (not both)")
@@ -191,6 +191,6 @@ def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_jso
 def _fail_if_left_out(left_out: list[OublietteError], what: str) -> None:
     """After the work on every engine that answered: exit 3 naming one that did not."""
     if left_out:
-        from oubliette.all_engines import left_out_error
+        from oubliette.engines.fleet import left_out_error
 
         raise left_out_error(left_out, what)

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from oubliette import __version__
+from oubliette.engines.kinds import RUNTIME_CHOICES
 from oubliette.errors import EXIT_INTERRUPTED, OublietteError
-from oubliette.runtime.registry import RUNTIME_CHOICES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -37,13 +37,13 @@ class OublietteGroup(click.Group):
     and exit codes for every one of them."""
 
     lazy_commands = {
-        "init": "oubliette.cli.init_cmd:init",
+        "init": "oubliette.cli.init:init",
         "project": "oubliette.cli.project:project",
         "container": "oubliette.cli.container:container",
         "session": "oubliette.cli.session:session",
-        "workspace": "oubliette.cli.workspace_cmd:workspace",
-        "mcp": "oubliette.cli.mcp_cmd:mcp",
-        "doctor": "oubliette.cli.doctor_cmd:doctor",
+        "workspace": "oubliette.cli.workspace:workspace",
+        "mcp": "oubliette.cli.mcp:mcp",
+        "doctor": "oubliette.cli.doctor:doctor",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -65,7 +65,7 @@ class OublietteGroup(click.Group):
         except BrokenPipeError:
             raise  # `oubliette ... | head`: main() exits quietly
         except OSError as exc:  # a file the core did not expect to fail (full disk, read-only home)
-            from oubliette.files import os_error
+            from oubliette.store.files import os_error
 
             raise OublietteCliError(os_error("cannot complete the command", exc)) from None
         except KeyboardInterrupt as interrupt:

@@ -37,7 +37,7 @@ def create(app: App, name: str, type_name: str | None, workspace: str | None, en
     sets; on an engine that is not local its workspace is a volume there (see
     `oubliette workspace`). No engine is contacted.
     """
-    from oubliette.project_ops import create_project, project_record
+    from oubliette.ops.projects import create_project, project_record
 
     proj = create_project(app, name, type_name, workspace, engine)
     if as_json:
@@ -58,7 +58,7 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
     reached.
     """
     from oubliette.errors import EngineUnavailableError
-    from oubliette.project_ops import project_record, project_statuses
+    from oubliette.ops.projects import project_record, project_statuses
 
     projects = app.projects.list()
     statuses: dict[str, str] | None = None
@@ -84,7 +84,7 @@ def _when(iso: str) -> str:
 @click.pass_obj
 def show(app: App, project_id: str, as_json: bool) -> None:
     """Show one project (its id, name, or a unique id prefix)."""
-    from oubliette.project_ops import describe_workspace, project_record
+    from oubliette.ops.projects import describe_workspace, project_record
 
     proj = app.projects.get(project_id)
     record = project_record(app, proj, with_sessions=True)
@@ -124,7 +124,7 @@ def update(app: App, project_id: str, name: str | None, type_name: str | None, a
     A new type takes effect at the next `container refresh` (or `start` of a stopped
     project); until then `container list --outdated` shows the project.
     """
-    from oubliette.project_ops import project_record, update_project
+    from oubliette.ops.projects import project_record, update_project
 
     if name is None and type_name is None:
         raise click.UsageError("give --name, --type or both")
@@ -150,7 +150,7 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     deleted and the exit code is 1). Refused while the project has active sessions.
     """
     from oubliette.errors import OublietteError
-    from oubliette.project_ops import delete_project, deletion_record, describe_workspace
+    from oubliette.ops.projects import delete_project, deletion_record, describe_workspace
 
     proj = app.projects.get(project_id)
     workspace = describe_workspace(app, proj)
@@ -177,7 +177,7 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
 @click.pass_obj
 def options(app: App, as_json: bool) -> None:
     """List the container types a project can use (from the config) and the default."""
-    from oubliette.project_ops import type_options
+    from oubliette.ops.projects import type_options
 
     options = type_options(app)
     if as_json:

@@ -32,7 +32,7 @@ def start(app: App, root: bool, project_id: str, command: tuple[str, ...]) -> No
     oubliette images run sessions as the user `dev` (with the workspace owner's
     uid); --root runs this one as root.
     """
-    from oubliette.execs import run_session
+    from oubliette.ops.sessions import run_session
 
     if command and command[0] == "--":
         command = command[1:]
@@ -64,7 +64,7 @@ def end(app: App, session_id: str, as_json: bool) -> None:
     With --json: the session record plus "was_active" (false when it had already
     ended and only its record was removed).
     """
-    from oubliette.execs import end_session
+    from oubliette.ops.sessions import end_session
 
     reporter_for(app, as_json)
     ended, was_alive = end_session(app, session_id)

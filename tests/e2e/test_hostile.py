@@ -75,7 +75,7 @@ def test_pull_reaches_tar_as_push_does_in_an_image_without_a_tar_binary(engine, 
 def test_exec_keeps_a_bounded_output_and_its_timeout_ends_the_whole_tree(engine, project, home):
     from oubliette.app import App
     from oubliette.errors import OublietteError
-    from oubliette.execs import OUTPUT_CAP, exec_captured
+    from oubliette.ops.sessions import OUTPUT_CAP, exec_captured
     from oubliette.report import Reporter
 
     project_id, name = project

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from oubliette import swap
 from oubliette.cli.main import cli
+from oubliette.ops import swap
 from tests.unit.fake_docker import FakeDocker
 from tests.unit.helpers import write_config
 

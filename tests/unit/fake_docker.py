@@ -5,7 +5,7 @@ real engine (tests/unit/recorded/docker), and keeps containers and images in mem
 tests can assert the engine state after a workflow, and count the calls it took.
 
 Captured calls go through pytest-subprocess. The one streamed call (`docker pull`) is
-answered by replacing `_exec.stream`: pytest-subprocess fills a callback's output in a
+answered by replacing `process.stream`: pytest-subprocess fills a callback's output in a
 thread, which a live pump may read before it is written. The real pump is covered by
 tests/unit/test_exec.py (real processes) and test_docker_runtime.py (static fakes).
 """
@@ -20,7 +20,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from oubliette.runtime import _exec
+from oubliette.engines import process
 from tests.unit.helpers import recorded
 
 NO_SUCH_IMAGE = "Error response from daemon: no such image: {ref}: No such image: {ref}\n"
@@ -67,7 +67,7 @@ class FakeDocker:
         self._lock = threading.RLock()
         if fp is not None:
             fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
-            monkeypatch.setattr(_exec, "stream", self._stream)
+            monkeypatch.setattr(process, "stream", self._stream)
 
     def remote(self, host: str) -> FakeDocker:
         """Another engine, reached with DOCKER_HOST=host; it pulls from the same registry."""
@@ -113,11 +113,11 @@ class FakeDocker:
                 stream.seek(0)
         process.returncode = rc
 
-    def _stream(self, argv, out=None, err=None, progress_on_stderr=False, env=None) -> _exec.Result:
+    def _stream(self, argv, out=None, err=None, progress_on_stderr=False, env=None) -> process.Result:
         rc, stdout, stderr = self._routed([str(a) for a in argv], env)
         (out or sys.stdout).write(stdout)
         (err or sys.stderr).write(stderr)
-        return _exec.Result(list(argv), rc, "", stderr)
+        return process.Result(list(argv), rc, "", stderr)
 
     def _routed(self, argv: list[str], env) -> tuple[int, str, str]:
         engine = self._engine_for(env)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oubliette import swap
 from oubliette.cli.main import cli
+from oubliette.ops import swap
 from tests.unit.helpers import assert_clean_error, write_config
 
 FAKE = Path(__file__).parent / "fakes" / "container"
@@ -65,7 +65,7 @@ def apple(request, tmp_path, monkeypatch, oubliette_home):
     write_config(oubliette_home, {"containers": {"base": BASE, "dev": DEV}})
     engine.version = tuple(int(x) for x in request.param.split("."))
     yield engine
-    from oubliette.runtime.apple import host_platform
+    from oubliette.engines.apple import host_platform
 
     for call in engine.calls("image pull"):  # every pull of every test: only the host's platform
         assert call[2:4] == ["--platform", host_platform()], call
@@ -167,7 +167,7 @@ def test_a_successful_refresh_removes_the_name_it_kept(run, apple):
 
 
 def test_every_pull_asks_for_the_hosts_platform(run, apple):
-    from oubliette.runtime.apple import host_platform
+    from oubliette.engines.apple import host_platform
 
     run("init")
     started(run, "web")

@@ -6,15 +6,15 @@ import io
 
 import pytest
 
+from oubliette.engines import apple as a
+from oubliette.engines.base import ContainerSpec
+from oubliette.engines.process import Result
 from oubliette.errors import (
     AccessDeniedError,
     EngineUnavailableError,
     ImageNotFoundError,
     RegistryUnreachableError,
 )
-from oubliette.runtime import apple as a
-from oubliette.runtime._exec import Result
-from oubliette.runtime.base import ContainerSpec
 from tests.unit.helpers import recorded
 
 DEV = "ghcr.io/hyphagroup/oubliette-dev:latest"

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from oubliette.sessions import SessionRegistry
+from oubliette.store.sessions import SessionRegistry
 from tests.unit.conftest import BASE, DEV
 from tests.unit.helpers import assert_clean_error, create, started, write_config
 
@@ -294,7 +294,7 @@ def test_ctrl_c_during_the_pull_exits_130_and_keeps_the_container(run, docker, m
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("oubliette.images.ImageManager.pull", interrupted)
+    monkeypatch.setattr("oubliette.ops.images.ImageManager.pull", interrupted)
     result = run("container", "refresh", project_id)
     assert result.exit_code == 130 and "Interrupted." in result.stderr
     assert container_of(docker, project_id) is old and old.state == "running"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from oubliette.cli.main import cli
-from oubliette.runtime.docker import pull_argv
+from oubliette.engines.docker import pull_argv
 from tests.unit.helpers import assert_clean_error, recorded, write_config
 
 TOKEN_RE = re.compile(r"oub_[0-9a-f]{64}")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from oubliette.sessions import SessionRegistry
+from oubliette.store.sessions import SessionRegistry
 from tests.unit.conftest import BASE, DEV
 from tests.unit.helpers import assert_clean_error, write_config
 

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from oubliette.files import FileLock
 from oubliette.interrupts import defer_interrupts
-from oubliette.sessions import DEFAULT_SHELL, SessionRegistry, end_command, process_start_time, wrap_command
+from oubliette.store.files import FileLock
+from oubliette.store.sessions import DEFAULT_SHELL, SessionRegistry, end_command, process_start_time, wrap_command
 from tests.unit.helpers import assert_clean_error
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oubliette.config import (
+from oubliette.errors import ConfigError
+from oubliette.store.config import (
     LOCAL_IMAGES,
     PUBLISHED_IMAGES,
     load_config,
@@ -14,7 +15,6 @@ from oubliette.config import (
     render_default_config,
     resolve_home,
 )
-from oubliette.errors import ConfigError
 from tests.unit.helpers import write_config
 
 P = Path("/h/config/oubliette.jsonc")
@@ -66,7 +66,7 @@ def test_fast_jsonc_path_agrees_with_json5(text):
 
     import json5
 
-    from oubliette.config import _strip_jsonc
+    from oubliette.store.config import _strip_jsonc
 
     assert json.loads(_strip_jsonc(text)) == json5.loads(text)
 
@@ -176,7 +176,7 @@ def test_fast_jsonc_path_matches_json5_on_random_input():
 
     import json5
 
-    from oubliette.config import _strip_jsonc
+    from oubliette.store.config import _strip_jsonc
 
     rng = random.Random(20261126)
     for _ in range(400):

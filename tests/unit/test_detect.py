@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from oubliette.engines.detect import detect_runtime, requested_runtime
 from oubliette.errors import ConfigError, EngineUnavailableError
-from oubliette.runtime.detect import detect_runtime, requested_runtime
 
 
 def fake_path(tmp_path, *names):

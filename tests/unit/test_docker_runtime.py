@@ -7,6 +7,9 @@ import io
 
 import pytest
 
+from oubliette.engines import docker as d
+from oubliette.engines.base import ContainerSpec, exec_argv
+from oubliette.engines.process import Result
 from oubliette.errors import (
     AccessDeniedError,
     EngineError,
@@ -14,9 +17,6 @@ from oubliette.errors import (
     ImageNotFoundError,
     RegistryUnreachableError,
 )
-from oubliette.runtime import docker as d
-from oubliette.runtime._exec import Result
-from oubliette.runtime.base import ContainerSpec, exec_argv
 from tests.unit.helpers import recorded
 
 IMAGE = "localhost:5000/oubliette-base:latest"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from oubliette.config import parse_config
+from oubliette.engines import process
 from oubliette.errors import ConfigError
-from oubliette.runtime import _exec
+from oubliette.store.config import parse_config
 from tests.unit.conftest import BASE, DEV
 from tests.unit.helpers import assert_clean_error, create, write_config
 
@@ -239,10 +239,10 @@ def test_refresh_of_all_goes_on_past_an_unreachable_engine(run, docker, box):
 
 def test_the_pipe_carries_every_byte_and_reports_both_sides(tmp_path):
     counts = []
-    made, taken = _exec.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", f"cat > {tmp_path}/out"],
+    made, taken = process.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", f"cat > {tmp_path}/out"],
                              on_bytes=counts.append)
     assert made.ok and taken.ok and counts[-1] == 300000 == (tmp_path / "out").stat().st_size
-    made, taken = _exec.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", "echo no >&2; exit 4"])
+    made, taken = process.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", "echo no >&2; exit 4"])
     assert taken.returncode == 4 and taken.stderr.strip() == "no"
 
 
@@ -263,7 +263,7 @@ def test_doctor_checks_each_named_engine(run, docker, box):
 
 def test_the_mcp_project_tool_creates_on_a_named_engine(box, oubliette_home):
     from oubliette.app import App
-    from oubliette.mcp_server import _create
+    from oubliette.mcp.server import _create
 
     record = _create(App(home=oubliette_home), "agent-made", None, engine="box")
     assert record["engine"] == "box" and record["workspace_kind"] == "volume"
@@ -277,9 +277,9 @@ def test_sessions_and_the_exec_tool_run_on_the_projects_engine(run, docker, box,
     import sys
 
     from oubliette.app import App
-    from oubliette.execs import exec_captured
+    from oubliette.ops.sessions import exec_captured
     from oubliette.report import Reporter
-    from oubliette.sessions import SessionRegistry
+    from oubliette.store.sessions import SessionRegistry
 
     fp.allow_unregistered(True)
     project_id = create(run, "web", "--engine", "box")
@@ -318,7 +318,7 @@ def test_an_engine_gone_from_the_config_is_a_warning_in_listings(run, docker, bo
 
 
 def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, box, monkeypatch):
-    from oubliette import refresh as refresh_module
+    from oubliette.ops import refresh as refresh_module
 
     here, there = create(run, "here"), create(run, "there", "--engine", "box")
     for project_id in (here, there):
@@ -339,8 +339,8 @@ def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, bo
 
 
 def test_a_podman_connection_is_set_by_name_and_its_uri_decides_the_workspace(fp):
-    from oubliette.engines import EngineEntry
-    from oubliette.runtime.podman import PodmanRuntime
+    from oubliette.engines.endpoints import EngineEntry
+    from oubliette.engines.podman import PodmanRuntime
 
     entry = EngineEntry("lab", "podman", context="lab")
     env = entry.environment({"CONTAINER_HOST": "unix:///shell.sock", "PATH": "/bin"})

@@ -9,25 +9,26 @@ import sys
 
 import pytest
 
-from oubliette.runtime import _exec
+from oubliette.engines import process
 
 PY = sys.executable
 
 
 def test_capture_runs_argv_without_a_shell(tmp_path):
-    result = _exec.capture([PY, "-c", "import sys; print(sys.argv[1:]); print('e', file=sys.stderr)", "$HOME;", "a b"])
+    script = "import sys; print(sys.argv[1:]); print('e', file=sys.stderr)"
+    result = process.capture([PY, "-c", script, "$HOME;", "a b"])
     assert result.ok and result.stdout.strip() == "['$HOME;', 'a b']" and result.stderr == "e\n"
 
 
 def test_capture_missing_binary_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
-        _exec.capture([str(tmp_path / "nope")])
+        process.capture([str(tmp_path / "nope")])
 
 
 def test_stream_to_python_streams_keeps_stderr():
     out, err = io.StringIO(), io.StringIO()
     code = "import sys; print('progress'); print('layer 1/2', file=sys.stderr); sys.exit(3)"
-    result = _exec.stream([PY, "-c", code], out=out, err=err)
+    result = process.stream([PY, "-c", code], out=out, err=err)
     assert result.returncode == 3
     assert out.getvalue() == "progress\n"
     assert err.getvalue() == "layer 1/2\n" and result.stderr == "layer 1/2\n"
@@ -37,14 +38,14 @@ def test_stream_holds_back_the_engines_error_lines_only():
     err = io.StringIO()
     code = ("import sys; w = sys.stderr.write; w('Fetching 10%\\n'); w('Error response from daemon: boom\\n');"
             " w('warning: x\\n'); w('Error: tail without newline'); sys.exit(1)")
-    result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err)
+    result = process.stream([PY, "-c", code], out=io.StringIO(), err=err)
     assert err.getvalue() == "Fetching 10%\nwarning: x\n"
     assert "Error response from daemon: boom" in result.stderr and "Error: tail" in result.stderr
 
 
 def test_stream_hands_a_real_fd_to_the_child(tmp_path):
     target = open(tmp_path / "out.txt", "w")
-    result = _exec.stream([PY, "-c", "print('direct')"], out=target, err=io.StringIO())
+    result = process.stream([PY, "-c", "print('direct')"], out=target, err=io.StringIO())
     target.close()
     assert result.ok and (tmp_path / "out.txt").read_text() == "direct\n"
 
@@ -54,7 +55,7 @@ def test_stderr_progress_gets_a_terminal_when_ours_is_one():
     err = os.fdopen(slave, "w")
     code = "import os, sys; sys.stderr.write('tty=%s\\n' % os.isatty(2)); sys.exit(1)"
     try:
-        result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
+        result = process.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
         seen = os.read(master, 1024).decode()
     finally:
         err.close()
@@ -66,9 +67,9 @@ def test_stderr_progress_gets_a_terminal_when_ours_is_one():
 def test_stderr_without_terminal_is_piped():
     err = io.StringIO()
     code = "import os, sys; sys.stderr.write('tty=%s\\n' % os.isatty(2))"
-    result = _exec.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
+    result = process.stream([PY, "-c", code], out=io.StringIO(), err=err, progress_on_stderr=True)
     assert err.getvalue() == "tty=False\n" == result.stderr
 
 
 def test_interactive_returns_exit_code():
-    assert _exec.interactive([PY, "-c", "import sys; sys.exit(7)"]) == 7
+    assert process.interactive([PY, "-c", "import sys; sys.exit(7)"]) == 7

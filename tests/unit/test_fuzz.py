@@ -55,7 +55,7 @@ def timed(check, value) -> None:
 
 
 def test_fuzz_config_parser():
-    from oubliette.config import parse_config
+    from oubliette.store.config import parse_config
 
     rng = random.Random(SEED)
 
@@ -86,7 +86,7 @@ def test_fuzz_names_and_references():
 
 
 def test_fuzz_mcp_messages():
-    from oubliette.mcp_stdio import error_reply
+    from oubliette.mcp.stdio import error_reply
 
     rng = random.Random(SEED + 2)
     seeds = ['{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "exec", "arguments": {}}}',
@@ -130,7 +130,7 @@ def test_fuzz_home_files(run, docker, oubliette_home):
 @pytest.mark.parametrize("seed_offset", range(4))
 def test_fuzz_tar_streams(tmp_path, seed_offset):
     """Corrupted archives: extraction finishes or fails with a format error, and writes only in DEST."""
-    from oubliette import untar
+    from oubliette.ops import untar
 
     rng = random.Random(SEED + 10 + seed_offset)
     buffer = io.BytesIO()

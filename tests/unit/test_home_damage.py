@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from oubliette import files
+from oubliette.store import files
 from tests.unit.conftest import DEV
 from tests.unit.helpers import assert_clean_error, create, write_config
 
@@ -66,7 +66,7 @@ def test_an_admin_token_that_is_a_symlink_or_a_directory_is_refused(run, oubliet
 
 def test_read_token_refuses_a_loose_mode_and_accepts_a_private_one(oubliette_home, run):
     from oubliette.errors import OublietteError
-    from oubliette.home import read_token
+    from oubliette.store.home import read_token
 
     assert run("init", "--no-pull").exit_code == 0
     token = oubliette_home / "data" / "admin.token"

@@ -159,7 +159,7 @@ def test_a_swap_journal_left_by_sigkill_makes_the_next_command_wait_for_its_engi
     fp.pass_command([sys.executable, fp.any()])
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)"])
     journal = oubliette_home / "data/projects" / project_id / ".swap"
-    from oubliette.swap import _program, _start_stamp
+    from oubliette.ops.swap import _program, _start_stamp
 
     journal.write_text(json.dumps({"pid": 999999, "calls": [[orphan.pid, _start_stamp(orphan.pid),
                                                              _program(orphan.pid)]]}))
@@ -180,7 +180,7 @@ def test_a_swap_journal_left_by_sigkill_makes_the_next_command_wait_for_its_engi
 
 
 def test_a_project_deleted_while_start_waited_stays_deleted(run, docker, oubliette_home, monkeypatch):
-    from oubliette.projects import ProjectStore
+    from oubliette.store.projects import ProjectStore
 
     real_resolve = ProjectStore.resolve
 

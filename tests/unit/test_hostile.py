@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from oubliette import untar
+from oubliette.engines import process
 from oubliette.errors import EngineUnavailableError, OublietteError
-from oubliette.runtime import _exec
-from oubliette.sessions import END_SCRIPT
+from oubliette.ops import untar
+from oubliette.store.sessions import END_SCRIPT
 from tests.unit.helpers import assert_clean_error, create, started, write_config
 
 # --- 1, 2: workspace pull writes only inside DEST, and no devices or setuid bits ------------
@@ -120,19 +120,19 @@ def test_an_oversized_long_name_header_is_refused_before_it_is_read(tmp_path):
 
 
 def test_a_pull_whose_container_has_no_tar_says_so(monkeypatch):
-    from oubliette.runtime.docker import DockerRuntime
-    from oubliette.transfer import _check_pull
+    from oubliette.engines.docker import DockerRuntime
+    from oubliette.ops.workspace import _check_pull
 
-    failed = _exec.Result(["docker", "exec"], 127, "", 'sh: exec: line 12: tar: not found\n')
+    failed = process.Result(["docker", "exec"], 127, "", 'sh: exec: line 12: tar: not found\n')
     with pytest.raises(OublietteError, match="the container has no `tar`"):
         _check_pull(failed, None, Path("/d"), DockerRuntime())
 
 
 def test_a_pull_onto_a_full_disk_names_the_disk_not_the_containers_echo():
-    from oubliette.runtime.docker import DockerRuntime
-    from oubliette.transfer import _check_pull
+    from oubliette.engines.docker import DockerRuntime
+    from oubliette.ops.workspace import _check_pull
 
-    echo = _exec.Result(["docker", "exec"], 1, "", "tar: write error: Broken pipe\n")
+    echo = process.Result(["docker", "exec"], 1, "", "tar: write error: Broken pipe\n")
     full = OSError(errno.ENOSPC, "No space left on device", "big.bin")
     with pytest.raises(OublietteError, match="No space left on device") as caught:
         _check_pull(echo, full, Path("/d"), DockerRuntime())
@@ -140,7 +140,7 @@ def test_a_pull_onto_a_full_disk_names_the_disk_not_the_containers_echo():
 
 
 def test_tars_own_closing_line_never_hides_the_cause():
-    from oubliette.transfer import _exec_detail
+    from oubliette.ops.workspace import _exec_detail
 
     stderr = ("tar: ./big: Cannot write: No space left on device\n"
               "tar: Exiting with failure status due to previous errors\n")
@@ -187,7 +187,7 @@ def test_mcp_stdio_answers_deep_and_malformed_messages_and_keeps_serving(oubliet
 
 
 def test_a_message_larger_than_the_bound_is_answered_without_being_held(oubliette_home, monkeypatch):
-    from oubliette import mcp_stdio
+    from oubliette.mcp import stdio as mcp_stdio
 
     async def run() -> list[str]:
         class Wire:
@@ -227,8 +227,8 @@ def test_a_call_printing_a_gigabyte_keeps_only_the_cap_in_memory():
     script = textwrap.dedent("""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (400 * 2**20, 400 * 2**20))
-        from oubliette.runtime import _exec
-        result = _exec.capture(["head", "-c", "1000000000", "/dev/zero"], limit=262144, err_limit=262144)
+        from oubliette.engines import process
+        result = process.capture(["head", "-c", "1000000000", "/dev/zero"], limit=262144, err_limit=262144)
         assert result.ok and result.overflow and len(result.stdout) == 262144, (result.returncode, result.overflow)
         print("bounded")
     """)
@@ -237,10 +237,10 @@ def test_a_call_printing_a_gigabyte_keeps_only_the_cap_in_memory():
 
 
 def test_an_engine_printing_without_end_is_an_output_error(monkeypatch, tmp_path):
+    from oubliette.engines.docker import DockerRuntime
     from oubliette.errors import EngineOutputError
-    from oubliette.runtime.docker import DockerRuntime
 
-    monkeypatch.setattr(_exec, "OUTPUT_LIMIT", 1 << 20)
+    monkeypatch.setattr(process, "OUTPUT_LIMIT", 1 << 20)
     fake = tmp_path / "docker"
     fake.write_text("#!/bin/sh\nexec head -c 50000000 /dev/zero\n")
     fake.chmod(0o755)
@@ -296,7 +296,7 @@ def members(session: str) -> list[int]:
     "{" + ",/*a" * 40_000,
 ])
 def test_the_config_parser_gives_up_fast_on_unclosed_comments_and_strings(oubliette_home, text):
-    from oubliette.config import _strip_jsonc
+    from oubliette.store.config import _strip_jsonc
 
     started_at = time.monotonic()
     _strip_jsonc(text)  # was quadratic: minutes for 40,000 repeats
@@ -317,8 +317,8 @@ def test_a_config_over_the_size_cap_is_an_error_naming_the_file(run, oubliette_h
 
 
 def test_a_hung_stop_is_exit_3_naming_the_call(monkeypatch, tmp_path):
-    from oubliette.runtime import docker as docker_module
-    from oubliette.runtime.docker import DockerRuntime
+    from oubliette.engines import docker as docker_module
+    from oubliette.engines.docker import DockerRuntime
 
     monkeypatch.setattr(docker_module, "STOP_SECONDS", 0.5)
     fake = tmp_path / "docker"
@@ -343,15 +343,15 @@ def test_a_second_sigterm_ends_a_held_swap_at_once():
         threading.Thread(target=signal_twice).start()
         started_at = time.monotonic()
         with pytest.raises(ForcedInterrupt) as caught, defer_interrupts():
-            _exec.capture(["sleep", "20"], timeout=60)  # an engine call still inside its bound
+            process.capture(["sleep", "20"], timeout=60)  # an engine call still inside its bound
         assert caught.value.terminated and time.monotonic() - started_at < 5
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 def test_the_cli_says_what_a_cut_short_swap_leaves(run, docker, monkeypatch):
-    from oubliette import lifecycle
     from oubliette.interrupts import ForcedInterrupt
+    from oubliette.ops import containers as lifecycle
 
     project_id = started(run, "web")
 
@@ -459,7 +459,7 @@ def test_a_home_path_the_engine_cannot_take_is_refused_before_it_sees_it(run, do
 
 
 def test_a_read_only_home_is_not_reported_as_a_deleted_project(run, docker, monkeypatch):
-    from oubliette.files import FileLock
+    from oubliette.store.files import FileLock
 
     project_id = started(run, "web")
 

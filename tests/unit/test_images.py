@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from oubliette.engines.docker import DockerRuntime, image_id_argv, pull_argv
 from oubliette.errors import OublietteError, UnknownTypeError
-from oubliette.images import ImageManager
+from oubliette.ops.images import ImageManager
 from oubliette.report import Reporter
-from oubliette.runtime.docker import DockerRuntime, image_id_argv, pull_argv
 from tests.unit.helpers import recorded
 
 CONTAINERS = {"dev": "ghcr.io/x/dev:latest", "base": "ghcr.io/x/base:latest", "python-ml": "my.reg/ml:v2",

@@ -46,7 +46,7 @@ def test_container_list_json_imports_neither_tabulate_mcp_nor_json5(stub_docker,
     modules = imported_modules("container", "list", "--json", home=oubliette_home, path=stub_docker)
     assert heavy(modules) == []
     assert "json5" not in modules  # init's JSONC takes the stdlib path
-    assert "oubliette.lifecycle" not in modules and "oubliette.projects" not in modules
+    assert "oubliette.ops.containers" not in modules and "oubliette.store.projects" not in modules
 
 
 def test_the_table_form_does_use_tabulate(stub_docker, oubliette_home):

@@ -9,7 +9,7 @@ import os
 import anyio
 import pytest
 
-from oubliette.sessions import SessionRegistry
+from oubliette.store.sessions import SessionRegistry
 from tests.mcp_client import oubliette_mcp
 from tests.unit.helpers import write_config
 from tests.unit.test_apple_cli import DIGEST, install_fake

@@ -9,9 +9,9 @@ import anyio
 import pytest
 
 from oubliette.errors import InvalidReferenceError
-from oubliette.execs import _checked_command, _checked_workdir
-from oubliette.mcp_http import BearerGuard
-from oubliette.mcp_stdio import error_reply
+from oubliette.mcp.http import BearerGuard
+from oubliette.mcp.stdio import error_reply
+from oubliette.ops.sessions import _checked_command, _checked_workdir
 
 TOKEN = "oub_" + "ab" * 32
 
@@ -79,7 +79,7 @@ def test_exec_workdir_is_absolute_and_safe():
 
 def test_the_mcp_delete_reports_a_users_workspace_as_kept_even_with_purge(run, docker, oubliette_home, tmp_path):
     from oubliette.app import App
-    from oubliette.mcp_server import _delete
+    from oubliette.mcp.server import _delete
     from oubliette.report import Reporter
     from tests.unit.helpers import create
 

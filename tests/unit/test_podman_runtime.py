@@ -8,6 +8,11 @@ import subprocess
 
 import pytest
 
+from oubliette.engines import podman as p
+from oubliette.engines import process
+from oubliette.engines.detect import detect_runtime
+from oubliette.engines.docker import DockerRuntime
+from oubliette.engines.kinds import ENGINES, PROBE_ORDER, RUNTIME_CHOICES
 from oubliette.errors import (
     EngineError,
     EngineOutputError,
@@ -16,11 +21,6 @@ from oubliette.errors import (
     OublietteError,
     RegistryUnreachableError,
 )
-from oubliette.runtime import _exec
-from oubliette.runtime import podman as p
-from oubliette.runtime.detect import detect_runtime
-from oubliette.runtime.docker import DockerRuntime
-from oubliette.runtime.registry import ENGINES, PROBE_ORDER, RUNTIME_CHOICES
 from tests.unit.helpers import recorded
 from tests.unit.test_detect import fake_path
 from tests.unit.test_docker_runtime import IMAGE, spec
@@ -101,7 +101,7 @@ def test_image_ids_and_missing_things(fp):
     ("podman/service_down.stderr", EngineUnavailableError),
 ])
 def test_recorded_pull_failures_are_classified(stderr, error):
-    result = _exec.Result(["podman", "pull", IMAGE], 125, "", recorded(stderr))
+    result = process.Result(["podman", "pull", IMAGE], 125, "", recorded(stderr))
     classified = RT.classify(result, image=IMAGE)
     assert type(classified) is error
     assert classified.argv == ["podman", "pull", IMAGE] and classified.returncode == 125
@@ -132,7 +132,7 @@ def test_the_service_down_on_a_listing_exits_3(fp):
 
 
 def test_the_registry_is_the_one_list_of_engines():
-    from oubliette.config import RUNTIME_CHOICES as config_choices
+    from oubliette.store.config import RUNTIME_CHOICES as config_choices
 
     assert RUNTIME_CHOICES == ("auto", *ENGINES) == config_choices
     assert set(PROBE_ORDER) == set(ENGINES)
@@ -178,7 +178,7 @@ def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
     def hang(argv, timeout=None, env=None):
         raise subprocess.TimeoutExpired(argv, timeout)
 
-    monkeypatch.setattr(_exec, "capture", hang)
+    monkeypatch.setattr(process, "capture", hang)
     with pytest.raises(EngineUnavailableError) as caught:
         DockerRuntime().list("oubliette.project")
     assert "did not answer within 60 s" in caught.value.message and caught.value.exit_code == 3
@@ -186,7 +186,7 @@ def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
 
 def test_debug_prints_every_engine_call_with_its_duration(monkeypatch, capfd):
     monkeypatch.setenv("OUBLIETTE_DEBUG", "1")
-    _exec.capture(["sh", "-c", "exit 3"])
+    process.capture(["sh", "-c", "exit 3"])
     err = capfd.readouterr().err
     assert "[oubliette] sh -c 'exit 3'" in err and " s, exit 3)" in err
 

@@ -8,7 +8,7 @@ import os
 import signal
 import time
 
-from oubliette import swap
+from oubliette.ops import swap
 from tests.unit.conftest import BASE, DEV
 from tests.unit.helpers import assert_clean_error, create, started
 

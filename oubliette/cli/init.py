@@ -1,0 +1,99 @@
+"""`oubliette init`: config, directories, admin token, then warm every configured image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from oubliette.app import App
+from oubliette.errors import OublietteError
+
+
+@click.command("init")
+@click.option("--home", "home_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Initialize this directory instead of the global --home / $OUBLIETTE_HOME / ~/.oubliette.")
+@click.option("--force", is_flag=True,
+              help="Rewrite the config; the old one is kept as oubliette.jsonc.bak (or .bak.1, .bak.2, ... - "
+                   "a backup is never overwritten). The token is kept.")
+@click.option("--no-pull", is_flag=True, help="Do not pre-pull the configured images.")
+@click.pass_obj
+def init(app: App, home_dir: str | None, force: bool, no_pull: bool) -> None:
+    """Create the config, data directories and admin token, then pull every configured image.
+
+    Safe to run again: an existing config and token are kept. A failed pull, or no
+    container engine at all, is a warning: init still succeeds and says how to pull
+    later.
+    """
+    from oubliette.store.home import initialize
+
+    if home_dir:
+        app = App(home=home_dir, runtime_choice=app.runtime_choice, reporter=app.reporter)
+    reporter = app.reporter
+    result = initialize(app.home, app.dev_mode, force=force)
+
+    if result.config_backup:
+        reporter.info(f"Rewrote {result.config_path} (previous config saved as {result.config_backup.name}).")
+    elif result.config_written:
+        reporter.info(f"Created {result.config_path}")
+    else:
+        reporter.info(f"Kept existing config {result.config_path} (use --force to rewrite it).")
+    if result.new_token:
+        reporter.info(f"Admin token (shown once; saved to {result.token_path}, mode 0600):")
+        reporter.info(f"  {result.new_token}")
+    else:
+        reporter.info(f"Kept existing admin token {result.token_path}")
+
+    images = app.images  # validates the config we ended with
+    if no_pull:
+        reporter.info("Skipping image pulls (--no-pull).")
+        return
+    if app.config.dev_mode:
+        reporter.info("Dev mode (OUBLIETTE_DEV=1): not pulling; build the local images with "
+                      "scripts/build.sh: " + ", ".join(images.distinct_images()))
+        return
+    _prepull(app)
+
+
+def _prepull(app: App) -> None:
+    """Pull each distinct image once, in sorted type order; failures are warnings."""
+    from oubliette.errors import EngineError, EngineUnavailableError
+
+    reporter = app.reporter
+    pending = app.images.distinct_images()
+    try:
+        runtime = app.runtime
+    except EngineUnavailableError as error:
+        from oubliette.engines.kinds import ENGINES
+
+        _warn_skipped(app, error, pending, lambda image: "   or: ".join(
+            kind.pull_command.format(image=image) for kind in ENGINES.values()))
+        return
+    reporter.info(f"Pulling {len(pending)} container image{'s' if len(pending) != 1 else ''}...")
+    failed = 0
+    while pending:
+        image = pending.pop(0)
+        try:
+            app.images.pull(image, reporter)
+        except EngineUnavailableError as error:
+            _warn_skipped(app, error, [image, *pending], runtime.pull_command)
+            return
+        except EngineError as error:
+            failed += 1
+            reporter.warn(error.message)
+            hint = error.hint or f"pull it later with `{runtime.pull_command(image)}`"
+            reporter.note(f"  Hint: {hint}")
+    if failed:
+        reporter.note(f"{failed} image(s) could not be pulled; init is otherwise complete.")
+    else:
+        reporter.info("All container images are ready.")
+
+
+def _warn_skipped(app: App, error: OublietteError, images: list[str], manual: Callable[[str], str]) -> None:
+    reporter = app.reporter
+    reporter.warn(f"cannot pull container images: {error.message}")
+    if error.hint:
+        reporter.note(f"  Hint: {error.hint}")
+    reporter.note("  Pull them later with:")
+    for image in images:
+        reporter.note(f"    {manual(image)}")

@@ -1,0 +1,285 @@
+"""AppleContainerRuntime: drives Apple's `container` CLI (macOS 26+).
+
+It parses both JSON generations the CLI has printed (up to 0.12, and 1.0+), passes
+flags only to versions that have them, and has no rename: the name is the id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from oubliette.engines import process
+from oubliette.engines.base import (
+    RUN_SECONDS,
+    RUNNING,
+    STOP_SECONDS,
+    STOPPED,
+    ContainerInfo,
+    ContainerSpec,
+    ErrorTexts,
+    Runtime,
+)
+from oubliette.engines.kinds import ENGINES
+from oubliette.errors import EngineUnavailableError, OublietteError
+from oubliette.validate import check_argv_safe as name_ok
+from oubliette.validate import check_image_reference as image_ok
+
+START_HINT = "start it with `container system start` and try again"
+USAGE_ERROR = 64  # Swift ArgumentParser's exit code for an unknown command or option
+INIT_SINCE = (0, 10)
+
+
+def default_binary(env: Mapping[str, str] = os.environ) -> str:
+    """`APPLE_CONTAINER_BINARY` if set, else `container` on PATH."""
+    return ENGINES["apple"].binary_path(env)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`container CLI version 1.2.2 (build: ...)` -> (1, 2, 2); loose on purpose."""
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not found:
+        return (0, 0, 0)
+    return (int(found[1]), int(found[2]), int(found[3] or 0))
+
+
+def normalize_reference(ref: str) -> str:
+    """The form the engine stores: `alpine` -> `docker.io/library/alpine:latest`.
+
+    Assumes the CLI's default registry is docker.io: the CLI lets users change it
+    (`container system property`, `registry.domain`), and then an unqualified reference
+    in the config is not found by this name. Fully qualified references (what the
+    shipped config uses) never depend on it; the README says so.
+    """
+    name, at, digest = ref.partition("@")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        domain, path = first, rest
+    else:
+        domain, path = "docker.io", name
+        if "/" not in path:
+            path = f"library/{path}"
+    if ":" not in path.rsplit("/", 1)[-1] and not at:
+        path += ":latest"
+    return f"{domain}/{path}{at}{digest}"
+
+
+# --- pure argv builders ---------------------------------------------------------------
+
+
+def host_platform(machine: str | None = None) -> str:
+    """`linux/arm64` on Apple silicon (`linux/amd64` on Intel): without `--platform` a pull
+    fetches and unpacks every platform of a multi-arch image, `run` only the host's."""
+    import platform
+
+    arch = (machine or platform.machine()).lower()
+    return "linux/" + {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(arch, arch)
+
+
+def pull_argv(binary: str, ref: str, platform: str) -> list[str]:
+    # No --progress flag: the CLI picks bars on a terminal and plain lines elsewhere.
+    return [binary, "image", "pull", "--platform", platform, image_ok(ref)]
+
+
+def tag_argv(binary: str, source: str, target: str) -> list[str]:
+    return [binary, "image", "tag", image_ok(source), image_ok(target)]
+
+
+def untag_argv(binary: str, ref: str) -> list[str]:
+    return [binary, "image", "delete", image_ok(ref)]
+
+
+def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) -> list[str]:
+    if spec.volumes:  # only named docker/podman engines hold volume workspaces
+        raise OublietteError("Apple's container CLI keeps no volume workspaces here",
+                             hint="check the project's \"engine\" and \"volume\" in its metadata.json")
+    argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for source, target in spec.mounts:
+        argv += ["--volume", f"{source}:{target}"]
+    for key, value in spec.env.items():
+        argv += ["--env", f"{key}={value}"]
+    if spec.workdir:
+        argv += ["--workdir", spec.workdir]
+    if spec.init and version >= INIT_SINCE:
+        argv.append("--init")
+    return argv + [image_ok(spec.image), *spec.command]
+
+
+
+# --- parsing both JSON generations -------------------------------------------------------
+
+
+def _state(row: dict[str, Any]) -> str:
+    status = row.get("status")
+    if isinstance(status, dict):  # 1.0+: {"state": "running", ...}
+        status = status.get("state")
+    return str(status or "unknown").lower()
+
+
+def normalize_state(state: str) -> str:
+    return RUNNING if state == RUNNING else STOPPED if state == STOPPED else state
+
+
+def container_from_json(row: dict[str, Any]) -> ContainerInfo:
+    config = row.get("configuration") or {}
+    labels = config.get("labels") or {}
+    image = config.get("image") or {}
+    return ContainerInfo(
+        id=row.get("id") or config.get("id", ""),
+        name=row.get("id") or config.get("id", ""),
+        status=normalize_state(_state(row)),
+        image=labels.get("oubliette.image") or image.get("reference", ""),
+        labels=labels,
+        image_id=(image.get("descriptor") or {}).get("digest"),
+        mounts=tuple(m.get("source", "") for m in config.get("mounts") or () if isinstance(m, dict)),
+    )
+
+
+def parse_list(stdout: str, label: str, all: bool) -> list[ContainerInfo]:
+    """`container list [-a] --format json`, filtered here: the CLI has no `--filter`.
+
+    `label` is `key` or `key=value`, as for `docker ps --filter label=...`; up to 0.9
+    the JSON ignores `-a`, so the state is filtered here too.
+    """
+    key, has_value, value = label.partition("=")
+    infos = [container_from_json(row) for row in json.loads(stdout or "[]")]
+    return [i for i in infos
+            if key in i.labels and (not has_value or i.labels[key] == value) and (all or i.status == RUNNING)]
+
+
+def image_digest(stdout: str, ref: str) -> str | None:
+    """Find `ref` in `container image list --format json`, either generation."""
+    wanted = normalize_reference(ref)
+    for row in json.loads(stdout or "[]"):
+        config = row.get("configuration")
+        if isinstance(config, dict):  # 1.0+
+            name, descriptor = config.get("name", ""), config.get("descriptor") or {}
+            fallback = f"sha256:{row['id']}" if row.get("id") else None
+        else:  # up to 0.12
+            name, descriptor = row.get("reference", ""), row.get("descriptor") or {}
+            fallback = None
+        if name in (ref, wanted):
+            return descriptor.get("digest") or fallback
+    return None
+
+
+TEXTS = ErrorTexts(
+    # "XPC timeout": the service is registered but does not answer; restarting it is the fix too.
+    not_running=("xpc connection error", "xpc timeout", "container system start", "apiserver is not running"),
+    denied=("401 unauthorized", "403 forbidden", "unauthorized", "denied"),
+    unreachable=("connection refused", "connectionrefused", "could not connect", "timed out", "offline",
+                 "hostname could not be found", "network connection was lost", "no route to host", "unreachable"),
+    not_found=("404 not found", "notfound", "not found"),
+    not_running_message="the container system service is not running",
+    start_hint=START_HINT,
+    pull_command=ENGINES["apple"].pull_command,
+    login_command="container registry login",
+)
+
+
+
+class AppleContainerRuntime(Runtime):
+    name = "apple"
+    display_name = "Apple container"
+    can_rename = False
+    texts = TEXTS
+
+    def __init__(self, binary: str | None = None) -> None:
+        super().__init__(binary or default_binary())
+        self._version: tuple[int, int, int] | None = None
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """The CLI's version, asked once and only when a version-gated flag is needed."""
+        if self._version is None:
+            self._version = parse_version(self._call([self.binary, "--version"]).stdout)
+        return self._version
+
+    def is_running(self) -> bool:
+        """`system status`; 0.1.0 has no such command (a usage error), so there a plain
+        `list` tells whether the service answers."""
+        import subprocess
+
+        try:
+            status = process.capture([self.binary, "system", "status"], timeout=30, env=self.env)
+            if status.returncode == USAGE_ERROR:
+                return process.capture([self.binary, "list", "--format", "json"], timeout=30, env=self.env).ok
+            return status.ok
+        except (FileNotFoundError, subprocess.TimeoutExpired):
+            return False
+
+    def image_exists(self, ref: str) -> bool:
+        # The exit code is the one signal that held across every release.
+        result = self._call([self.binary, "image", "inspect", image_ok(ref)], check=False)
+        if result.ok:
+            return True
+        if any(s in result.stderr.lower() for s in TEXTS.not_running):
+            raise self.classify(result)
+        return False
+
+    def image_id(self, ref: str) -> str | None:
+        result = self._call([self.binary, "image", "list", "--format", "json"])
+        return self.parse(result, lambda out: image_digest(out, ref))
+
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        try:
+            result = process.stream(pull_argv(self.binary, ref, host_platform()), out=out, err=err,
+                                  progress_on_stderr=True)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+        if not result.ok:
+            raise self.classify(result, image=ref)
+
+
+    def tag(self, source: str, target: str) -> None:
+        self._call(tag_argv(self.binary, source, target))
+
+    def untag(self, ref: str) -> None:
+        self._call(untag_argv(self.binary, ref))
+
+    def run(self, spec: ContainerSpec) -> str:
+        version = self.version if spec.init else (0, 0, 0)
+        result = self._call(run_argv(self.binary, spec, version), timeout=RUN_SECONDS)
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else spec.name
+
+    def start(self, name: str) -> None:
+        self._call([self.binary, "start", name_ok(name)])
+
+    def stop(self, names: Sequence[str]) -> None:
+        if names:
+            self._call([self.binary, "stop", *map(name_ok, names)], timeout=STOP_SECONDS)
+
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        if names:
+            self._call([self.binary, "delete", *(["--force"] if force else []), *map(name_ok, names)])
+
+    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+        argv = [self.binary, "list", *(["--all"] if all else []), "--format", "json"]
+        return self.parse(self._call(argv), lambda out: parse_list(out, label, all))
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        result = self._call([self.binary, "inspect", name_ok(name)], check=False)
+        if result.ok:
+            rows = self.parse(result, lambda out: json.loads(out or "[]"))
+            return self.parse(result, lambda out: container_from_json(rows[0])) if rows else None
+        if "not found" in result.stderr.lower() and not any(s in result.stderr.lower() for s in TEXTS.not_running):
+            return None
+        raise self.classify(result)
+
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        result = self._call([self.binary, "logs", name_ok(name)], check=False)
+        return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
+
+
+
+    def missing_binary(self) -> EngineUnavailableError:
+        return EngineUnavailableError(
+            f"Apple's container CLI not found (looked for {self.binary!r}; set APPLE_CONTAINER_BINARY "
+            "or put `container` on PATH)",
+            hint="install it from https://github.com/apple/container/releases, or use --runtime docker",
+        )

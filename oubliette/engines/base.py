@@ -1,0 +1,376 @@
+"""What every engine adapter offers, and the records they exchange with the core.
+
+Adapters only run the engine's own CLI through `process`; they build argv with pure
+functions (tested without running anything) and turn the engine's stderr into the
+classified errors of `oubliette.errors`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import NamedTuple, TextIO, TypeVar
+
+from oubliette.engines import process
+from oubliette.errors import (
+    AccessDeniedError,
+    EngineError,
+    EngineOutputError,
+    EngineUnavailableError,
+    ImageNotFoundError,
+    OublietteError,
+    RegistryUnreachableError,
+)
+from oubliette.model import LABEL_HOME  # noqa: F401 (re-exported beside the other labels)
+from oubliette.validate import check_argv_safe
+
+LABEL_PROJECT = "oubliette.project"
+LABEL_TYPE = "oubliette.type"
+LABEL_IMAGE = "oubliette.image"
+
+RUNNING = "running"
+STOPPED = "stopped"
+PAUSED = "paused"
+# Every engine call has a bound; a call still going after it is a hung engine (exit 3).
+QUICK_SECONDS = 60  # list, inspect, rename, start, remove, exec of oubliette's own helpers
+STOP_SECONDS = QUICK_SECONDS + 30  # stop: the engine's own grace period (10 s; Apple 5 s) comes first
+RUN_SECONDS = 120  # run of an image that is here: create, mount, start
+_NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
+T = TypeVar("T")
+
+# Records are NamedTuples, not dataclasses: they sit on the path of `container list`,
+# where a frozen dataclass costs ~0.8 ms to define and a NamedTuple ~0.1 ms.
+
+
+class ContainerSpec(NamedTuple):
+    """Everything needed to run one project container."""
+
+    name: str
+    image: str
+    labels: Mapping[str, str] = _NO_ENTRIES
+    mounts: Sequence[tuple[str, str]] = ()  # (host directory, target): bind mounts
+    volumes: Sequence[tuple[str, str]] = ()  # (named volume, target) on the engine
+    workdir: str | None = None
+    env: Mapping[str, str] = _NO_ENTRIES
+    command: Sequence[str] = ()
+    init: bool = True
+
+
+class ContainerInfo(NamedTuple):
+    """One container as oubliette sees it, the same shape for every engine.
+
+    `image` is the configured reference (the `oubliette.image` label) when there is
+    one: the engine's own image field turns into a bare id once the tag moves.
+    """
+
+    id: str
+    name: str
+    status: str
+    image: str
+    labels: Mapping[str, str] = _NO_ENTRIES
+    image_id: str | None = None
+    mounts: tuple[str, ...] = ()  # host sources of its mounts, to recognise a pre-home-id container
+    engine: str = "default"  # the engine it is on (a named engine, or the default one)
+
+    @property
+    def project_id(self) -> str | None:
+        return self.labels.get(LABEL_PROJECT)
+
+    @property
+    def type(self) -> str | None:
+        return self.labels.get(LABEL_TYPE)
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    def to_record(self, orphan: bool = False) -> dict[str, str | bool | None]:
+        """The JSON shape of `container list --json` and the MCP `container` tool;
+        `orphan`: its project is gone from this home (`container stop ID` removes it)."""
+        return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
+                "status": self.status, "orphan": orphan, "engine": self.engine}
+
+
+class Runtime(abc.ABC):
+    """A container engine driven through its CLI."""
+
+    name: str  # "docker" | "apple"
+    display_name: str
+    can_rename: bool
+    texts: ErrorTexts
+    # A named engine (`engines` in the config) sets these with `point_at`; the default
+    # engine keeps them, so its CLI reads DOCKER_HOST, contexts and connections as usual.
+    engine: str = "default"  # the engine's name in this home
+    endpoint: str | None = None  # where a named engine is, for messages
+    env: Mapping[str, str] | None = None  # the whole environment of its CLI calls; None: ours
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+
+    def point_at(self, engine: str, endpoint: str | None, env: Mapping[str, str]) -> None:
+        """Make this a named engine's runtime: every call runs with `env` (its endpoint set)."""
+        self.engine, self.endpoint, self.env = engine, endpoint, env
+
+    # --- probing ---------------------------------------------------------------
+
+    def version_text(self) -> str | None:
+        """The CLI's own `--version` line (every engine has one), for `doctor`."""
+        import subprocess
+
+        try:
+            result = process.capture([self.binary, "--version"], timeout=30, env=self.env)
+        except (FileNotFoundError, subprocess.TimeoutExpired):
+            return None
+        lines = result.stdout.strip().splitlines()
+        return lines[0] if result.ok and lines else None
+
+    @abc.abstractmethod
+    def is_running(self) -> bool:
+        """One cheap call: is the engine installed and its daemon/service up?"""
+
+    # --- images ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def image_id(self, ref: str) -> str | None:
+        """The local image's id (`sha256:...`), or None when it is not present."""
+
+    def image_exists(self, ref: str) -> bool:
+        return self.image_id(ref) is not None
+
+    @abc.abstractmethod
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        """Pull with the engine's own progress on `out`/`err`; raise a PullError."""
+
+    def pull_command(self, ref: str) -> str:
+        """The manual command a user can try, for hints."""
+        return self.texts.pull_command.format(image=ref)
+
+    # --- containers ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def run(self, spec: ContainerSpec) -> str:
+        """Create and start a detached container; return its id."""
+
+    @abc.abstractmethod
+    def start(self, name: str) -> None:
+        """Start an existing, stopped container."""
+
+    @abc.abstractmethod
+    def stop(self, names: Sequence[str]) -> None:
+        """Stop containers (one engine call)."""
+
+    @abc.abstractmethod
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        """Remove containers (one engine call)."""
+
+    def rename(self, old: str, new: str) -> None:
+        raise NotImplementedError(f"{self.display_name} cannot rename containers")
+
+    def unpause(self, name: str) -> None:
+        """Resume a paused container (only engines that pause ever report `paused`)."""
+        self._call([self.binary, "unpause", check_argv_safe(name)])
+
+    def image_ids(self, containers: Sequence[ContainerInfo], refs: Sequence[str]
+                  ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """The image id each container runs (by name) and each reference resolves to
+        locally (None: not here). Adapters answer in as few calls as their CLI allows;
+        this default costs one call per reference (listings already carry image ids)."""
+        return ({c.name: c.image_id for c in containers}, {ref: self.image_id(ref) for ref in refs})
+
+    def remove_image(self, image_id: str) -> bool:
+        """Remove an image no container uses, never forced; False when something still uses it."""
+        return False
+
+    def tag(self, source: str, target: str) -> None:
+        """Give a local image another name (engines without rename keep the old image this way)."""
+        raise NotImplementedError(f"{self.display_name} does not tag images here")
+
+    def untag(self, ref: str) -> None:
+        """Remove one name of a local image."""
+        raise NotImplementedError(f"{self.display_name} does not untag images here")
+
+    @abc.abstractmethod
+    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+        """Containers carrying `label`, running only unless `all`; one engine call."""
+
+    @abc.abstractmethod
+    def inspect(self, name: str) -> ContainerInfo | None:
+        """One container by name, or None when there is none."""
+
+    def inspect_many(self, names: Sequence[str]) -> list[ContainerInfo]:
+        """Several containers (missing ones left out); adapters whose CLI takes several
+        names do it in one call."""
+        return [info for info in map(self.inspect, names) if info is not None]
+
+    @abc.abstractmethod
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        """The last lines a container printed, to explain why it stopped."""
+
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+                  workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
+        """The argv that runs `command` in a container (every engine shares these flags)."""
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive, user)
+
+    def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+             workdir: str | None = None, user: str | None = None) -> int:
+        """Run a command in the container with the terminal attached; its exit code."""
+        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
+        try:
+            return process.interactive(argv, env=self.env)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+
+    def exec_capture(self, name: str, command: Sequence[str], user: str | None = None) -> process.Result:
+        """Run one of oubliette's own helpers in the container and capture its output (no terminal)."""
+        return self._call(self.exec_argv(name, command, tty=False, interactive=False, user=user), check=False)
+
+    # --- shared machinery ------------------------------------------------------
+
+    def classify(self, result: process.Result, image: str | None = None) -> EngineError:
+        """Turn a failed call into the matching classified error; one about a named
+        engine that cannot be reached names that engine."""
+        error = classify_failure(result, self.texts, image)
+        if isinstance(error, EngineUnavailableError) and self.engine != "default":
+            error.message = f"the engine {self.engine!r} ({self.endpoint or self.display_name}) cannot be reached: " \
+                            f"{error.detail or error.message}"
+            error.args = (error.message,)
+            error.hint = ("check that it is up and that this machine can reach it (`oubliette doctor` tries "
+                          "every engine); its projects wait for it, the other engines' projects work meanwhile")
+        return error
+
+    # --- volumes and endpoints (engines that can be named engines) -----------------
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Create a named volume unless it exists (a volume workspace, on first start)."""
+        raise self.no_volumes()
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove a named volume; False when there is none."""
+        raise self.no_volumes()
+
+    def no_volumes(self) -> OublietteError:
+        return OublietteError(f"{self.display_name} keeps no volume workspaces here",
+                              hint="a volume workspace lives on a named docker or podman engine; check the "
+                                   "project's \"engine\" and \"volume\" in its metadata.json")
+
+    def context_endpoint(self, context: str) -> str | None:
+        """The URL a named context/connection points at (read by the CLI, no engine call)."""
+        return None
+
+    @abc.abstractmethod
+    def missing_binary(self) -> EngineUnavailableError:
+        """The error for an engine binary that is not installed."""
+
+    def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
+              timeout: float = QUICK_SECONDS) -> process.Result:
+        """Run one engine call within `timeout` seconds (STOP_SECONDS, RUN_SECONDS for those)."""
+        import subprocess
+
+        try:
+            result = process.capture(argv, timeout=timeout, env=self.env)
+        except FileNotFoundError:
+            raise self.missing_binary() from None
+        except subprocess.TimeoutExpired:
+            command = " ".join(argv[:3])
+            raise EngineUnavailableError(
+                f"`{command}` did not answer within {timeout:.0f} s; the {self.display_name} engine seems hung",
+                hint=f"{self.texts.start_hint.rstrip('.')} (restarting it if it is stuck); "
+                     "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv)) from None
+        if result.overflow and len(result.stdout) >= process.OUTPUT_LIMIT // 2:
+            command = " ".join(argv[:3])
+            raise EngineOutputError(
+                f"`{command}` printed more than {process.OUTPUT_LIMIT // 2**20} MB; oubliette stopped reading it",
+                hint=f"check that `{self.binary}` is {self.display_name} (not a wrapper printing without end); "
+                     "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv), returncode=result.returncode)
+        if check and not result.ok:
+            raise self.classify(result, image)
+        return result
+
+    def parse(self, result: process.Result, parser: Callable[[str], T]) -> T:
+        """Parse an engine's output; output it cannot read is an error naming the command."""
+        try:
+            return parser(result.stdout)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            command = " ".join(result.argv[:3])
+            raise EngineOutputError(
+                f"`{command}` printed output oubliette cannot read ({type(exc).__name__}: {str(exc)[:120]})",
+                hint=f"check that `{self.binary}` is {self.display_name} in a supported version "
+                     "(not a wrapper for another engine); OUBLIETTE_DEBUG=1 shows every engine call",
+                argv=result.argv, returncode=result.returncode, stderr=result.stderr) from None
+
+
+def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
+              env: Mapping[str, str] | None = None, workdir: str | None = None,
+              interactive: bool = True, user: str | None = None) -> list[str]:
+    argv = [binary, "exec"]
+    if interactive:
+        argv.append("--interactive")
+    if tty:
+        argv.append("--tty")
+    if user is not None:
+        argv += ["--user", check_argv_safe(user, "user")]
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    if workdir:
+        argv += ["--workdir", workdir]
+    return argv + [check_argv_safe(name), *command]
+
+
+_NOISE_PREFIXES = ("Error response from daemon: ", "docker: ", "Error: ")
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of an engine's stderr, without its boilerplate prefixes."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Run '", "See '"))]
+    line = lines[-1] if lines else ""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _NOISE_PREFIXES:
+            if line.startswith(prefix):
+                line, stripped = line[len(prefix):], True
+    return line
+
+
+class ErrorTexts(NamedTuple):
+    """One engine's error wording: lowercase substrings, and the words of its hints."""
+
+    not_running: tuple[str, ...]
+    denied: tuple[str, ...]
+    unreachable: tuple[str, ...]
+    not_found: tuple[str, ...]
+    not_running_message: str
+    start_hint: str
+    pull_command: str  # e.g. "docker pull {image}"
+    login_command: str
+
+
+def classify_failure(result: process.Result, texts: ErrorTexts, image: str | None = None) -> EngineError:
+    """Map a failed call to a classified error by substring: messages vary across versions.
+
+    Denied is checked before not-found, because Docker Hub says "pull access denied
+    ... repository does not exist or may require 'docker login'".
+    """
+    detail = last_line(result.stderr) or f"exit code {result.returncode}"
+    call = {"argv": result.argv, "returncode": result.returncode, "stderr": result.stderr}
+    text = result.stderr.lower()
+    if any(s in text for s in texts.not_running):
+        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail, **call)
+    if image is None:
+        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail, **call)
+    manual = f"try `{texts.pull_command.format(image=image)}` to see the engine's own error"
+    if any(s in text for s in texts.denied):
+        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail, **call,
+                                 hint=f"log in with `{texts.login_command}` if the registry needs credentials, "
+                                      f"then {manual}")
+    if any(s in text for s in texts.unreachable):
+        return RegistryUnreachableError(f"cannot reach the registry for {image}: {detail}",
+                                        hint=f"check the network, then {manual}", detail=detail, **call)
+    if any(s in text for s in texts.not_found):
+        return ImageNotFoundError(f"image not found: {image}: {detail}",
+                                  hint=f"check the image reference in the config, then {manual}",
+                                  detail=detail, **call)
+    return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}",
+                       detail=detail, **call)

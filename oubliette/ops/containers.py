@@ -1,0 +1,318 @@
+"""Start, list and stop, a project's lock and containers: the workflows the CLI and MCP share
+(project records, create and delete are in project_ops.py).
+
+Invariants kept here:
+- Only this home's containers are ever selected (`App.ownership`): a container of
+  another home, or one nobody labelled, is never stopped, removed or used, even when
+  it holds a project's name.
+- A failed pull or start never leaves a project without its container (see swap.py).
+- Every change to a project's container happens under the project's lock file, and
+  re-checks under that lock that the project still exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, NamedTuple
+
+from oubliette.app import App
+from oubliette.engines.base import (
+    LABEL_HOME,
+    LABEL_IMAGE,
+    LABEL_PROJECT,
+    LABEL_TYPE,
+    PAUSED,
+    ContainerInfo,
+    ContainerSpec,
+)
+from oubliette.engines.endpoints import volume_name
+from oubliette.engines.fleet import listed_everywhere, strictly_listed
+from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
+from oubliette.model import aside_name, container_name, is_legacy
+from oubliette.ops.swap import (
+    name_taken,
+    recover,
+    run_verified,
+    settle_interrupted_swap,
+    stop_and_remove,
+    swapping,
+    verify_running,
+)
+from oubliette.report import Reporter
+from oubliette.store.files import os_error
+
+if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores
+    from oubliette.store.projects import Project
+
+WORKSPACE = "/workspace"
+ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `oubliette session end SID`"
+
+
+def mountable(path: str, hint: str) -> str:
+    """`path` if an engine can mount it: `--volume SRC:DST` (Apple) splits on ':', `--mount
+    k=v,...` is read as CSV (',' and '"'), and a control character (a newline) has no place
+    in an engine's argv; such a path is refused before any engine sees it."""
+    bad = sorted({c for c in path if c in ':,"' or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise OublietteError(f"the workspace path {path[:200]!r} contains {shown}, which the engine cannot mount",
+                             hint=hint)
+    return path
+
+
+def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
+    """The project's container: its workspace at /workspace, a host directory (bind) or
+    its named volume on its engine."""
+    mounts: list[tuple[str, str]] = []
+    volumes: list[tuple[str, str]] = []
+    if project.volume:
+        volumes.append((volume_name(project.id), WORKSPACE))
+    else:
+        workspace = mountable(str(app.projects.ensure_workspace(project)),
+                              "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
+        mounts.append((workspace, WORKSPACE))
+    return ContainerSpec(
+        name=container_name(project.id),
+        image=image,
+        labels={LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image,
+                LABEL_HOME: app.home_id},
+        mounts=mounts,
+        volumes=volumes,
+        workdir=WORKSPACE,
+        env={"OUBLIETTE_PROJECT_ID": project.id},
+        command=["sleep", "infinity"],
+        init=True,
+    )
+
+
+# --- results --------------------------------------------------------------------------
+
+
+class StartResult(NamedTuple):
+    project_id: str
+    name: str
+    image: str
+    action: str  # "started" | "resumed" | "already_running"
+
+    def to_dict(self) -> dict:
+        return {**self._asdict(), "status": "running"}
+
+
+class StopResult(NamedTuple):
+    project_id: str
+    name: str
+    action: str  # "stopped" | "no_container"
+
+    def to_dict(self) -> dict:
+        return self._asdict()
+
+
+# --- shared steps -----------------------------------------------------------------------
+
+
+def project_containers(app: App, project_id: str, reporter: Reporter,
+                       strict: bool = True) -> tuple[ContainerInfo | None, ContainerInfo | None]:
+    """This home's container of the project and any set-aside one, from one engine call.
+
+    Call under the project's lock: a swap a killed command left unfinished is settled
+    first. A name held by a container this home did not create is an error when
+    `strict` (start, refresh), and is simply not ours otherwise (stop, delete).
+    """
+    settle_interrupted_swap(app, project_id, reporter)
+    infos = app.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)  # `app` on the project's engine
+    return owned_pair(app, project_id, {info.name: info for info in infos}, strict)
+
+
+def owned_pair(app: App, project_id: str, by_name: dict[str, ContainerInfo],
+               strict: bool = True) -> tuple[ContainerInfo | None, ContainerInfo | None]:
+    """From a listing by name: this home's container of the project and its set-aside one."""
+    found = []
+    for name in (container_name(project_id), aside_name(project_id)):
+        info = by_name.get(name)
+        if info is not None and not app.ownership.owns(info):
+            if strict:
+                raise name_taken(app.runtime, info)
+            info = None
+        found.append(info)
+    return found[0], found[1]
+
+
+@contextmanager
+def locked_project(app: App, project_ref: str, reporter: Reporter) -> Iterator[Project]:
+    """Resolve a project, hold its lock, and re-read it under the lock: a project deleted
+    while we waited is reported as gone, never brought back."""
+    project_id = app.projects.resolve(project_ref)
+    lock = app.projects.lock(project_id, on_wait=lambda: reporter.note(
+        f"Waiting for another oubliette operation on {project_id} to finish..."))
+    try:
+        lock.__enter__()
+    except FileNotFoundError:  # its directory is gone: deleted, and not to be re-created
+        if app.projects.exists(project_id):  # there, but its lock file cannot be made
+            raise OublietteError(f"cannot lock project {project_id}: its lock file cannot be created (the "
+                                 "oubliette home is read-only)",
+                                 hint="commands that change a project need a writable home: check its mount "
+                                      "and permissions") from None
+        raise _deleted(project_id) from None
+    except OSError as exc:
+        raise os_error(f"cannot lock project {project_id}", exc) from None
+    try:
+        try:
+            project = app.projects.get(project_id)
+        except NotFoundError:
+            raise _deleted(project_id) from None
+        yield project
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _deleted(project_id: str) -> NotFoundError:
+    return NotFoundError(f"project {project_id} was deleted", hint="list projects with `oubliette project list`")
+
+
+# --- start ------------------------------------------------------------------------------
+
+
+def start_container(app: App, project_ref: str, reporter: Reporter) -> StartResult:
+    """Make sure the project's container runs: recover, ensure the image, run it."""
+    with locked_project(app, project_ref, reporter) as project:
+        return start_locked(app, project, reporter)
+
+
+def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
+    app = app.for_project(project)
+    runtime = app.runtime
+    image = app.images.get_image_name(project.type)
+    main, aside = project_containers(app, project.id, reporter)
+    main = recover(app, project.id, main, aside, reporter)
+    if main is not None and is_legacy(main):
+        reporter.note(f"Recreating {main.name} with this home's label (it was made by an older oubliette).")
+        with swapping(app, project.id):
+            stop_and_remove(runtime, [main])
+        main = None
+    if main is not None and main.running:
+        return StartResult(project.id, main.name, main.image, "already_running")
+    if main is not None and main.status == PAUSED:
+        reporter.info(f"Unpausing {main.name}...")
+        runtime.unpause(main.name)
+        return StartResult(project.id, main.name, main.image, "resumed")
+    if main is not None:
+        reporter.info(f"Starting the existing container {main.name}...")
+        try:
+            runtime.start(main.name)
+            verify_running(runtime, main.name)
+            return StartResult(project.id, main.name, main.image, "resumed")
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:  # only /workspace is kept anyway: start afresh
+            reporter.note(f"The existing container would not start ({error.message}); creating a new one.")
+            if runtime.inspect(main.name) is not None:
+                runtime.remove([main.name], force=True)
+    app.images.ensure_image_exists(project.type, reporter)
+    spec = spec_for(app, project, image)
+    if project.volume:  # made on the first start, so creating a project needs no engine
+        runtime.create_volume(volume_name(project.id), {LABEL_PROJECT: project.id, LABEL_HOME: app.home_id})
+    info = run_verified(runtime, spec)
+    return StartResult(project.id, info.name, image, "started")
+
+
+# --- list -------------------------------------------------------------------------------
+
+
+def list_containers(app: App, all: bool = False) -> list[ContainerInfo]:
+    """This home's containers on every engine in use (one call per engine, concurrent),
+    label-selected, set-aside ones left out; an engine that fails is a warning."""
+    return app.ownership.containers(listed_everywhere(app, all=all))
+
+
+def is_orphan(app: App, info: ContainerInfo) -> bool:
+    """This home's container whose project is gone (`container stop ID` removes it)."""
+    return not app.ownership.project_exists(info.project_id or "")
+
+
+# --- stop -------------------------------------------------------------------------------
+
+
+def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
+                    force: bool = False) -> list[StopResult]:
+    """Stop and remove the containers of these projects (or of orphans, by project id):
+    every lock first, then one listing, one stop call and one remove call for all.
+    Refused while a project has active sessions, unless `force`."""
+    project_ids: list[str] = []
+    orphan_refs: list[str] = []
+    for ref in dict.fromkeys(project_refs):
+        try:
+            project_ids.append(app.projects.resolve(ref))
+        except NotFoundError:
+            orphan_refs.append(ref)  # perhaps a deleted project whose container is still here
+    with ExitStack() as held:
+        projects: dict[str, Project] = {}
+        for project_id in sorted(set(project_ids)):
+            projects[project_id] = held.enter_context(locked_project(app, project_id, reporter))
+            if not force:
+                refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
+                                       hint="end them first, or add --force (their commands are killed)")
+            settle_interrupted_swap(app, project_id, reporter)
+        listings = strictly_listed(app, sorted({p.engine_name for p in projects.values()}))
+        present: dict[str, list[ContainerInfo]] = {}
+        for project_id in dict.fromkeys(project_ids):
+            by_name = {info.name: info for info in listings[projects[project_id].engine_name]}
+            present[project_id] = [c for c in owned_pair(app, project_id, by_name, strict=False) if c is not None]
+        if orphan_refs:
+            everywhere = listed_everywhere(app)
+            for ref in orphan_refs:
+                orphans = _orphans_matching(app, ref, everywhere)
+                if not orphans:
+                    app.projects.resolve(ref)  # raises the usual "no project matches" error
+                present[orphans[0].project_id or ""] = orphans
+        for project_id in present:
+            if app.ownership.project_exists(project_id):
+                held.enter_context(swapping(app, project_id))
+        stop_everywhere(app, [c for containers in present.values() for c in containers])
+    return [StopResult(project_id, container_name(project_id), "stopped" if containers else "no_container")
+            for project_id, containers in present.items()]
+
+
+def stop_everywhere(app: App, containers: list[ContainerInfo]) -> None:
+    """Stop and remove containers: one stop and one remove call per engine."""
+    for engine in sorted({c.engine for c in containers}):
+        stop_and_remove(app.on_engine(engine).runtime, [c for c in containers if c.engine == engine])
+
+
+def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:
+    """This home's containers of one project that no longer exists, by its id or a unique prefix."""
+    given = ref.strip()
+    prefix = given if given.startswith("proj_") else f"proj_{given}"
+    infos = [i for i in listed
+             if app.ownership.owns(i) and (i.project_id or "").startswith(prefix) and is_orphan(app, i)]
+    if len({i.project_id for i in infos}) > 1:
+        raise NotFoundError(f"{ref!r} matches containers of several deleted projects", hint="give more of the id")
+    return infos
+
+
+def stop_all(app: App, reporter: Reporter, force: bool = False,
+             left_out: list[OublietteError] | None = None) -> list[StopResult]:
+    """Stop and remove every container of this home: one list, one stop and one remove call
+    per engine. Refused while any project has active sessions, unless `force`. Engines
+    that cannot be reached are skipped with a warning, their errors added to `left_out`."""
+    ours = [i for i in listed_everywhere(app, left_out=left_out) if app.ownership.owns(i)]
+    if not ours:
+        return []
+    project_ids = sorted({i.project_id for i in ours if i.project_id})
+    with ExitStack() as held:
+        for project_id in project_ids:
+            if app.ownership.project_exists(project_id):
+                held.enter_context(app.projects.lock(project_id))
+                if not force:
+                    refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
+                                           hint="end them first, or add --force (their commands are killed)")
+                held.enter_context(swapping(app, project_id))
+        stop_everywhere(app, ours)
+    return [StopResult(pid, container_name(pid), "stopped") for pid in project_ids]
+
+
+def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | None = None) -> None:
+    active = app.sessions.active(project_id)
+    if active:
+        raise ConflictError(f"cannot {what}: {len(active)} active session(s) exist - end them first",
+                            hint=(f"{hint}; " if hint else "") + ACTIVE_SESSIONS_HINT)

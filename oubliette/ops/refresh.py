@@ -1,0 +1,368 @@
+"""Refresh: pull each distinct image once, then replace the projects' containers.
+
+One run holds the locks of all its projects, reads their containers with one listing
+and one batched inspect, pulls each distinct image once and resolves its id once,
+then replaces the containers `jobs` at a time. The pull comes first, so a failed pull
+leaves the running containers untouched; each replacement is swap.py's, which brings
+the old container back if the new one does not start. Failures stay per project.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from oubliette.app import App
+from oubliette.engines.base import LABEL_PROJECT, ContainerInfo, Runtime
+from oubliette.engines.fleet import listed_everywhere
+from oubliette.errors import (
+    AccessDeniedError,
+    ConfigError,
+    ConflictError,
+    EngineUnavailableError,
+    OublietteError,
+    PullError,
+)
+from oubliette.ops.containers import locked_project, owned_pair, refuse_active_sessions, spec_for
+from oubliette.ops.images import BUILD_HINT
+from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
+from oubliette.report import Reporter
+
+if TYPE_CHECKING:
+    from oubliette.store.projects import Project
+
+DEFAULT_JOBS = 4
+
+
+@dataclass
+class RefreshResult:
+    project_id: str
+    image: str | None = None
+    old_image_id: str | None = None
+    new_image_id: str | None = None
+    changed: bool = False
+    status: str = "failed"  # "refreshed" | "unchanged" | "failed"
+    error: str | None = None
+    hint: str | None = None
+    note: str | None = None  # e.g. "registry unreachable": why the local image was used
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RefreshRun:
+    """What one refresh run shares between its projects: each image is pulled once and
+    its new id resolved once, and (engines without rename) the image each old container
+    runs is kept under a local name until its replacement runs, so a rollback never
+    needs the registry."""
+
+    def __init__(self) -> None:
+        self.pulls: dict[str, OublietteError | None] = {}
+        self.notes: dict[str, str] = {}  # image -> why the local image was used
+        self.image_ids: dict[str, str | None] = {}
+        self.kept: set[str] = set()
+        self.in_use: set[str] = set()
+
+    def keep(self, runtime: Runtime, image: str, old: ContainerInfo) -> str | None:
+        """A local name for the image `old` runs; made before the pull moves `image`'s tag."""
+        if runtime.can_rename or not old.image_id:
+            return None
+        name = kept_name(image, old.image_id)
+        if name not in self.kept:
+            if runtime.image_id(image) == old.image_id:
+                runtime.tag(image, name)
+            elif not runtime.image_exists(name):  # kept by an earlier run whose rollback runs it
+                return None
+            self.kept.add(name)
+        return name
+
+    def release(self, runtime: Runtime) -> None:
+        """Remove the kept names no rolled-back container runs on."""
+        for name in sorted(self.kept - self.in_use):
+            try:
+                runtime.untag(name)
+            except OublietteError:
+                pass  # a leftover name costs nothing; the next run removes it
+        self.kept.clear()
+
+
+def kept_name(image: str, digest: str) -> str:
+    """`host/app:tag` + `sha256:abcdef...` -> `host/app:oubliette-kept-abcdef012345`."""
+    return f"{repository_of(image)}:oubliette-kept-{digest.rpartition(':')[2][:12]}"
+
+
+def refresh_targets(app: App, project_refs: Sequence[str],
+                    left_out: list[OublietteError] | None = None) -> list[Project]:
+    """The named projects, or every project of this home whose container is running (on
+    every engine that answers; the errors of those that do not go to `left_out`)."""
+    if project_refs:
+        projects = [app.projects.get(ref) for ref in project_refs]
+    else:
+        projects = []
+        for info in app.ownership.containers(listed_everywhere(app, all=False, left_out=left_out)):
+            try:
+                projects.append(app.projects.get(info.project_id or ""))
+            except OublietteError:
+                app.reporter.warn(f"skipping {info.name}: its project {info.project_id} no longer exists "
+                                  f"(remove it with `oubliette container stop {info.project_id}`)")
+    return list({p.id: p for p in projects}.values())
+
+
+class _Target:
+    """One project on its way through a run."""
+
+    def __init__(self, project: Project, reporter: Reporter) -> None:
+        self.project = project
+        self.result = RefreshResult(project.id)
+        self.old: ContainerInfo | None = None
+        self.kept: str | None = None  # engines without rename: the old image's kept name
+        self.reporter = reporter
+
+
+def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_failures: bool = True,
+            jobs: int = DEFAULT_JOBS, if_changed: bool = False, prune: bool = False) -> list[RefreshResult]:
+    """Refresh these projects, engine by engine; results in the order given. Goes on past a
+    project's failure. An engine that cannot be reached fails those of its projects not
+    done yet (and, when it is the only engine, the run: no other project could fare better)."""
+    groups: dict[str, list[_Target]] = {}
+    for project in projects:
+        groups.setdefault(project.engine_name, []).append(_Target(project, reporter))
+    for engine, targets in groups.items():
+        try:
+            _refresh_on(app.on_engine(engine), targets, reporter, report_failures, jobs, if_changed, prune)
+        except (EngineUnavailableError, ConfigError) as error:
+            if len(groups) == 1:
+                raise
+            for target in targets:
+                if target.result.status == "failed" and target.result.error is None:  # not done yet
+                    _fail(target, error, report_failures)
+    by_id = {t.project.id: t.result for targets in groups.values() for t in targets}
+    return [by_id[p.id] for p in projects]
+
+
+def _refresh_on(app: App, targets: list[_Target], reporter: Reporter, report_failures: bool,
+                jobs: int, if_changed: bool, prune: bool) -> None:
+    """Refresh projects of one engine (`app` is on that engine); results land in the targets."""
+    run = RefreshRun()
+    where = f" on engine {app.engine_name}" if app.engine_name != "default" else ""
+    reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}{where}...")
+    with ExitStack() as held:
+        ready = _lock_and_read(app, targets, held, reporter, report_failures)
+        try:
+            ready = _pull_images(app, ready, run, report_failures)
+            ready = [t for t in ready if not _unchanged(t, if_changed)]
+            _replace_all(app, ready, run, jobs, report_failures)
+        finally:
+            run.release(app.runtime)
+    if prune:
+        _prune(app, [t.result for t in targets], reporter)
+
+
+def refresh_one(app: App, project: Project, reporter: Reporter) -> RefreshResult:
+    """One project (the MCP tool): failures are in the result, not printed."""
+    return refresh(app, [project], reporter, report_failures=False)[0]
+
+
+# --- the phases ----------------------------------------------------------------------------
+
+
+def _fail(target: _Target, error: OublietteError, report: bool) -> None:
+    target.result.status, target.result.error, target.result.hint = "failed", error.message, error.hint
+    if report:
+        step = target.reporter.nested()
+        step.note(f"{step.indent}{target.project.id}: failed: {error.message}")
+        if error.hint:
+            step.note(f"{step.indent}Hint: {error.hint}")
+
+
+def _lock_and_read(app: App, targets: list[_Target], held: ExitStack, reporter: Reporter,
+                   report: bool) -> list[_Target]:
+    """Take every project's lock (in id order, so two runs never deadlock), settle what a
+    killed command left, then read all their containers with one listing and one inspect."""
+    runtime = app.runtime
+    locked = []
+    for target in sorted(targets, key=lambda t: t.project.id):
+        try:
+            target.project = held.enter_context(locked_project(app, target.project.id, reporter))
+            target.result.image = app.images.get_image_name(target.project.type)
+            refuse_active_sessions(app, target.project.id, "refresh container")
+            settle_interrupted_swap(app, target.project.id, reporter)
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        locked.append(target)
+    if not locked:
+        return []
+    listed = {info.name: info for info in runtime.list(LABEL_PROJECT, all=True)}
+    ready = []
+    for target in locked:
+        try:
+            main, aside = owned_pair(app, target.project.id, listed)
+            main = recover(app, target.project.id, main, aside, target.reporter)
+            if main is None:
+                raise ConflictError("no container to refresh",
+                                    hint=f"start it with `oubliette container start {target.project.id}`")
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        target.old = main
+        ready.append(target)
+    missing = [t.old.name for t in ready if t.old is not None and t.old.image_id is None]
+    inspected = {info.name: info for info in runtime.inspect_many(missing)}
+    for target in ready:
+        assert target.old is not None
+        target.old = inspected.get(target.old.name, target.old)
+        target.result.old_image_id = target.old.image_id
+    return [t for t in targets if t in ready]
+
+
+def _pull_images(app: App, targets: list[_Target], run: RefreshRun, report: bool) -> list[_Target]:
+    """Keep what rollbacks need, pull each distinct image once, resolve each new id once."""
+    runtime = app.runtime
+    ready = []
+    for target in targets:
+        image = target.result.image or ""
+        assert target.old is not None
+        try:
+            target.kept = run.keep(runtime, image, target.old)
+            _pull_once(app, image, target.reporter, run)
+            if image not in run.image_ids:
+                run.image_ids[image] = runtime.image_id(image)
+        except EngineUnavailableError:
+            raise
+        except OublietteError as error:
+            _fail(target, error, report)
+            continue
+        target.result.new_image_id = run.image_ids[image]
+        target.result.note = run.notes.get(image)
+        ready.append(target)
+    return ready
+
+
+def _unchanged(target: _Target, if_changed: bool) -> bool:
+    """Leave the container running when it already runs what its type's reference resolves
+    to, under --if-changed, or when the registry could not be asked (the local image is
+    the one it runs: replacing it would change nothing)."""
+    old = target.old
+    assert old is not None
+    same = ((if_changed or target.result.note is not None) and old.image_id == target.result.new_image_id
+            and old.type == target.project.type and old.image == target.result.image)
+    if same:
+        target.result.status, target.result.changed = "unchanged", False
+        if target.result.note:
+            target.result.status = f"unchanged ({target.result.note})"
+        target.reporter.info(f"{target.project.id}: unchanged, left running.")
+    return same
+
+
+def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, report: bool) -> None:
+    """Replace the containers, `jobs` at a time; each project's lines printed together.
+
+    Ctrl-C or SIGTERM reaches the main thread: projects not started yet are skipped,
+    the swaps under way finish (or are undone), then the interrupt is raised.
+    """
+    if len(targets) <= 1 or jobs <= 1:
+        for target in targets:
+            _replace_one(app, target, run, report)
+        return
+    cancelled = threading.Event()
+    app.home_id  # noqa: B018 - made (or read) once here, not by several workers at once
+
+    def work(target: _Target) -> None:
+        if cancelled.is_set():
+            return
+        buffered = target.reporter.buffered()
+        target.reporter = buffered
+        try:
+            _replace_one(app, target, run, report)
+        finally:
+            buffered.flush()
+
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(targets)), thread_name_prefix="refresh")
+    futures = [pool.submit(work, t) for t in targets]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        cancelled.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _replace_one(app: App, target: _Target, run: RefreshRun, report: bool) -> None:
+    result, project, old = target.result, target.project, target.old
+    assert old is not None and result.image is not None
+    step = target.reporter.nested()
+    target.reporter.info(f"{project.id}: restarting its container...")
+    try:
+        replace(app, project.id, spec_for(app, project, result.image), old, target.kept)
+    except RolledBack as error:
+        if target.kept:
+            run.in_use.add(target.kept)
+        _fail(target, error, report)
+        return
+    except EngineUnavailableError:
+        raise
+    except OublietteError as error:
+        _fail(target, error, report)
+        return
+    result.status = "refreshed"
+    result.changed = result.old_image_id != result.new_image_id
+    if result.changed:
+        step.info(f"Image updated: {result.old_image_id} -> {result.new_image_id}")
+    else:
+        step.info("Image unchanged.")
+    step.info("Done.")
+
+
+def _pull_once(app: App, image: str, reporter: Reporter, run: RefreshRun) -> None:
+    """Pull `image` unless this run already did. When the registry cannot give it (not
+    found, denied, unreachable) and an image of that reference is here, use that one."""
+    pulls = run.pulls
+    if image in pulls:
+        failure = pulls[image]
+        if failure is not None:
+            raise failure
+        return
+    runtime = app.runtime
+    try:
+        if app.config.dev_mode:
+            if not runtime.image_exists(image):
+                raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+            reporter.info(f"Dev mode: using the local image {image} (never pulled).")
+        else:
+            try:
+                app.images.pull(image, reporter)
+            except PullError as error:
+                if not runtime.image_exists(image):
+                    raise
+                why = {AccessDeniedError: "denied access"}.get(type(error), "")
+                why = why or ("does not have it" if "not found" in error.message else "cannot be reached")
+                run.notes[image] = "registry unreachable" if why == "cannot be reached" else f"registry {why}"
+                reporter.info(f"The registry {why}; using the local image {image}.")
+    except EngineUnavailableError:
+        raise
+    except OublietteError as error:
+        pulls[image] = error
+        raise
+    pulls[image] = None
+
+
+def _prune(app: App, results: list[RefreshResult], reporter: Reporter) -> None:
+    """--prune: remove each superseded image no container uses any more (never forced)."""
+    superseded = sorted({r.old_image_id for r in results
+                         if r.status == "refreshed" and r.changed and r.old_image_id})
+    for image_id in superseded:
+        if app.runtime.remove_image(image_id):
+            reporter.info(f"Removed the superseded image {image_id}.")
+        else:
+            reporter.info(f"Kept the superseded image {image_id}: a container or another tag still uses it.")

@@ -1,0 +1,308 @@
+"""Replacing a project's container without ever leaving the project without one.
+
+Every swap (refresh's replace, stop, delete, recovery) runs inside `swapping()`: Ctrl-C
+and SIGTERM wait until it is complete, and a journal file in the project's directory
+lists the engine calls it started. A SIGKILL leaves that file behind; the next command
+under the project's lock waits for those engine calls to finish (an orphaned
+`docker stop` may still be waiting out a command that ignores SIGTERM) before it reads
+the container's state, so it never reports "running" for a container about to stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from oubliette.engines import process
+from oubliette.engines.base import LABEL_HOME, LABEL_PROJECT, STOPPED, ContainerInfo, ContainerSpec, Runtime
+from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
+from oubliette.interrupts import defer_interrupts
+from oubliette.model import aside_name, container_name
+from oubliette.report import Reporter
+from oubliette.store.files import read_home_file, write_atomic
+from oubliette.store.sessions import PID_MAX
+
+if TYPE_CHECKING:
+    from oubliette.app import App
+
+JOURNAL = ".swap"
+JOURNAL_MAX_BYTES = 256 * 1024
+ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s, then SIGKILL)
+# A container whose command cannot start (no `sleep`, a broken entrypoint) dies within
+# milliseconds of `run`. Its state is polled until this long after `run` returned: one
+# inspect right away and another ~50 ms later (measured here: an immediate inspect alone
+# missed 1 death in 10 on Docker; polling to 50 ms caught 30 of 30). A container that
+# dies later than that is not caught here; `container list` shows it stopped, and the
+# next `start` replaces it.
+START_WINDOW_SECONDS = 0.05
+POLL_SECONDS = 0.02
+IMAGE_HINT = ("the image needs a shell, `sleep`, and an entrypoint that execs its arguments "
+              "(see docs/CONTAINER_TYPES.md)")
+
+
+# --- the journal -----------------------------------------------------------------------
+
+
+def _start_stamp(pid: int) -> str | None:
+    """The process's start time on Linux (tells a reused pid apart); None elsewhere."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _program(pid: int) -> str | None:
+    """The program a process runs (argv[0]'s last part) on Linux; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
+    except OSError:
+        return None
+
+
+def _alive(pid: int, stamp: str | None, program: str | None) -> bool:
+    """Is this journalled engine call still running? Where /proc tells (Linux), the
+    process must have the journalled start time and program, so a reused pid, or a
+    journal naming some other process (pid 1), is never waited for."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = _start_stamp(pid)
+    if now is None:  # no /proc (macOS): the pid is all there is
+        return True
+    return stamp == now and program in (None, _program(pid))  # None: a journal of an older oubliette
+
+
+def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
+    """The (pid, start stamp, program) entries of a journal; anything malformed is left out."""
+    calls = data.get("calls") if isinstance(data, dict) else None
+    found = []
+    for entry in calls if isinstance(calls, list) else ():
+        if not (isinstance(entry, list) and len(entry) in (2, 3)):
+            continue
+        pid, stamp, program = (*entry, None)[:3]
+        if (type(pid) is int and 1 < pid < PID_MAX and isinstance(stamp, (str, type(None)))
+                and isinstance(program, (str, type(None)))):
+            found.append((pid, stamp, program))
+    return found
+
+
+@contextmanager
+def swapping(app: App, project_id: str) -> Iterator[None]:
+    """Hold interrupts and journal the engine calls of one container swap."""
+    path = app.projects.project_dir(project_id) / JOURNAL
+    calls: list[list] = []
+    hooks = process.spawn_hooks
+    previous = getattr(hooks, "on_spawn", None)
+
+    def record(pid: int) -> None:
+        calls.append([pid, _start_stamp(pid), _program(pid)])
+        try:
+            write_atomic(path, json.dumps({"pid": os.getpid(), "calls": calls}), durable=False)
+        except OSError:
+            pass  # a read-only or full home: the swap itself matters more than its journal
+        if previous is not None:
+            previous(pid)  # swaps of several projects at once (stop): every journal hears of it
+
+    with defer_interrupts():
+        hooks.on_spawn = record
+        try:
+            yield
+        finally:
+            hooks.on_spawn = previous
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bool:
+    """If a killed command left a swap journal, wait for its engine calls; True if it did."""
+    path = app.projects.project_dir(project_id) / JOURNAL
+    try:
+        calls = _journalled_calls(json.loads(read_home_file(path, JOURNAL_MAX_BYTES)))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, RecursionError):  # damaged, a FIFO, a link: nothing to wait for
+        calls = []  # the state check after this still runs
+    pending = [call for call in calls if _alive(*call)]
+    if pending:
+        reporter.note(f"Waiting for the engine calls of an interrupted operation on {project_id} to finish...")
+        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pending = [call for call in pending if _alive(*call)]
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return True
+
+
+class RolledBack(OublietteError):
+    """The new container did not start; the previous container (or its image) runs again."""
+
+
+# --- running and checking containers -----------------------------------------------------
+
+
+def name_taken(runtime: Runtime, holder: ContainerInfo) -> ConflictError:
+    return ConflictError(
+        f"the container name {holder.name} is taken by container {holder.id[:12]}, which this oubliette home "
+        "did not create; it was left as it is",
+        hint=f"if it is yours and not needed, remove it (`{runtime.binary} rm {holder.name}`"
+             + (f" on engine {runtime.engine}, {runtime.endpoint}" if runtime.engine != "default" else "")
+             + "); otherwise use another oubliette home for this engine")
+
+
+def run_verified(runtime: Runtime, spec: ContainerSpec) -> ContainerInfo:
+    """Run a container and make sure it is still running a moment later; else remove it.
+
+    After a failed run, whatever holds the name is removed only if this home made it
+    for this project; anything else is reported and left alone.
+    """
+    try:
+        runtime.run(spec)
+    except EngineUnavailableError:
+        raise
+    except EngineError:
+        holder = runtime.inspect(spec.name)
+        if holder is None:
+            raise
+        if not _made_for(spec, holder):
+            raise name_taken(runtime, holder) from None
+        runtime.remove([spec.name], force=True)
+        raise
+    return verify_running(runtime, spec.name)
+
+
+def _made_for(spec: ContainerSpec, info: ContainerInfo) -> bool:
+    return all(info.labels.get(key) == spec.labels.get(key) for key in (LABEL_HOME, LABEL_PROJECT))
+
+
+def verify_running(runtime: Runtime, name: str) -> ContainerInfo:
+    """Poll the container's state until START_WINDOW_SECONDS after it started; no fixed sleep."""
+    deadline = time.monotonic() + START_WINDOW_SECONDS
+    while True:
+        info = runtime.inspect(name)
+        if info is None or not info.running:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return info
+        time.sleep(min(POLL_SECONDS, left))
+    why = ""
+    if info is not None:
+        lines = runtime.logs_tail(name).strip().splitlines()
+        why = lines[-1].strip() if lines else ""
+        runtime.remove([name], force=True)
+    raise OublietteError(f"container {name} stopped right after it started" + (f": {why}" if why else ""),
+                         hint=IMAGE_HINT)
+
+
+def stop_and_remove(runtime: Runtime, containers: list[ContainerInfo]) -> None:
+    """One stop call for the running ones, one remove call for all of them."""
+    runtime.stop([c.name for c in containers if c.status != STOPPED])
+    runtime.remove([c.name for c in containers], force=True)
+
+
+# --- recovery and replacement --------------------------------------------------------------
+
+
+def recover(app: App, project_id: str, main: ContainerInfo | None, aside: ContainerInfo | None,
+            reporter: Reporter) -> ContainerInfo | None:
+    """Finish or undo what an interrupted refresh left; return the project's container."""
+    if aside is None:
+        return main
+    runtime = app.runtime
+    with swapping(app, project_id):
+        if main is not None and main.running:
+            runtime.remove([aside.name], force=True)  # the new container made it: drop the old one
+            return main
+        if main is not None:
+            runtime.remove([main.name], force=True)  # a new container that never came up
+        runtime.rename(aside.name, container_name(project_id))
+        runtime.start(container_name(project_id))
+    reporter.note(f"Restored the container of {project_id} that an interrupted refresh had set aside.")
+    return runtime.inspect(container_name(project_id))
+
+
+def replace(app: App, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None) -> None:
+    """Swap `old` for a container of `spec`; if the new one does not start, the old one
+    (or its image) runs again and RolledBack says so.
+
+    `kept` (engines without rename): a local name of the image `old` runs, made before
+    the pull moved its tag.
+    """
+    with swapping(app, project_id):
+        if app.runtime.can_rename:
+            _replace_by_rename(app.runtime, spec, old, aside_name(project_id))
+        else:
+            _replace_in_place(app.runtime, spec, old, kept)
+
+
+def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:
+    """Docker: park the old container under another name; bring it back if the new one fails."""
+    if old.status != STOPPED:
+        runtime.stop([old.name])
+    runtime.rename(old.name, aside)
+    try:
+        run_verified(runtime, spec)
+    except OublietteError as error:
+        try:
+            if (holder := runtime.inspect(spec.name)) is not None and _made_for(spec, holder):
+                runtime.remove([spec.name], force=True)
+            runtime.rename(aside, spec.name)
+            runtime.start(spec.name)
+        except OublietteError as restore:
+            raise _restore_failed(error, restore, spec.name) from None
+        raise RolledBack(f"the new container did not start ({error.message}); "
+                         "the previous container is running again", hint=error.hint) from None
+    runtime.remove([aside], force=True)
+
+
+def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, kept: str | None) -> None:
+    """Apple (no rename): replace, and on failure run the previous image again.
+
+    The previous image is run by the name kept for it before the pull: Apple's CLI finds
+    local images by name only, so `repo@digest` would go to the registry (offline, or for
+    a locally built image, that fails). Without a kept name the digest is the last resort.
+    """
+    previous = kept or (f"{repository_of(spec.image)}@{old.image_id}" if old.image_id else None)
+    if old.status != STOPPED:
+        runtime.stop([old.name])
+    runtime.remove([old.name], force=True)
+    try:
+        run_verified(runtime, spec)
+    except OublietteError as error:
+        if previous is None:
+            raise
+        try:
+            run_verified(runtime, spec._replace(image=previous))
+        except OublietteError as restore:
+            raise _restore_failed(error, restore, spec.name) from None
+        raise RolledBack(f"the new container did not start ({error.message}); started the previous "
+                         f"image again ({previous})", hint=error.hint) from None
+
+
+def _restore_failed(error: OublietteError, restore: OublietteError, name: str) -> OublietteError:
+    project_id = name.removeprefix("oubliette-")
+    return OublietteError(
+        f"the new container did not start ({error.message}), and bringing back the previous one failed too "
+        f"({restore.message})",
+        hint=f"run `oubliette container start {project_id}`: it recovers a set-aside container, or starts afresh")
+
+
+def repository_of(ref: str) -> str:
+    """`host:5000/team/app:tag@sha256:...` -> `host:5000/team/app`."""
+    name = ref.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]

@@ -1,0 +1,293 @@
+"""The project store: `<home>/data/projects/<id>/metadata.json` with `workspace/` beside it.
+
+A project records its container *type*, not an image: the image is looked up in the
+config whenever it is needed, so editing the config and refreshing moves a project
+to the new image. A project's id is its directory's name; a damaged metadata file
+affects that project alone (listings skip it with a warning, lookups of the others
+work), and no path is ever built from a file's contents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from oubliette.engines.endpoints import ENGINE_NAME_RE
+from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
+from oubliette.model import PROJECT_ID_RE, container_name
+from oubliette.store.files import FileLock, os_error, private_dir, read_home_file, write_atomic
+from oubliette.store.home import projects_dir
+from oubliette.validate import is_valid_type_name, project_name_problem
+
+_ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
+METADATA = "metadata.json"
+LOCK = ".lock"
+METADATA_MAX_BYTES = 256 * 1024  # a record is a few hundred bytes
+NAMES_LOCK = ".names.lock"  # held while a name is checked and written: names are unique
+LIST_HINT = "list projects with `oubliette project list`"
+
+
+class Project(NamedTuple):
+    """A NamedTuple, not a dataclass: every command that touches a project defines it."""
+
+    id: str
+    name: str
+    type: str
+    created_at: str
+    workspace: str | None = None  # the user's own directory (--workspace); None: oubliette's own
+    engine: str | None = None  # a named engine of the config (--engine); None: the default engine
+    volume: bool = False  # the workspace is a named volume on the engine, not a host directory
+
+    @property
+    def container_name(self) -> str:
+        return container_name(self.id)
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine or "default"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return self._asdict()
+
+
+def new_project_id() -> str:
+    import secrets  # only `create` needs it; hashlib behind it costs every other command
+
+    return "proj_" + secrets.token_hex(6)
+
+
+class DamagedProjectError(OublietteError):
+    """A project's metadata cannot be read or has fields of the wrong kind."""
+
+
+class ProjectStore:
+    def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
+        self.root = projects_dir(home)
+        self.warn = warn or (lambda message: None)
+
+    def project_dir(self, project_id: str) -> Path:
+        return self.root / project_id
+
+    def workspace(self, project_id: str) -> Path:
+        return self.project_dir(project_id) / "workspace"
+
+    def exists(self, project_id: str) -> bool:
+        return PROJECT_ID_RE.fullmatch(project_id) is not None and (self.project_dir(project_id) / METADATA).is_file()
+
+    def lock(self, project_id: str, on_wait: Callable[[], None] | None = None) -> FileLock:
+        """The lock every change to a project's container takes (CLI and MCP alike)."""
+        return FileLock(self.project_dir(project_id) / LOCK, on_wait)
+
+    def create(self, name: str, type_name: str, workspace: Path | None = None, engine: str | None = None,
+               volume: bool = False) -> Project:
+        """A new project; `workspace` is a directory of the user's to mount instead of a new one;
+        `engine` a named engine, whose named volume is the workspace when `volume`."""
+        name = self.check_name(name)
+        try:
+            private_dir(self.root)
+            with FileLock(self.root / NAMES_LOCK):  # two creates of one name: the second is refused
+                self._refuse_taken(name)
+                while True:
+                    project_id = new_project_id()
+                    try:
+                        os.mkdir(self.project_dir(project_id), 0o700)
+                        break
+                    except FileExistsError:
+                        continue
+                if workspace is None and not volume:
+                    os.mkdir(self.workspace(project_id), 0o700)
+                from datetime import datetime, timezone
+
+                project = Project(project_id, name, type_name,
+                                  datetime.now(timezone.utc).isoformat(),  # microseconds: list order is creation order
+                                  str(workspace) if workspace is not None else None, engine, volume)
+                self._write(project)
+        except OSError as exc:
+            raise os_error("cannot create the project", exc) from None
+        return project
+
+    def update(self, project: Project, name: str | None = None, type_name: str | None = None) -> Project:
+        """A new name and/or type (call under the project's lock)."""
+        changed = project
+        if name is not None:
+            name = self.check_name(name)
+            if name != project.name:
+                changed = changed._replace(name=name)
+        if type_name is not None:
+            changed = changed._replace(type=type_name)
+        try:
+            with FileLock(self.root / NAMES_LOCK):
+                if changed.name != project.name:
+                    self._refuse_taken(changed.name)
+                self._write(changed)
+        except OSError as exc:
+            raise os_error("cannot update the project", exc) from None
+        return changed
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        name = name.strip()
+        problem = project_name_problem(name)
+        if problem is None and name.startswith("proj_"):
+            problem = "names may not start with proj_ (that is how ids start)"
+        if problem:
+            raise InvalidReferenceError(f"invalid project name {name!r}: {problem}",
+                                        hint="give a short printable name, such as `web` or `my api`")
+        return name
+
+    def _refuse_taken(self, name: str) -> None:
+        for other in self.list():
+            if other.name == name:
+                raise InvalidReferenceError(f"a project named {name!r} exists already ({other.id})",
+                                            hint="choose another name, or rename that one with "
+                                                 f"`oubliette project update {other.id} --name NEW`")
+
+    def _write(self, project: Project) -> None:
+        write_atomic(self.project_dir(project.id) / METADATA, json.dumps(project.to_dict(), indent=2) + "\n")
+
+    def workspace_of(self, project: Project) -> Path:
+        """Where the project's /workspace lives on the host: the user's directory, or ours."""
+        return Path(project.workspace) if project.workspace else self.workspace(project.id)
+
+    def ensure_workspace(self, project: Project) -> Path:
+        """The workspace to mount: ours is created if missing (never its parents), the user's
+        must exist; neither may be a symlink."""
+        workspace = self.workspace_of(project)
+        if project.workspace is not None:
+            if not workspace.is_dir() or workspace.is_symlink():
+                raise OublietteError(f"the workspace {workspace} of {project.id} is not a directory (any more)",
+                                     hint="restore that directory (oubliette mounts it at /workspace), or move "
+                                          "the project's work elsewhere")
+            return workspace
+        if workspace.is_symlink():
+            raise OublietteError(f"the workspace {workspace} is a symbolic link; refusing to mount it",
+                                 hint=f"replace the link with a real directory (`rm {workspace}` removes only "
+                                      "the link), or move the files it points to there")
+        try:
+            os.mkdir(workspace, 0o700)
+        except FileExistsError:
+            if not workspace.is_dir():
+                raise OublietteError(f"the workspace {workspace} is not a directory",
+                                     hint="move that file aside; oubliette mounts a directory there") from None
+        except OSError as exc:
+            raise os_error("cannot create the workspace", exc) from None
+        return workspace
+
+    def ids(self) -> list[str]:
+        """Every project id in the home, from directory names alone (no file is read)."""
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise os_error("cannot read the project store", exc) from None
+        return sorted(name for name in entries
+                      if PROJECT_ID_RE.fullmatch(name) and (self.root / name / METADATA).is_file())
+
+    def list(self) -> list[Project]:
+        """Every readable project, oldest first; a damaged one is skipped with a warning."""
+        projects = []
+        for project_id in self.ids():
+            try:
+                projects.append(self._load(project_id))
+            except DamagedProjectError as error:
+                self.warn(f"{error.message} (skipped; {error.hint})")
+            except NotFoundError:
+                pass  # deleted while we listed
+        return sorted(projects, key=lambda p: (p.created_at, p.id))
+
+    def get(self, ref: str) -> Project:
+        """A project by id, name or unique id prefix (`proj_ab12`, or just `ab12`)."""
+        return self._load(self.resolve(ref))
+
+    def resolve(self, ref: str) -> str:
+        """A project's id from an exact id, else an exact name, else a unique id prefix."""
+        given = ref.strip()
+        if PROJECT_ID_RE.fullmatch(given) and self.exists(given):
+            return given
+        named = [p.id for p in self.list() if p.name == given]
+        if named:
+            return named[0]
+        if not _ID_INPUT_RE.fullmatch(given):
+            raise NotFoundError(f"no project matches {ref!r} (neither a name nor an id)", hint=LIST_HINT)
+        prefix = given if given.startswith("proj_") else f"proj_{given}"
+        matches = [project_id for project_id in self.ids() if project_id.startswith(prefix)]
+        if not matches:
+            raise NotFoundError(f"no project matches {ref!r}", hint=LIST_HINT)
+        if len(matches) > 1:
+            raise NotFoundError(f"{ref!r} matches {len(matches)} projects: {', '.join(matches)}",
+                                hint="give more of the id")
+        return matches[0]
+
+    def delete(self, project_id: str, purge: bool = False) -> None:
+        """Forget a project; its workspace stays unless `purge`. The lock file goes last,
+        so a command waiting for it finds the project gone and re-creates nothing."""
+        import shutil
+
+        directory = self.project_dir(project_id)
+        try:
+            (directory / METADATA).unlink()
+            shutil.rmtree(directory / "sessions", ignore_errors=True)
+            if purge:
+                for entry in os.listdir(directory):
+                    if entry != LOCK:
+                        path = directory / entry
+                        if path.is_dir() and not path.is_symlink():
+                            shutil.rmtree(path)
+                        else:
+                            path.unlink()
+            (directory / LOCK).unlink(missing_ok=True)
+            if purge:
+                shutil.rmtree(directory, ignore_errors=True)  # a lock file a waiter opened since
+        except OSError as exc:
+            raise os_error(f"cannot delete project {project_id}", exc) from None
+
+    def _load(self, project_id: str) -> Project:
+        path = self.project_dir(project_id) / METADATA
+        try:
+            data = json.loads(read_home_file(path, METADATA_MAX_BYTES))
+        except FileNotFoundError:
+            raise NotFoundError(f"no project {project_id}", hint=LIST_HINT) from None
+        except RecursionError:
+            raise _damaged(path, "nested too deeply") from None
+        except (OSError, ValueError) as exc:
+            raise _damaged(path, str(exc)) from None
+        problem = _metadata_problem(data, project_id)
+        if problem:
+            raise _damaged(path, problem)
+        return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"),
+                       data.get("engine"), data.get("volume") is True)
+
+
+def _metadata_problem(data: Any, project_id: str) -> str | None:
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    if data.get("id") != project_id:
+        return f"its id {data.get('id')!r} is not its directory's name {project_id}"
+    for key in ("name", "type", "created_at"):
+        if not isinstance(data.get(key), str):
+            return f"{key}: expected a string, got {type(data.get(key)).__name__}"
+    if project_name_problem(data["name"]):
+        return f"name: {project_name_problem(data['name'])}"
+    if not is_valid_type_name(data["type"]):
+        return f"type: {data['type']!r} is not a container type name"
+    workspace = data.get("workspace")
+    if workspace is not None and not (isinstance(workspace, str) and os.path.isabs(workspace)):
+        return "workspace: expected an absolute directory path or null"
+    engine = data.get("engine")
+    if engine is not None and not (isinstance(engine, str) and ENGINE_NAME_RE.fullmatch(engine)):
+        return "engine: expected the name of an engine in the config, or null"
+    if data.get("volume") not in (None, True, False):
+        return "volume: expected true or false"
+    return None
+
+
+def _damaged(path: Path, why: str) -> DamagedProjectError:
+    return DamagedProjectError(
+        f"project metadata {path} is damaged: {why}",
+        hint="fix that file (a JSON object with id, name, type, created_at), or remove that one file to "
+             "forget the project; the workspace/ beside it is not touched either way")
