@@ -64,8 +64,8 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.engines.base import ContainerInfo
     from oubliette.engines.fleet import engines_in_use, listed_everywhere  # not lifecycle: tight loops
+    from oubliette.model import ContainerInfo
 
     own = app.ownership
     engines = engines_in_use(app)

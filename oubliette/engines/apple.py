@@ -13,18 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from oubliette.engines import process
-from oubliette.engines.base import (
-    RUN_SECONDS,
-    RUNNING,
-    STOP_SECONDS,
-    STOPPED,
-    ContainerInfo,
-    ContainerSpec,
-    ErrorTexts,
-    Runtime,
-)
+from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
 from oubliette.engines.kinds import ENGINES
 from oubliette.errors import EngineUnavailableError, OublietteError
+from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 
@@ -133,7 +125,7 @@ def container_from_json(row: dict[str, Any]) -> ContainerInfo:
         id=row.get("id") or config.get("id", ""),
         name=row.get("id") or config.get("id", ""),
         status=normalize_state(_state(row)),
-        image=labels.get("oubliette.image") or image.get("reference", ""),
+        image=labels.get(LABEL_IMAGE) or image.get("reference", ""),
         labels=labels,
         image_id=(image.get("descriptor") or {}).get("digest"),
         mounts=tuple(m.get("source", "") for m in config.get("mounts") or () if isinstance(m, dict)),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import NamedTuple, TextIO, TypeVar
 
 from oubliette.engines import process
@@ -22,75 +21,14 @@ from oubliette.errors import (
     OublietteError,
     RegistryUnreachableError,
 )
-from oubliette.model import LABEL_HOME  # noqa: F401 (re-exported beside the other labels)
+from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
 
-LABEL_PROJECT = "oubliette.project"
-LABEL_TYPE = "oubliette.type"
-LABEL_IMAGE = "oubliette.image"
-
-RUNNING = "running"
-STOPPED = "stopped"
-PAUSED = "paused"
 # Every engine call has a bound; a call still going after it is a hung engine (exit 3).
 QUICK_SECONDS = 60  # list, inspect, rename, start, remove, exec of oubliette's own helpers
 STOP_SECONDS = QUICK_SECONDS + 30  # stop: the engine's own grace period (10 s; Apple 5 s) comes first
 RUN_SECONDS = 120  # run of an image that is here: create, mount, start
-_NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
 T = TypeVar("T")
-
-# Records are NamedTuples, not dataclasses: they sit on the path of `container list`,
-# where a frozen dataclass costs ~0.8 ms to define and a NamedTuple ~0.1 ms.
-
-
-class ContainerSpec(NamedTuple):
-    """Everything needed to run one project container."""
-
-    name: str
-    image: str
-    labels: Mapping[str, str] = _NO_ENTRIES
-    mounts: Sequence[tuple[str, str]] = ()  # (host directory, target): bind mounts
-    volumes: Sequence[tuple[str, str]] = ()  # (named volume, target) on the engine
-    workdir: str | None = None
-    env: Mapping[str, str] = _NO_ENTRIES
-    command: Sequence[str] = ()
-    init: bool = True
-
-
-class ContainerInfo(NamedTuple):
-    """One container as oubliette sees it, the same shape for every engine.
-
-    `image` is the configured reference (the `oubliette.image` label) when there is
-    one: the engine's own image field turns into a bare id once the tag moves.
-    """
-
-    id: str
-    name: str
-    status: str
-    image: str
-    labels: Mapping[str, str] = _NO_ENTRIES
-    image_id: str | None = None
-    mounts: tuple[str, ...] = ()  # host sources of its mounts, to recognise a pre-home-id container
-    engine: str = "default"  # the engine it is on (a named engine, or the default one)
-
-    @property
-    def project_id(self) -> str | None:
-        return self.labels.get(LABEL_PROJECT)
-
-    @property
-    def type(self) -> str | None:
-        return self.labels.get(LABEL_TYPE)
-
-    @property
-    def running(self) -> bool:
-        return self.status == RUNNING
-
-    def to_record(self, orphan: bool = False) -> dict[str, str | bool | None]:
-        """The JSON shape of `container list --json` and the MCP `container` tool;
-        `orphan`: its project is gone from this home (`container stop ID` removes it)."""
-        return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
-                "status": self.status, "orphan": orphan, "engine": self.engine}
-
 
 class Runtime(abc.ABC):
     """A container engine driven through its CLI."""
@@ -101,7 +39,7 @@ class Runtime(abc.ABC):
     texts: ErrorTexts
     # A named engine (`engines` in the config) sets these with `point_at`; the default
     # engine keeps them, so its CLI reads DOCKER_HOST, contexts and connections as usual.
-    engine: str = "default"  # the engine's name in this home
+    engine: str = DEFAULT_ENGINE  # the engine's name in this home
     endpoint: str | None = None  # where a named engine is, for messages
     env: Mapping[str, str] | None = None  # the whole environment of its CLI calls; None: ours
 
@@ -231,7 +169,7 @@ class Runtime(abc.ABC):
         """Turn a failed call into the matching classified error; one about a named
         engine that cannot be reached names that engine."""
         error = classify_failure(result, self.texts, image)
-        if isinstance(error, EngineUnavailableError) and self.engine != "default":
+        if isinstance(error, EngineUnavailableError) and self.engine != DEFAULT_ENGINE:
             error.message = f"the engine {self.engine!r} ({self.endpoint or self.display_name}) cannot be reached: " \
                             f"{error.detail or error.message}"
             error.args = (error.message,)

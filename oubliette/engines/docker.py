@@ -7,19 +7,18 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from oubliette.engines import process
-from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, STOPPED, ContainerInfo, ContainerSpec, ErrorTexts, Runtime
+from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
 from oubliette.engines.kinds import ENGINES
 from oubliette.errors import EngineUnavailableError
+from oubliette.model import LABEL_IMAGE, LABELS, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 
 # One JSON object per line, fields picked by the engine: no k=v,k=v label string to split.
 PS_FORMAT = (
-    '{"id":{{json .ID}},"name":{{json .Names}},"state":{{json .State}},'
-    '"image":{{json .Image}},"labels":{"oubliette.project":{{json (.Label "oubliette.project")}},'
-    '"oubliette.type":{{json (.Label "oubliette.type")}},'
-    '"oubliette.image":{{json (.Label "oubliette.image")}},'
-    '"oubliette.home":{{json (.Label "oubliette.home")}}},"mounts":{{json .Mounts}}}'
+    '{"id":{{json .ID}},"name":{{json .Names}},"state":{{json .State}},"image":{{json .Image}},"labels":{'
+    + ",".join(f'"{label}":{{{{json (.Label "{label}")}}}}' for label in LABELS)
+    + '},"mounts":{{json .Mounts}}}'
 )
 _STOPPED_STATES = {"exited", "created", "dead"}
 
@@ -123,7 +122,7 @@ def parse_ps(stdout: str) -> list[ContainerInfo]:
         labels = {k: v for k, v in row.get("labels", {}).items() if v}
         infos.append(ContainerInfo(
             id=row["id"], name=row["name"], status=normalize_state(row.get("state", "")),
-            image=labels.get("oubliette.image") or row.get("image", ""), labels=labels,
+            image=labels.get(LABEL_IMAGE) or row.get("image", ""), labels=labels,
             mounts=tuple(m for m in (row.get("mounts") or "").split(",") if m),
         ))
     return infos
@@ -146,7 +145,7 @@ def _inspected(row: dict) -> ContainerInfo:
     return ContainerInfo(
         id=row["Id"], name=row.get("Name", "").lstrip("/"),
         status=normalize_state((row.get("State") or {}).get("Status", "")),
-        image=labels.get("oubliette.image") or config.get("Image", ""), labels=labels,
+        image=labels.get(LABEL_IMAGE) or config.get("Image", ""), labels=labels,
         image_id=row.get("Image"),
         mounts=tuple(m.get("Source", "") for m in row.get("Mounts") or () if isinstance(m, dict)),
     )

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from oubliette.engines.kinds import ENGINES
 from oubliette.model import DEFAULT_ENGINE
 
-__all__ = ["DEFAULT_ENGINE", "EngineEntry", "parse_engines", "volume_name"]
+__all__ = ["EngineEntry", "parse_engines"]
 
 BIND, VOLUME = "bind", "volume"
 WORKSPACE_KINDS = (BIND, VOLUME)
@@ -124,6 +124,3 @@ def _parse_entry(name: str, entry: dict, key: str, key_error: Callable[[str, str
     return EngineEntry(name, runtime, host, context, workspace)
 
 
-def volume_name(project_id: str) -> str:
-    """The named volume that holds a volume workspace, on the project's engine."""
-    return f"oubliette-{project_id}-workspace"

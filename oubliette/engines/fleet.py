@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from oubliette.engines.base import LABEL_PROJECT, ContainerInfo
 from oubliette.errors import OublietteError
-from oubliette.model import DEFAULT_ENGINE
+from oubliette.model import DEFAULT_ENGINE, LABEL_PROJECT, ContainerInfo
 
 if TYPE_CHECKING:
     from oubliette.app import App

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oubliette.engines import docker
-from oubliette.engines.base import ContainerInfo, ContainerSpec, ErrorTexts
+from oubliette.engines.base import ErrorTexts
 from oubliette.engines.kinds import ENGINES
 from oubliette.errors import EngineError, EngineUnavailableError, OublietteError
+from oubliette.model import LABEL_IMAGE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_image_reference as image_ok
 
 START_HINT = ("check `podman info`; for a remote or machine connection, `podman system connection list` "
@@ -70,7 +71,7 @@ def parse_ps(stdout: str) -> list[ContainerInfo]:
         names = row.get("Names") or [""]
         infos.append(ContainerInfo(
             id=row["Id"], name=names[0], status=docker.normalize_state(row.get("State", "")),
-            image=labels.get("oubliette.image") or row.get("Image", ""), labels=labels,
+            image=labels.get(LABEL_IMAGE) or row.get("Image", ""), labels=labels,
             image_id=full_id(row.get("ImageID")),
         ))
     return infos

@@ -17,7 +17,9 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
-from oubliette.engines.base import (
+from oubliette.engines.fleet import listed_everywhere, strictly_listed
+from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
+from oubliette.model import (
     LABEL_HOME,
     LABEL_IMAGE,
     LABEL_PROJECT,
@@ -25,11 +27,11 @@ from oubliette.engines.base import (
     PAUSED,
     ContainerInfo,
     ContainerSpec,
+    aside_name,
+    container_name,
+    is_legacy,
+    volume_name,
 )
-from oubliette.engines.endpoints import volume_name
-from oubliette.engines.fleet import listed_everywhere, strictly_listed
-from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
-from oubliette.model import aside_name, container_name, is_legacy
 from oubliette.ops.swap import (
     name_taken,
     recover,

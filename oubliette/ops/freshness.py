@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from oubliette.app import App
-from oubliette.engines.base import ContainerInfo
+from oubliette.model import ContainerInfo
 
 
 class Freshness(NamedTuple):

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from oubliette.app import App
-from oubliette.engines.endpoints import DEFAULT_ENGINE, VOLUME, volume_name
+from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
 from oubliette.errors import OublietteError
+from oubliette.model import DEFAULT_ENGINE, volume_name
 from oubliette.ops.containers import locked_project, mountable, project_containers, refuse_active_sessions
 from oubliette.ops.swap import stop_and_remove, swapping
 from oubliette.report import Reporter

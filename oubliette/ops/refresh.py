@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from oubliette.app import App
-from oubliette.engines.base import LABEL_PROJECT, ContainerInfo, Runtime
+from oubliette.engines.base import Runtime
 from oubliette.engines.fleet import listed_everywhere
 from oubliette.errors import (
     AccessDeniedError,
@@ -27,6 +27,7 @@ from oubliette.errors import (
     OublietteError,
     PullError,
 )
+from oubliette.model import DEFAULT_ENGINE, LABEL_PROJECT, ContainerInfo
 from oubliette.ops.containers import locked_project, owned_pair, refuse_active_sessions, spec_for
 from oubliette.ops.images import BUILD_HINT
 from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
@@ -148,7 +149,7 @@ def _refresh_on(app: App, targets: list[_Target], reporter: Reporter, report_fai
                 jobs: int, if_changed: bool, prune: bool) -> None:
     """Refresh projects of one engine (`app` is on that engine); results land in the targets."""
     run = RefreshRun()
-    where = f" on engine {app.engine_name}" if app.engine_name != "default" else ""
+    where = f" on engine {app.engine_name}" if app.engine_name != DEFAULT_ENGINE else ""
     reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}{where}...")
     with ExitStack() as held:
         ready = _lock_and_read(app, targets, held, reporter, report_failures)

@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.engines import process
-from oubliette.engines.base import LABEL_HOME, LABEL_PROJECT, STOPPED, ContainerInfo, ContainerSpec, Runtime
+from oubliette.engines.base import Runtime
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
 from oubliette.interrupts import defer_interrupts
-from oubliette.model import aside_name, container_name
+from oubliette.model import (
+    DEFAULT_ENGINE,
+    LABEL_HOME,
+    LABEL_PROJECT,
+    STOPPED,
+    ContainerInfo,
+    ContainerSpec,
+    aside_name,
+    container_name,
+)
 from oubliette.report import Reporter
 from oubliette.store.files import read_home_file, write_atomic
 from oubliette.store.sessions import PID_MAX
@@ -159,7 +168,7 @@ def name_taken(runtime: Runtime, holder: ContainerInfo) -> ConflictError:
         f"the container name {holder.name} is taken by container {holder.id[:12]}, which this oubliette home "
         "did not create; it was left as it is",
         hint=f"if it is yours and not needed, remove it (`{runtime.binary} rm {holder.name}`"
-             + (f" on engine {runtime.engine}, {runtime.endpoint}" if runtime.engine != "default" else "")
+             + (f" on engine {runtime.engine}, {runtime.endpoint}" if runtime.engine != DEFAULT_ENGINE else "")
              + "); otherwise use another oubliette home for this engine")
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from oubliette.engines.endpoints import ENGINE_NAME_RE
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
-from oubliette.model import PROJECT_ID_RE, container_name
+from oubliette.model import DEFAULT_ENGINE, PROJECT_ID_RE, container_name
 from oubliette.store.files import FileLock, os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 from oubliette.validate import is_valid_type_name, project_name_problem
@@ -48,7 +48,7 @@ class Project(NamedTuple):
 
     @property
     def engine_name(self) -> str:
-        return self.engine or "default"
+        return self.engine or DEFAULT_ENGINE
 
     def to_dict(self) -> dict[str, str | None]:
         return self._asdict()

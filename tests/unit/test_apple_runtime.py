@@ -7,7 +7,6 @@ import io
 import pytest
 
 from oubliette.engines import apple as a
-from oubliette.engines.base import ContainerSpec
 from oubliette.engines.process import Result
 from oubliette.errors import (
     AccessDeniedError,
@@ -15,6 +14,7 @@ from oubliette.errors import (
     ImageNotFoundError,
     RegistryUnreachableError,
 )
+from oubliette.model import ContainerSpec
 from tests.unit.helpers import recorded
 
 DEV = "ghcr.io/hyphagroup/oubliette-dev:latest"

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from oubliette.engines import docker as d
-from oubliette.engines.base import ContainerSpec, exec_argv
+from oubliette.engines.base import exec_argv
 from oubliette.engines.process import Result
 from oubliette.errors import (
     AccessDeniedError,
@@ -17,6 +17,7 @@ from oubliette.errors import (
     ImageNotFoundError,
     RegistryUnreachableError,
 )
+from oubliette.model import ContainerSpec
 from tests.unit.helpers import recorded
 
 IMAGE = "localhost:5000/oubliette-base:latest"
