@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from oubliette.engines import process
 from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
 from oubliette.engines.kinds import ENGINES
-from oubliette.errors import EngineUnavailableError, OublietteError
+from oubliette.errors import OublietteError
 from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
@@ -97,8 +97,9 @@ def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) ->
         argv += ["--env", f"{key}={value}"]
     if spec.workdir:
         argv += ["--workdir", spec.workdir]
-    if spec.init and version >= INIT_SINCE:
-        argv.append("--init")
+    init_flag = ENGINES["apple"].init_flag
+    if spec.init and init_flag and version >= INIT_SINCE:
+        argv.append(init_flag)
     return argv + [image_ok(spec.image), *spec.command]
 
 
@@ -176,9 +177,7 @@ TEXTS = ErrorTexts(
 
 
 class AppleContainerRuntime(Runtime):
-    name = "apple"
-    display_name = "Apple container"
-    can_rename = False
+    kind = ENGINES["apple"]
     texts = TEXTS
 
     def __init__(self, binary: str | None = None) -> None:
@@ -269,9 +268,3 @@ class AppleContainerRuntime(Runtime):
 
 
 
-    def missing_binary(self) -> EngineUnavailableError:
-        return EngineUnavailableError(
-            f"Apple's container CLI not found (looked for {self.binary!r}; set APPLE_CONTAINER_BINARY "
-            "or put `container` on PATH)",
-            hint="install it from https://github.com/apple/container/releases, or use --runtime docker",
-        )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, TextIO, TypeVar
 
 from oubliette.engines import process
+from oubliette.engines.kinds import EngineKind, ExecFlags
 from oubliette.errors import (
     AccessDeniedError,
     EngineError,
@@ -24,6 +25,7 @@ from oubliette.errors import (
 from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
 
+DOCKER_EXEC = ExecFlags()  # every kind so far
 # Every engine call has a bound; a call still going after it is a hung engine (exit 3).
 QUICK_SECONDS = 60  # list, inspect, rename, start, remove, exec of oubliette's own helpers
 STOP_SECONDS = QUICK_SECONDS + 30  # stop: the engine's own grace period (10 s; Apple 5 s) comes first
@@ -33,9 +35,7 @@ T = TypeVar("T")
 class Runtime(abc.ABC):
     """A container engine driven through its CLI."""
 
-    name: str  # "docker" | "apple"
-    display_name: str
-    can_rename: bool
+    kind: EngineKind  # what this engine is and can do (engines/kinds.py)
     texts: ErrorTexts
     # A named engine (`engines` in the config) sets these with `point_at`; the default
     # engine keeps them, so its CLI reads DOCKER_HOST, contexts and connections as usual.
@@ -45,6 +45,18 @@ class Runtime(abc.ABC):
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def display_name(self) -> str:
+        return self.kind.display_name
+
+    @property
+    def can_rename(self) -> bool:
+        return self.kind.can_rename
 
     def point_at(self, engine: str, endpoint: str | None, env: Mapping[str, str]) -> None:
         """Make this a named engine's runtime: every call runs with `env` (its endpoint set)."""
@@ -103,7 +115,8 @@ class Runtime(abc.ABC):
         """Remove containers (one engine call)."""
 
     def rename(self, old: str, new: str) -> None:
-        raise NotImplementedError(f"{self.display_name} cannot rename containers")
+        """Only kinds with `can_rename`; the core asks the kind before it calls this."""
+        raise OublietteError(f"{self.display_name} cannot rename containers")
 
     def unpause(self, name: str) -> None:
         """Resume a paused container (only engines that pause ever report `paused`)."""
@@ -122,11 +135,11 @@ class Runtime(abc.ABC):
 
     def tag(self, source: str, target: str) -> None:
         """Give a local image another name (engines without rename keep the old image this way)."""
-        raise NotImplementedError(f"{self.display_name} does not tag images here")
+        raise OublietteError(f"{self.display_name} does not tag images here")
 
     def untag(self, ref: str) -> None:
         """Remove one name of a local image."""
-        raise NotImplementedError(f"{self.display_name} does not untag images here")
+        raise OublietteError(f"{self.display_name} does not untag images here")
 
     @abc.abstractmethod
     def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
@@ -147,8 +160,8 @@ class Runtime(abc.ABC):
 
     def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
                   workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
-        """The argv that runs `command` in a container (every engine shares these flags)."""
-        return exec_argv(self.binary, name, command, tty, env, workdir, interactive, user)
+        """The argv that runs `command` in a container, with the kind's own exec flags."""
+        return exec_argv(self.binary, name, command, tty, env, workdir, interactive, user, self.kind.exec_flags)
 
     def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
              workdir: str | None = None, user: str | None = None) -> int:
@@ -196,9 +209,12 @@ class Runtime(abc.ABC):
         """The URL a named context/connection points at (read by the CLI, no engine call)."""
         return None
 
-    @abc.abstractmethod
     def missing_binary(self) -> EngineUnavailableError:
         """The error for an engine binary that is not installed."""
+        where = (f"set {self.kind.binary_env} or put `{self.kind.binary}` on PATH" if self.kind.binary_env
+                 else "on PATH")
+        return EngineUnavailableError(f"{self.kind.binary} not found (looked for {self.binary!r}; {where})",
+                                      hint=self.kind.install_hint)
 
     def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
               timeout: float = QUICK_SECONDS) -> process.Result:
@@ -240,18 +256,18 @@ class Runtime(abc.ABC):
 
 def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
               env: Mapping[str, str] | None = None, workdir: str | None = None,
-              interactive: bool = True, user: str | None = None) -> list[str]:
+              interactive: bool = True, user: str | None = None, flags: ExecFlags = DOCKER_EXEC) -> list[str]:
     argv = [binary, "exec"]
     if interactive:
-        argv.append("--interactive")
+        argv.append(flags.interactive)
     if tty:
-        argv.append("--tty")
+        argv.append(flags.tty)
     if user is not None:
-        argv += ["--user", check_argv_safe(user, "user")]
+        argv += [flags.user, check_argv_safe(user, "user")]
     for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
+        argv += [flags.env, f"{key}={value}"]
     if workdir:
-        argv += ["--workdir", workdir]
+        argv += [flags.workdir, workdir]
     return argv + [check_argv_safe(name), *command]
 
 

@@ -9,7 +9,6 @@ from typing import TextIO
 from oubliette.engines import process
 from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
 from oubliette.engines.kinds import ENGINES
-from oubliette.errors import EngineUnavailableError
 from oubliette.model import LABEL_IMAGE, LABELS, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
@@ -37,11 +36,12 @@ def pull_argv(binary: str, ref: str) -> list[str]:
     return [binary, "pull", image_ok(ref)]
 
 
-def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = ()) -> list[str]:
+def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = (),
+             init_flag: str | None = ENGINES["docker"].init_flag) -> list[str]:
     """`docker run` for a spec; `extra` flags (an engine's own, e.g. podman's) go before the image."""
     argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
-    if spec.init:
-        argv.append("--init")
+    if spec.init and init_flag:
+        argv.append(init_flag)
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]
     for source, target in spec.mounts:
@@ -176,9 +176,7 @@ TEXTS = ErrorTexts(
 
 
 class DockerRuntime(Runtime):
-    name = "docker"
-    display_name = "Docker"
-    can_rename = True
+    kind = ENGINES["docker"]
     texts = TEXTS
 
     def __init__(self, binary: str = "docker") -> None:
@@ -305,8 +303,3 @@ class DockerRuntime(Runtime):
         result = self._call(context_inspect_argv(self.binary, context), check=False)
         return result.stdout.strip() or None if result.ok else None
 
-    def missing_binary(self) -> EngineUnavailableError:
-        return EngineUnavailableError(
-            f"docker not found (looked for {self.binary!r} on PATH)",
-            hint="install Docker (https://docs.docker.com/get-docker/) or choose another runtime with --runtime",
-        )

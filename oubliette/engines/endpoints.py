@@ -26,7 +26,7 @@ ENGINE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 CONTEXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 HOST_RE = re.compile(r"(unix|tcp|ssh|npipe)://[\x21-\x7e]+")
 LOCAL_SCHEMES = ("unix://", "npipe://")
-NAMEABLE = tuple(name for name, kind in ENGINES.items() if kind.host_env)  # docker, podman
+NAMEABLE = tuple(name for name, kind in ENGINES.items() if kind.nameable and kind.volumes)  # docker, podman
 
 
 class EngineEntry(NamedTuple):

@@ -15,30 +15,59 @@ if TYPE_CHECKING:
     from oubliette.engines.base import Runtime
 
 
+class ExecFlags(NamedTuple):
+    """How an engine's `exec` takes each option (every engine so far spells them alike)."""
+
+    interactive: str = "--interactive"
+    tty: str = "--tty"
+    user: str = "--user"
+    env: str = "--env"
+    workdir: str = "--workdir"
+
+
 class EngineKind(NamedTuple):
+    """One kind of engine and what it can do: the core asks these fields, never the adapter's class."""
+
     name: str  # what --runtime, OUBLIETTE_RUNTIME and "runtime" take
     display_name: str
     binary: str  # the CLI looked up on PATH
     binary_env: str | None  # an environment variable that names another binary
     adapter: str  # "module:Class", imported only when the engine is used
     pull_command: str  # the manual pull a hint suggests
+    install_hint: str  # what the error for a missing binary suggests
     host_env: str | None = None  # the CLI's variable for an endpoint URL (a named engine's "host")
     context_env: str | None = None  # ... and for a named endpoint (docker context, podman connection)
     context_key: str | None = None  # what a named engine entry calls that named endpoint
+    can_rename: bool = True  # refresh parks the old container under another name (else: kept image name)
+    volumes: bool = True  # named volumes: the engine can hold volume workspaces
+    init_flag: str | None = "--init"  # runs an init as PID 1 (reaps the sessions' orphans)
+    exec_flags: ExecFlags = ExecFlags()
+    name_style: str = "docker"  # how names and label values are mapped (model.engine_name)
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
+
+    @property
+    def nameable(self) -> bool:
+        """Can be a named engine in the config: it has an endpoint variable to point its CLI with."""
+        return self.host_env is not None
 
 
 ENGINES: dict[str, EngineKind] = {
     "docker": EngineKind("docker", "Docker", "docker", None,
                          "oubliette.engines.docker:DockerRuntime", "docker pull {image}",
+                         "install Docker (https://docs.docker.com/get-docker/) "
+                         "or choose another runtime with --runtime",
                          "DOCKER_HOST", "DOCKER_CONTEXT", "context"),
     "podman": EngineKind("podman", "Podman", "podman", None,
                          "oubliette.engines.podman:PodmanRuntime", "podman pull {image}",
+                         "install Podman (`apt-get install podman catatonit`, or https://podman.io), "
+                         "or choose another runtime with --runtime",
                          "CONTAINER_HOST", "CONTAINER_CONNECTION", "connection"),
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
-                        "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}"),
+                        "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}",
+                        "install it from https://github.com/apple/container/releases, or use --runtime docker",
+                        can_rename=False, volumes=False),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.
@@ -53,4 +82,5 @@ def make_runtime(name: str, env: Mapping[str, str] = os.environ) -> Runtime:
 
     kind = ENGINES[name]
     module, cls = kind.adapter.split(":")
-    return getattr(importlib.import_module(module), cls)(kind.binary_path(env))
+    runtime: Runtime = getattr(importlib.import_module(module), cls)(kind.binary_path(env))
+    return runtime

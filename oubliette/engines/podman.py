@@ -18,7 +18,7 @@ from typing import Any
 from oubliette.engines import docker
 from oubliette.engines.base import ErrorTexts
 from oubliette.engines.kinds import ENGINES
-from oubliette.errors import EngineError, EngineUnavailableError, OublietteError
+from oubliette.errors import EngineError, OublietteError
 from oubliette.model import LABEL_IMAGE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_image_reference as image_ok
 
@@ -41,7 +41,7 @@ def run_argv(binary: str, spec: ContainerSpec, init_path: str | None = None, roo
         extra += ["--init-path", init_path]
     if rootless:
         extra.append("--userns=keep-id")
-    return docker.run_argv(binary, spec, extra)
+    return docker.run_argv(binary, spec, extra, ENGINES["podman"].init_flag)
 
 
 def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
@@ -95,9 +95,7 @@ TEXTS = ErrorTexts(
 
 
 class PodmanRuntime(docker.DockerRuntime):
-    name = "podman"
-    display_name = "Podman"
-    can_rename = True
+    kind = ENGINES["podman"]
     texts = TEXTS
 
     def __init__(self, binary: str = "podman") -> None:
@@ -176,9 +174,3 @@ class PodmanRuntime(docker.DockerRuntime):
             return None
         rows = self.parse(result, lambda out: json.loads(out or "[]") or [])
         return next((row.get("URI") for row in rows if isinstance(row, dict) and row.get("Name") == context), None)
-
-    def missing_binary(self) -> EngineUnavailableError:
-        return EngineUnavailableError(
-            f"podman not found (looked for {self.binary!r} on PATH)",
-            hint="install Podman (`apt-get install podman catatonit`, or https://podman.io), "
-                 "or choose another runtime with --runtime")
