@@ -1,4 +1,4 @@
-"""The wiring shared by the CLI and the MCP server: home, config, runtime, stores.
+"""The wiring shared by the CLI and the MCP server: home, config, stores, and engines.
 
 Everything is built on first use, so a command pays only for what it touches
 (`project list` never looks for an engine; `container list` never builds an
@@ -26,8 +26,41 @@ if TYPE_CHECKING:
     from oubliette.store.sessions import SessionRegistry
 
 
+class Engine:
+    """The engine a workflow acts on: its name in this home, its runtime and the images on
+    it. Everything else (config, projects, sessions, the home's id) is the app's, shared.
+    A command about a project gets its project's engine (`App.for_project`), so it cannot
+    reach the default engine by accident: the app itself has no runtime."""
+
+    def __init__(self, app: App, name: str, runtime: Runtime | None = None) -> None:
+        self.app, self.name = app, name
+        if runtime is not None:  # one chosen already (doctor's detection)
+            self.__dict__["runtime"] = runtime
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        entry = self.app.engine_entry(self.name)
+        if entry is not None:
+            from oubliette.engines.kinds import make_runtime
+
+            runtime = make_runtime(entry.runtime, self.app.env)
+            runtime.point_at(entry.name, entry.endpoint, entry.environment(self.app.env))
+            return runtime
+        from oubliette.engines.detect import detect_runtime, requested_runtime
+
+        choice = requested_runtime(self.app.runtime_choice, self.app.config.runtime, self.app.env)
+        return detect_runtime(choice, self.app.env, note=self.app.reporter.note)
+
+    @cached_property
+    def images(self) -> ImageManager:
+        """The configured types' images, pulled and checked on this engine."""
+        from oubliette.ops.images import ImageManager
+
+        return ImageManager(self.app.config.containers, lambda: self.runtime, self.app.config.dev_mode)
+
+
 class App:
-    engine_name = DEFAULT_ENGINE  # the engine `runtime` drives (see `on_engine`)
+    """The home, its config and stores, and the engines its commands act on (built on first use)."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None, runtime_choice: str | None = None,
                  reporter: Reporter | None = None, env: Mapping[str, str] = os.environ) -> None:
@@ -35,27 +68,20 @@ class App:
         self.runtime_choice = runtime_choice
         self.reporter = reporter or Reporter()
         self.env = env
-        self._views: dict[str, App] = {DEFAULT_ENGINE: self}
+        self._engines: dict[str, Engine] = {}
 
-    def on_engine(self, name: str | None) -> App:
-        """This app with `runtime` (and `images`) on the engine `name` (None: the default);
-        everything else is shared. One view per engine per process."""
+    def engine(self, name: str | None = None) -> Engine:
+        """The engine `name` (None: the default one); one per engine per process."""
         name = name or DEFAULT_ENGINE
-        view = self._views.get(name)
-        if view is None:
+        found = self._engines.get(name)
+        if found is None:
             self.engine_entry(name)  # raises for an engine the config does not name
-            import copy
+            found = self._engines[name] = Engine(self, name)
+        return found
 
-            view = copy.copy(self)
-            for attr in ("runtime", "images"):
-                view.__dict__.pop(attr, None)
-            view.engine_name = name
-            self._views[name] = view
-        return view
-
-    def for_project(self, project: Project) -> App:
-        """This app on the project's engine: every command about a project uses it."""
-        return self.on_engine(project.engine)
+    def for_project(self, project: Project) -> Engine:
+        """The project's engine: every command about a project acts on it."""
+        return self.engine(project.engine)
 
     def engine_entry(self, name: str) -> EngineEntry | None:
         """A named engine's config entry (None for the default engine)."""
@@ -81,20 +107,6 @@ class App:
         return load_config(self.home, self.dev_mode)
 
     @cached_property
-    def runtime(self) -> Runtime:
-        entry = self.engine_entry(self.engine_name)
-        if entry is not None:
-            from oubliette.engines.kinds import make_runtime
-
-            runtime = make_runtime(entry.runtime, self.env)
-            runtime.point_at(entry.name, entry.endpoint, entry.environment(self.env))
-            return runtime
-        from oubliette.engines.detect import detect_runtime, requested_runtime
-
-        choice = requested_runtime(self.runtime_choice, self.config.runtime, self.env)
-        return detect_runtime(choice, self.env, note=self.reporter.note)
-
-    @cached_property
     def home_id(self) -> str:
         """This home's id, created on first use: every container this home makes carries it."""
         from oubliette.store.home import ensure_home_id
@@ -111,10 +123,11 @@ class App:
         return Ownership(home_id, str(projects_dir(self.home)))
 
     @cached_property
-    def images(self) -> ImageManager:
+    def types(self) -> ImageManager:
+        """The configured container types and their images (no engine: checks and listings)."""
         from oubliette.ops.images import ImageManager
 
-        return ImageManager(self.config.containers, lambda: self.runtime, self.config.dev_mode)
+        return ImageManager(self.config.containers, None, self.config.dev_mode)
 
     @cached_property
     def projects(self) -> ProjectStore:

@@ -44,7 +44,7 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool) -> None:
     else:
         reporter.info(f"Kept existing admin token {result.token_path}")
 
-    images = app.images  # validates the config we ended with
+    images = app.types  # validates the config we ended with
     if no_pull:
         reporter.info("Skipping image pulls (--no-pull).")
         return
@@ -60,9 +60,10 @@ def _prepull(app: App) -> None:
     from oubliette.errors import EngineError, EngineUnavailableError
 
     reporter = app.reporter
-    pending = app.images.distinct_images()
+    pending = app.types.distinct_images()
+    engine = app.engine()
     try:
-        runtime = app.runtime
+        runtime = engine.runtime
     except EngineUnavailableError as error:
         from oubliette.engines.kinds import ENGINES
 
@@ -74,7 +75,7 @@ def _prepull(app: App) -> None:
     while pending:
         image = pending.pop(0)
         try:
-            app.images.pull(image, reporter)
+            engine.images.pull(image, reporter)
         except EngineUnavailableError as error:
             _warn_skipped(app, error, [image, *pending], runtime.pull_command)
             return

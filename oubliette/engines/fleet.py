@@ -34,7 +34,7 @@ def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, lis
 
     def one(name: str) -> list[ContainerInfo] | OublietteError:
         try:
-            infos = app.on_engine(name).runtime.list(LABEL_PROJECT, all=all)
+            infos = app.engine(name).runtime.list(LABEL_PROJECT, all=all)
         except OublietteError as error:
             return error
         return infos if name == DEFAULT_ENGINE else [info._replace(engine=name) for info in infos]
@@ -43,7 +43,7 @@ def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, lis
         return {name: one(name) for name in names}
     for name in names:  # detection and its notes happen here, not in threads
         try:
-            app.on_engine(name).runtime  # noqa: B018
+            app.engine(name).runtime  # noqa: B018
         except OublietteError:
             pass  # raised again, and kept, by `one`
     from concurrent.futures import ThreadPoolExecutor

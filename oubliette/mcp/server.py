@@ -174,7 +174,7 @@ def _create(app: App, name: str, container_type: str | None, engine: str | None 
     except UnknownTypeError:
         # The original server's words, which agents already know.
         kind = container_type or app.config.default_type
-        raise OublietteError(f"invalid container_type: {kind} (valid types: {', '.join(app.images.valid_types())})",
+        raise OublietteError(f"invalid container_type: {kind} (valid types: {', '.join(app.types.valid_types())})",
                              hint="see the configured types with action 'options'") from None
 
 
@@ -197,15 +197,16 @@ def _pull_type(app: App, container_type: str) -> dict[str, Any]:
     """Pull one type's image (dev mode: only check it is here), reporting whether it changed."""
     from oubliette.ops.images import BUILD_HINT
 
-    image = app.images.get_image_name(container_type)
-    runtime = app.runtime
+    image = app.types.get_image_name(container_type)
+    engine = app.engine()  # types are pulled on the default engine, as `init` does
+    runtime = engine.runtime
     old = runtime.image_id(image)
     if app.config.dev_mode:
         if old is None:
             raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
         return {"container_type": container_type, "image": image, "pulled": False, "old_image_id": old,
                 "new_image_id": old, "changed": False}
-    app.images.pull(image, app.reporter)
+    engine.images.pull(image, app.reporter)
     new = runtime.image_id(image)
     return {"container_type": container_type, "image": image, "pulled": True, "old_image_id": old,
             "new_image_id": new, "changed": old != new}

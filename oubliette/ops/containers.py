@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
-from oubliette.app import App
+from oubliette.app import App, Engine
 from oubliette.engines.fleet import listed_everywhere, strictly_listed
 from oubliette.errors import ConflictError, EngineUnavailableError, NotFoundError, OublietteError
 from oubliette.model import (
@@ -113,7 +113,7 @@ class StopResult(NamedTuple):
 # --- shared steps -----------------------------------------------------------------------
 
 
-def project_containers(app: App, project_id: str, reporter: Reporter,
+def project_containers(engine: Engine, project_id: str, reporter: Reporter,
                        strict: bool = True) -> tuple[ContainerInfo | None, ContainerInfo | None]:
     """This home's container of the project and any set-aside one, from one engine call.
 
@@ -121,20 +121,20 @@ def project_containers(app: App, project_id: str, reporter: Reporter,
     first. A name held by a container this home did not create is an error when
     `strict` (start, refresh), and is simply not ours otherwise (stop, delete).
     """
-    settle_interrupted_swap(app, project_id, reporter)
-    infos = app.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)  # `app` on the project's engine
-    return owned_pair(app, project_id, {info.name: info for info in infos}, strict)
+    settle_interrupted_swap(engine.app, project_id, reporter)
+    infos = engine.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)
+    return owned_pair(engine, project_id, {info.name: info for info in infos}, strict)
 
 
-def owned_pair(app: App, project_id: str, by_name: dict[str, ContainerInfo],
+def owned_pair(engine: Engine, project_id: str, by_name: dict[str, ContainerInfo],
                strict: bool = True) -> tuple[ContainerInfo | None, ContainerInfo | None]:
     """From a listing by name: this home's container of the project and its set-aside one."""
     found = []
     for name in (container_name(project_id), aside_name(project_id)):
         info = by_name.get(name)
-        if info is not None and not app.ownership.owns(info):
+        if info is not None and not engine.app.ownership.owns(info):
             if strict:
-                raise name_taken(app.runtime, info)
+                raise name_taken(engine.runtime, info)
             info = None
         found.append(info)
     return found[0], found[1]
@@ -182,11 +182,11 @@ def start_container(app: App, project_ref: str, reporter: Reporter) -> StartResu
 
 
 def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
-    app = app.for_project(project)
-    runtime = app.runtime
-    image = app.images.get_image_name(project.type)
-    main, aside = project_containers(app, project.id, reporter)
-    main = recover(app, project.id, main, aside, reporter)
+    engine = app.for_project(project)
+    runtime = engine.runtime
+    image = app.types.get_image_name(project.type)
+    main, aside = project_containers(engine, project.id, reporter)
+    main = recover(engine, project.id, main, aside, reporter)
     if main is not None and is_legacy(main):
         reporter.note(f"Recreating {main.name} with this home's label (it was made by an older oubliette).")
         with swapping(app, project.id):
@@ -210,7 +210,7 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
             reporter.note(f"The existing container would not start ({error.message}); creating a new one.")
             if runtime.inspect(main.name) is not None:
                 runtime.remove([main.name], force=True)
-    app.images.ensure_image_exists(project.type, reporter)
+    engine.images.ensure_image_exists(project.type, reporter)
     spec = spec_for(app, project, image)
     if project.volume:  # made on the first start, so creating a project needs no engine
         runtime.create_volume(volume_name(project.id), {LABEL_PROJECT: project.id, LABEL_HOME: app.home_id})
@@ -259,7 +259,8 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
         present: dict[str, list[ContainerInfo]] = {}
         for project_id in dict.fromkeys(project_ids):
             by_name = {info.name: info for info in listings[projects[project_id].engine_name]}
-            present[project_id] = [c for c in owned_pair(app, project_id, by_name, strict=False) if c is not None]
+            present[project_id] = [c for c in owned_pair(app.for_project(projects[project_id]), project_id, by_name,
+                                                         strict=False) if c is not None]
         if orphan_refs:
             everywhere = listed_everywhere(app)
             for ref in orphan_refs:
@@ -278,7 +279,7 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
 def stop_everywhere(app: App, containers: list[ContainerInfo]) -> None:
     """Stop and remove containers: one stop and one remove call per engine."""
     for engine in sorted({c.engine for c in containers}):
-        stop_and_remove(app.on_engine(engine).runtime, [c for c in containers if c.engine == engine])
+        stop_and_remove(app.engine(engine).runtime, [c for c in containers if c.engine == engine])
 
 
 def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:

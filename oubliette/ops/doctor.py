@@ -10,9 +10,10 @@ import os
 import stat
 from typing import NamedTuple
 
-from oubliette.app import App
-from oubliette.errors import EXIT_FAILED, EXIT_NO_ENGINE, EXIT_OK, EngineUnavailableError, OublietteError
-from oubliette.model import LABEL_HOME
+from oubliette.app import App, Engine
+from oubliette.engines.base import Runtime
+from oubliette.errors import EXIT_FAILED, EXIT_NO_ENGINE, EXIT_OK, OublietteError
+from oubliette.model import DEFAULT_ENGINE, LABEL_HOME
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -37,9 +38,10 @@ def exit_code(checks: list[Check]) -> int:
 
 def run_checks(app: App) -> list[Check]:
     checks = [_config(app)]
-    checks.append(_engine(app, config_ok=checks[0].status == OK))
-    if checks[0].status != FAIL and checks[1].status == OK:
-        checks += _images(app)
+    engine_check, runtime = _engine(app, config_ok=checks[0].status == OK)
+    checks.append(engine_check)
+    if checks[0].status != FAIL and runtime is not None and engine_check.status == OK:
+        checks += _images(Engine(app, DEFAULT_ENGINE, runtime))  # the engine just checked
     if checks[0].status != FAIL:
         checks += _named_engines(app)
     checks += [_home(app), _token(app)]
@@ -58,18 +60,16 @@ def _config(app: App) -> Check:
                                f"{config.runtime!r}")
 
 
-def _engine(app: App, config_ok: bool) -> Check:
+def _engine(app: App, config_ok: bool) -> tuple[Check, Runtime | None]:
+    """The default engine's check, and the runtime it found (None when none was found)."""
     from oubliette.engines.detect import detect_runtime, requested_runtime
 
     notes: list[str] = []
     try:
         choice = requested_runtime(app.runtime_choice, app.config.runtime if config_ok else None, app.env)
         runtime = detect_runtime(choice, app.env, note=notes.append)
-    except EngineUnavailableError as error:
-        return Check("engine", FAIL, error.message, error.hint)
     except OublietteError as error:
-        return Check("engine", FAIL, error.message, error.hint)
-    app.__dict__["runtime"] = runtime  # the images check uses the same engine
+        return Check("engine", FAIL, error.message, error.hint), None
     if choice != "auto":
         why = "asked for with --runtime, OUBLIETTE_RUNTIME or the config"
     elif notes:  # "Using Docker (the first that answered; installed: docker, podman)."
@@ -79,13 +79,13 @@ def _engine(app: App, config_ok: bool) -> Check:
     version = runtime.version_text() or "version unknown"
     if not runtime.is_running():
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}, {version}) does not answer",
-                     runtime.texts.start_hint)
+                     runtime.texts.start_hint), runtime
     try:  # what every command needs: a listing oubliette can read
         runtime.list(LABEL_HOME, all=True)
     except OublietteError as error:
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}) answers, but: {error.message}",
-                     error.hint)
-    return Check("engine", OK, f"{runtime.display_name} via `{runtime.binary}`: {version}; {why}")
+                     error.hint), runtime
+    return Check("engine", OK, f"{runtime.display_name} via `{runtime.binary}`: {version}; {why}"), runtime
 
 
 def _named_engines(app: App) -> list[Check]:
@@ -95,7 +95,7 @@ def _named_engines(app: App) -> list[Check]:
     used = {p.engine for p in app.projects.list()}
     checks = []
     for name, entry in sorted(app.config.engines.items()):
-        runtime = app.on_engine(name).runtime
+        runtime = app.engine(name).runtime
         label = f"engine {name}"
         if runtime.is_running():
             checks.append(Check(label, OK, f"{runtime.display_name} at {entry.endpoint} answers"))
@@ -108,11 +108,11 @@ def _named_engines(app: App) -> list[Check]:
     return checks
 
 
-def _images(app: App) -> list[Check]:
+def _images(engine: Engine) -> list[Check]:
     checks = []
-    for image in app.images.distinct_images():
+    for image in engine.images.distinct_images():
         try:
-            present = app.runtime.image_exists(image)
+            present = engine.runtime.image_exists(image)
         except OublietteError as error:
             checks.append(Check(f"image {image}", FAIL, error.message, error.hint))
             continue
@@ -120,7 +120,7 @@ def _images(app: App) -> list[Check]:
             checks.append(Check(f"image {image}", OK, "present locally"))
         else:
             checks.append(Check(f"image {image}", WARN, "not pulled yet (the first start pulls it)",
-                                f"pull it now with `oubliette init` or `{app.runtime.pull_command(image)}`"))
+                                f"pull it now with `oubliette init` or `{engine.runtime.pull_command(image)}`"))
     return checks
 
 

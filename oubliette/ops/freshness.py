@@ -49,7 +49,7 @@ def freshness(app: App, infos: list[ContainerInfo]) -> list[Freshness]:
     for engine in sorted({i.engine for i in known}):
         here = [i for i in known if i.engine == engine]
         refs = sorted({r for r in (references[i.name] for i in here) if r})
-        by_name, by_ref = app.on_engine(engine).runtime.image_ids(here, refs)
+        by_name, by_ref = app.engine(engine).runtime.image_ids(here, refs)
         running.update(by_name)
         latest.update(((engine, ref), image_id) for ref, image_id in by_ref.items())
     return [Freshness(i, running.get(i.name), latest.get((i.engine, references[i.name] or "")),

@@ -71,7 +71,7 @@ def project_statuses(app: App, projects: Sequence[Project]) -> dict[str, str]:
 
 def type_options(app: App) -> dict:
     """The configured container types with their images, and the default type."""
-    images = app.images
+    images = app.types
     return {"container_types": {
         "available": [{"name": t, "image": images.get_image_name(t)} for t in images.valid_types()],
         "default": app.config.default_type}}
@@ -84,7 +84,7 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
     `engine`: a named engine to pin it to, whose workspace kind (bind or volume) it keeps.
     No engine is contacted (a context's endpoint is read by its CLI)."""
     type_name = type_name or app.config.default_type
-    app.images.get_image_name(type_name)  # raises, listing the valid types
+    app.types.get_image_name(type_name)  # raises, listing the valid types
     volume = False
     if engine is not None and engine != DEFAULT_ENGINE:
         entry = app.config.engines.get(engine)
@@ -92,7 +92,7 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
             named = ", ".join(sorted(app.config.engines)) or "none"
             raise OublietteError(f"no engine named {engine!r} in the config (named engines: {named})",
                                  hint=f'add it under "engines" in {app.config.path} (see docs/ENGINES.md)')
-        volume = entry.workspace_kind(lambda context: app.on_engine(engine).runtime.context_endpoint(context)) == VOLUME
+        volume = entry.workspace_kind(lambda context: app.engine(engine).runtime.context_endpoint(context)) == VOLUME
     else:
         engine = None
     directory = None
@@ -114,7 +114,7 @@ def update_project(app: App, project_ref: str, name: str | None, type_name: str 
                    reporter: Reporter) -> Project:
     """Rename a project or change its type; a new type takes effect at the next start or refresh."""
     if type_name is not None:
-        app.images.get_image_name(type_name)  # raises, listing the valid types
+        app.types.get_image_name(type_name)  # raises, listing the valid types
     with locked_project(app, project_ref, reporter) as project:
         return app.projects.update(project, name=name, type_name=type_name)
 
@@ -133,13 +133,13 @@ def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) 
     """Refuse while sessions are active; remove the container; forget the project."""
     with locked_project(app, project_ref, reporter) as project:
         refuse_active_sessions(app, project.id, "delete project")
-        app = app.for_project(project)
-        main, aside = project_containers(app, project.id, reporter, strict=False)
+        engine = app.for_project(project)
+        main, aside = project_containers(engine, project.id, reporter, strict=False)
         present = [c for c in (main, aside) if c is not None]
         with swapping(app, project.id):
             if present:
-                stop_and_remove(app.runtime, present)
+                stop_and_remove(engine.runtime, present)
         if purge and project.volume:
-            app.runtime.remove_volume(volume_name(project.id))
+            engine.runtime.remove_volume(volume_name(project.id))
         app.projects.delete(project.id, purge)
     return project

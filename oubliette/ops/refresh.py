@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from oubliette.app import App
+from oubliette.app import App, Engine
 from oubliette.engines.base import Runtime
 from oubliette.engines.fleet import listed_everywhere
 from oubliette.errors import (
@@ -132,9 +132,9 @@ def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_fa
     groups: dict[str, list[_Target]] = {}
     for project in projects:
         groups.setdefault(project.engine_name, []).append(_Target(project, reporter))
-    for engine, targets in groups.items():
+    for name, targets in groups.items():
         try:
-            _refresh_on(app.on_engine(engine), targets, reporter, report_failures, jobs, if_changed, prune)
+            _refresh_on(app.engine(name), targets, reporter, report_failures, jobs, if_changed, prune)
         except (EngineUnavailableError, ConfigError) as error:
             if len(groups) == 1:
                 raise
@@ -145,22 +145,22 @@ def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_fa
     return [by_id[p.id] for p in projects]
 
 
-def _refresh_on(app: App, targets: list[_Target], reporter: Reporter, report_failures: bool,
+def _refresh_on(engine: Engine, targets: list[_Target], reporter: Reporter, report_failures: bool,
                 jobs: int, if_changed: bool, prune: bool) -> None:
-    """Refresh projects of one engine (`app` is on that engine); results land in the targets."""
+    """Refresh projects of one engine; results land in the targets."""
     run = RefreshRun()
-    where = f" on engine {app.engine_name}" if app.engine_name != DEFAULT_ENGINE else ""
+    where = f" on engine {engine.name}" if engine.name != DEFAULT_ENGINE else ""
     reporter.info(f"Refreshing {len(targets)} container{'s' if len(targets) != 1 else ''}{where}...")
     with ExitStack() as held:
-        ready = _lock_and_read(app, targets, held, reporter, report_failures)
+        ready = _lock_and_read(engine, targets, held, reporter, report_failures)
         try:
-            ready = _pull_images(app, ready, run, report_failures)
+            ready = _pull_images(engine, ready, run, report_failures)
             ready = [t for t in ready if not _unchanged(t, if_changed)]
-            _replace_all(app, ready, run, jobs, report_failures)
+            _replace_all(engine, ready, run, jobs, report_failures)
         finally:
-            run.release(app.runtime)
+            run.release(engine.runtime)
     if prune:
-        _prune(app, [t.result for t in targets], reporter)
+        _prune(engine, [t.result for t in targets], reporter)
 
 
 def refresh_one(app: App, project: Project, reporter: Reporter) -> RefreshResult:
@@ -180,18 +180,18 @@ def _fail(target: _Target, error: OublietteError, report: bool) -> None:
             step.note(f"{step.indent}Hint: {error.hint}")
 
 
-def _lock_and_read(app: App, targets: list[_Target], held: ExitStack, reporter: Reporter,
+def _lock_and_read(engine: Engine, targets: list[_Target], held: ExitStack, reporter: Reporter,
                    report: bool) -> list[_Target]:
     """Take every project's lock (in id order, so two runs never deadlock), settle what a
     killed command left, then read all their containers with one listing and one inspect."""
-    runtime = app.runtime
+    runtime = engine.runtime
     locked = []
     for target in sorted(targets, key=lambda t: t.project.id):
         try:
-            target.project = held.enter_context(locked_project(app, target.project.id, reporter))
-            target.result.image = app.images.get_image_name(target.project.type)
-            refuse_active_sessions(app, target.project.id, "refresh container")
-            settle_interrupted_swap(app, target.project.id, reporter)
+            target.project = held.enter_context(locked_project(engine.app, target.project.id, reporter))
+            target.result.image = engine.images.get_image_name(target.project.type)
+            refuse_active_sessions(engine.app, target.project.id, "refresh container")
+            settle_interrupted_swap(engine.app, target.project.id, reporter)
         except EngineUnavailableError:
             raise
         except OublietteError as error:
@@ -204,8 +204,8 @@ def _lock_and_read(app: App, targets: list[_Target], held: ExitStack, reporter: 
     ready = []
     for target in locked:
         try:
-            main, aside = owned_pair(app, target.project.id, listed)
-            main = recover(app, target.project.id, main, aside, target.reporter)
+            main, aside = owned_pair(engine, target.project.id, listed)
+            main = recover(engine, target.project.id, main, aside, target.reporter)
             if main is None:
                 raise ConflictError("no container to refresh",
                                     hint=f"start it with `oubliette container start {target.project.id}`")
@@ -225,16 +225,16 @@ def _lock_and_read(app: App, targets: list[_Target], held: ExitStack, reporter: 
     return [t for t in targets if t in ready]
 
 
-def _pull_images(app: App, targets: list[_Target], run: RefreshRun, report: bool) -> list[_Target]:
+def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report: bool) -> list[_Target]:
     """Keep what rollbacks need, pull each distinct image once, resolve each new id once."""
-    runtime = app.runtime
+    runtime = engine.runtime
     ready = []
     for target in targets:
         image = target.result.image or ""
         assert target.old is not None
         try:
             target.kept = run.keep(runtime, image, target.old)
-            _pull_once(app, image, target.reporter, run)
+            _pull_once(engine, image, target.reporter, run)
             if image not in run.image_ids:
                 run.image_ids[image] = runtime.image_id(image)
         except EngineUnavailableError:
@@ -264,7 +264,7 @@ def _unchanged(target: _Target, if_changed: bool) -> bool:
     return same
 
 
-def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, report: bool) -> None:
+def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: int, report: bool) -> None:
     """Replace the containers, `jobs` at a time; each project's lines printed together.
 
     Ctrl-C or SIGTERM reaches the main thread: projects not started yet are skipped,
@@ -272,10 +272,10 @@ def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, r
     """
     if len(targets) <= 1 or jobs <= 1:
         for target in targets:
-            _replace_one(app, target, run, report)
+            _replace_one(engine, target, run, report)
         return
     cancelled = threading.Event()
-    app.home_id  # noqa: B018 - made (or read) once here, not by several workers at once
+    engine.app.home_id  # noqa: B018 - made (or read) once here, not by several workers at once
 
     def work(target: _Target) -> None:
         if cancelled.is_set():
@@ -283,7 +283,7 @@ def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, r
         buffered = target.reporter.buffered()
         target.reporter = buffered
         try:
-            _replace_one(app, target, run, report)
+            _replace_one(engine, target, run, report)
         finally:
             buffered.flush()
 
@@ -299,13 +299,13 @@ def _replace_all(app: App, targets: list[_Target], run: RefreshRun, jobs: int, r
     pool.shutdown(wait=True)
 
 
-def _replace_one(app: App, target: _Target, run: RefreshRun, report: bool) -> None:
+def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool) -> None:
     result, project, old = target.result, target.project, target.old
     assert old is not None and result.image is not None
     step = target.reporter.nested()
     target.reporter.info(f"{project.id}: restarting its container...")
     try:
-        replace(app, project.id, spec_for(app, project, result.image), old, target.kept)
+        replace(engine, project.id, spec_for(engine.app, project, result.image), old, target.kept)
     except RolledBack as error:
         if target.kept:
             run.in_use.add(target.kept)
@@ -325,7 +325,7 @@ def _replace_one(app: App, target: _Target, run: RefreshRun, report: bool) -> No
     step.info("Done.")
 
 
-def _pull_once(app: App, image: str, reporter: Reporter, run: RefreshRun) -> None:
+def _pull_once(engine: Engine, image: str, reporter: Reporter, run: RefreshRun) -> None:
     """Pull `image` unless this run already did. When the registry cannot give it (not
     found, denied, unreachable) and an image of that reference is here, use that one."""
     pulls = run.pulls
@@ -334,15 +334,15 @@ def _pull_once(app: App, image: str, reporter: Reporter, run: RefreshRun) -> Non
         if failure is not None:
             raise failure
         return
-    runtime = app.runtime
+    runtime = engine.runtime
     try:
-        if app.config.dev_mode:
+        if engine.app.config.dev_mode:
             if not runtime.image_exists(image):
                 raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
             reporter.info(f"Dev mode: using the local image {image} (never pulled).")
         else:
             try:
-                app.images.pull(image, reporter)
+                engine.images.pull(image, reporter)
             except PullError as error:
                 if not runtime.image_exists(image):
                     raise
@@ -358,12 +358,12 @@ def _pull_once(app: App, image: str, reporter: Reporter, run: RefreshRun) -> Non
     pulls[image] = None
 
 
-def _prune(app: App, results: list[RefreshResult], reporter: Reporter) -> None:
+def _prune(engine: Engine, results: list[RefreshResult], reporter: Reporter) -> None:
     """--prune: remove each superseded image no container uses any more (never forced)."""
     superseded = sorted({r.old_image_id for r in results
                          if r.status == "refreshed" and r.changed and r.old_image_id})
     for image_id in superseded:
-        if app.runtime.remove_image(image_id):
+        if engine.runtime.remove_image(image_id):
             reporter.info(f"Removed the superseded image {image_id}.")
         else:
             reporter.info(f"Kept the superseded image {image_id}: a container or another tag still uses it.")

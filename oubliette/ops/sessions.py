@@ -125,7 +125,7 @@ def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
     except OublietteError:
         engine = None  # its project is gone: the default engine is the best guess
     try:
-        app.on_engine(engine).runtime.exec_capture(container_name(session.project_id), end_command(session.id),
+        app.engine(engine).runtime.exec_capture(container_name(session.project_id), end_command(session.id),
                                                    user="0")
     except EngineError:
         if alive:

@@ -37,7 +37,7 @@ from oubliette.store.files import read_home_file, write_atomic
 from oubliette.store.sessions import PID_MAX
 
 if TYPE_CHECKING:
-    from oubliette.app import App
+    from oubliette.app import App, Engine
 
 JOURNAL = ".swap"
 JOURNAL_MAX_BYTES = 256 * 1024
@@ -226,13 +226,13 @@ def stop_and_remove(runtime: Runtime, containers: list[ContainerInfo]) -> None:
 # --- recovery and replacement --------------------------------------------------------------
 
 
-def recover(app: App, project_id: str, main: ContainerInfo | None, aside: ContainerInfo | None,
+def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: ContainerInfo | None,
             reporter: Reporter) -> ContainerInfo | None:
     """Finish or undo what an interrupted refresh left; return the project's container."""
     if aside is None:
         return main
-    runtime = app.runtime
-    with swapping(app, project_id):
+    runtime = engine.runtime
+    with swapping(engine.app, project_id):
         if main is not None and main.running:
             runtime.remove([aside.name], force=True)  # the new container made it: drop the old one
             return main
@@ -244,18 +244,18 @@ def recover(app: App, project_id: str, main: ContainerInfo | None, aside: Contai
     return runtime.inspect(container_name(project_id))
 
 
-def replace(app: App, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None) -> None:
+def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None) -> None:
     """Swap `old` for a container of `spec`; if the new one does not start, the old one
     (or its image) runs again and RolledBack says so.
 
     `kept` (engines without rename): a local name of the image `old` runs, made before
     the pull moved its tag.
     """
-    with swapping(app, project_id):
-        if app.runtime.can_rename:
-            _replace_by_rename(app.runtime, spec, old, aside_name(project_id))
+    with swapping(engine.app, project_id):
+        if engine.runtime.can_rename:
+            _replace_by_rename(engine.runtime, spec, old, aside_name(project_id))
         else:
-            _replace_in_place(app.runtime, spec, old, kept)
+            _replace_in_place(engine.runtime, spec, old, kept)
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:

@@ -325,9 +325,9 @@ def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, bo
         assert run("container", "start", project_id).exit_code == 0
     replace_one = refresh_module._replace_one
 
-    def then_lose_box(app, target, run_, report):
-        replace_one(app, target, run_, report)
-        if app.engine_name == "box":
+    def then_lose_box(engine, target, run_, report):
+        replace_one(engine, target, run_, report)
+        if engine.name == "box":
             docker.remotes.clear()  # box goes away once its first container is replaced
 
     monkeypatch.setattr(refresh_module, "_replace_one", then_lose_box)
