@@ -68,6 +68,7 @@ class App:
         self.runtime_choice = runtime_choice
         self.reporter = reporter or Reporter()
         self.env = env
+        self.lock_timeout: float | None = None  # seconds to wait for a project's lock (None: as long as it takes)
         self._engines: dict[str, Engine] = {}
 
     def engine(self, name: str | None = None) -> Engine:

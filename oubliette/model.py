@@ -61,6 +61,7 @@ class ContainerInfo(NamedTuple):
     image_id: str | None = None
     mounts: tuple[str, ...] = ()  # host sources of its mounts, to recognise a pre-home-id container
     engine: str = DEFAULT_ENGINE  # the engine it is on (a named engine, or the default one)
+    orphan: bool = False  # this home's, but its project is gone (`container stop ID` removes it)
 
     @property
     def project_id(self) -> str | None:
@@ -74,11 +75,10 @@ class ContainerInfo(NamedTuple):
     def running(self) -> bool:
         return self.status == RUNNING
 
-    def to_record(self, orphan: bool = False) -> ContainerRecord:
-        """The JSON shape of `container list --json` and the MCP `container` tool;
-        `orphan`: its project is gone from this home (`container stop ID` removes it)."""
+    def to_record(self) -> ContainerRecord:
+        """The JSON shape of `container list --json` and the MCP `container` tool."""
         return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
-                "status": self.status, "orphan": orphan, "engine": self.engine}
+                "status": self.status, "orphan": self.orphan, "engine": self.engine}
 
 
 class ContainerRecord(TypedDict):

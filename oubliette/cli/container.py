@@ -64,17 +64,15 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.engines.fleet import engines_in_use, listed_everywhere  # not lifecycle: tight loops
+    from oubliette.engines.fleet import engines_in_use, home_containers  # not ops: tight loops
     from oubliette.model import ContainerInfo
 
-    own = app.ownership
     engines = engines_in_use(app)
-    infos = own.containers(listed_everywhere(app, engines, all=all_))
-    orphans = {i.project_id for i in infos if not own.project_exists(i.project_id or "")}
+    infos = home_containers(app, all=all_, engines=engines)
     several = len(engines) > 1  # then the table says which engine each container is on
 
     def status(info: ContainerInfo) -> str:
-        return info.status + (" (orphaned)" if info.project_id in orphans else "")
+        return info.status + (" (orphaned)" if info.orphan else "")
 
     def columns(info: ContainerInfo) -> list:
         return [info.project_id, info.image, status(info), *([info.engine] if several else [])]
@@ -87,7 +85,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
         print_listing(stale, as_json, quiet, record=lambda f: f.to_record(), ident=lambda f: f.info.project_id,
                       headers=headers, row=lambda f: columns(f.info))
         return
-    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(orphan=i.project_id in orphans),
+    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(),
                   ident=lambda i: i.project_id, headers=headers, row=columns)
 
 

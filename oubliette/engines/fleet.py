@@ -27,6 +27,15 @@ def engines_in_use(app: App) -> list[str]:
     return sorted(used, key=lambda name: (name != DEFAULT_ENGINE, name))
 
 
+def home_containers(app: App, all: bool = False, engines: Iterable[str] | None = None) -> list[ContainerInfo]:
+    """This home's containers on these engines (default: every engine in use), set-aside
+    ones left out, each marked `orphan` when its project is gone: the one listing behind
+    `container list` and the MCP `container` tool."""
+    own = app.ownership
+    return [info._replace(orphan=not own.project_exists(info.project_id or ""))
+            for info in own.containers(listed_everywhere(app, engines, all=all))]
+
+
 def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, list[ContainerInfo] | OublietteError]:
     """Each engine's labelled containers (each tagged with its engine), or the error listing
     it raised; one call per engine, the calls concurrent."""

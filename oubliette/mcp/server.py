@@ -42,8 +42,17 @@ EXEC_HINTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempo
                              open_world_hint=False)
 
 
-def build_server(make_app: Callable[[], App]) -> MCPServer:
-    """The MCP server; `make_app` gives a fresh App (home, runtime choice) per call."""
+LOCK_WAIT_SECONDS = 30  # a tool call waits this long for a project another command holds, then fails naming it
+
+
+def build_server(new_app: Callable[[], App]) -> MCPServer:
+    """The MCP server; `new_app` gives a fresh App (home, runtime choice) per call."""
+
+    def make_app() -> App:
+        app = new_app()
+        app.lock_timeout = LOCK_WAIT_SECONDS  # an agent gets an answer, never a call that hangs on a lock
+        return app
+
     server = MCPServer("oubliette", version=__version__, instructions=INSTRUCTIONS)
 
     @server.tool()
@@ -95,7 +104,9 @@ def build_server(make_app: Callable[[], App]) -> MCPServer:
         if action == "stop":
             ref = _required(project_id, "project_id", action)
             return _call(lambda: lifecycle.stop_containers(app, [ref], app.reporter)[0].to_dict())
-        infos = _call(lambda: lifecycle.list_containers(app, all=all))
+        from oubliette.engines.fleet import home_containers
+
+        infos = _call(lambda: home_containers(app, all=all))
         return {"containers": [info.to_record() for info in infos]}
 
     @server.tool(annotations=REFRESH_HINTS)

@@ -145,8 +145,8 @@ def locked_project(app: App, project_ref: str, reporter: Reporter) -> Iterator[P
     """Resolve a project, hold its lock, and re-read it under the lock: a project deleted
     while we waited is reported as gone, never brought back."""
     project_id = app.projects.resolve(project_ref)
-    lock = app.projects.lock(project_id, on_wait=lambda: reporter.note(
-        f"Waiting for another oubliette operation on {project_id} to finish..."))
+    lock = app.projects.lock(project_id, on_wait=lambda holder: reporter.note(
+        f"Waiting for {holder} to finish with {project_id}..."), timeout=app.lock_timeout)
     try:
         lock.__enter__()
     except FileNotFoundError:  # its directory is gone: deleted, and not to be re-created
@@ -221,12 +221,6 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
 # --- list -------------------------------------------------------------------------------
 
 
-def list_containers(app: App, all: bool = False) -> list[ContainerInfo]:
-    """This home's containers on every engine in use (one call per engine, concurrent),
-    label-selected, set-aside ones left out; an engine that fails is a warning."""
-    return app.ownership.containers(listed_everywhere(app, all=all))
-
-
 def is_orphan(app: App, info: ContainerInfo) -> bool:
     """This home's container whose project is gone (`container stop ID` removes it)."""
     return not app.ownership.project_exists(info.project_id or "")
@@ -295,23 +289,13 @@ def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[C
 
 def stop_all(app: App, reporter: Reporter, force: bool = False,
              left_out: list[OublietteError] | None = None) -> list[StopResult]:
-    """Stop and remove every container of this home: one list, one stop and one remove call
-    per engine. Refused while any project has active sessions, unless `force`. Engines
-    that cannot be reached are skipped with a warning, their errors added to `left_out`."""
+    """Stop and remove every container of this home, through the same path as `stop ID...`
+    (each project's lock, its interrupted swap settled, then one listing, one stop and one
+    remove call per engine). Refused while any project has active sessions, unless `force`.
+    Engines that cannot be reached are skipped with a warning, their errors added to `left_out`."""
     ours = [i for i in listed_everywhere(app, left_out=left_out) if app.ownership.owns(i)]
-    if not ours:
-        return []
     project_ids = sorted({i.project_id for i in ours if i.project_id})
-    with ExitStack() as held:
-        for project_id in project_ids:
-            if app.ownership.project_exists(project_id):
-                held.enter_context(app.projects.lock(project_id))
-                if not force:
-                    refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
-                                           hint="end them first, or add --force (their commands are killed)")
-                held.enter_context(swapping(app, project_id))
-        stop_everywhere(app, ours)
-    return [StopResult(pid, container_name(pid), "stopped") for pid in project_ids]
+    return stop_containers(app, project_ids, reporter, force) if project_ids else []
 
 
 def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | None = None) -> None:

@@ -126,18 +126,30 @@ def is_read_only_error(exc: OSError) -> bool:
     return exc.errno in _READ_ONLY_ERRORS
 
 
+class LockBusyError(OublietteError):
+    """A lock still held by another command after the caller's bounded wait."""
+
+
 class FileLock:
     """An exclusive advisory lock (flock) on `path`, shared by the CLI and the MCP server.
 
-    The kernel drops it when the holder dies, so a crash never leaves a stale lock.
-    `on_wait` is told once when someone else holds it and we are about to wait. The
-    lock never creates its directory: a project deleted while we waited stays deleted.
-    On a read-only home an existing lock file is locked through a read-only descriptor.
+    The kernel drops it when the holder dies, so a crash never leaves a stale lock. The
+    holder writes who it is into the file (command, pid, since when), so a waiter can say
+    whom it waits for: `on_wait(holder)` is told once the wait passes NAME_AFTER seconds.
+    With `timeout`, a wait that long raises LockBusyError naming the holder (the MCP server
+    never waits without end). The lock never creates its directory: a project deleted while
+    we waited stays deleted. On a read-only home an existing lock file is locked through a
+    read-only descriptor (and names no holder).
     """
 
-    def __init__(self, path: Path, on_wait: Callable[[], None] | None = None) -> None:
+    NAME_AFTER = 1.0  # seconds of waiting before the holder is named
+    POLL = 0.02
+
+    def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> None:
         self.path = path
         self.on_wait = on_wait
+        self.timeout = timeout
         self._fd: int | None = None
 
     def _open(self) -> int:
@@ -150,15 +162,27 @@ class FileLock:
 
     def __enter__(self) -> FileLock:
         import fcntl
+        import time
 
         fd = self._open()
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if self.on_wait:
-                    self.on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            started = time.monotonic()
+            named = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pass
+                waited = time.monotonic() - started
+                if self.timeout is not None and waited >= self.timeout:
+                    raise LockBusyError(f"{self.path.parent.name} is busy: {_holder(fd)} has held it for "
+                                        f"{self.timeout:g} s", hint="try again once that command has finished")
+                if not named and waited >= self.NAME_AFTER and self.on_wait:
+                    self.on_wait(_holder(fd))
+                    named = True
+                time.sleep(self.POLL)
+            _claim(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -170,6 +194,34 @@ class FileLock:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the flock
             self._fd = None
+
+
+def _claim(fd: int) -> None:
+    """Write who holds the lock into it (a read-only home: nothing is written)."""
+    import json
+    import sys
+    import time
+
+    command = " ".join(["oubliette", *sys.argv[1:]])[:200]
+    since = time.strftime("%H:%M:%S")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"command": command, "pid": os.getpid(), "since": since}).encode(), 0)
+    except OSError:
+        pass
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, in words, from what it wrote into the file (bounded, never trusted)."""
+    import json
+
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        command, pid, since = str(data["command"])[:200], int(data["pid"]), str(data["since"])[:20]
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        return "another oubliette command"
+    printable = "".join(c if c.isprintable() else "?" for c in command)
+    return f"`{printable}` (pid {pid}, since {since})"
 
 
 def os_error(action: str, exc: OSError, hint: str | None = None) -> OublietteError:

@@ -78,9 +78,10 @@ class ProjectStore:
     def exists(self, project_id: str) -> bool:
         return PROJECT_ID_RE.fullmatch(project_id) is not None and (self.project_dir(project_id) / METADATA).is_file()
 
-    def lock(self, project_id: str, on_wait: Callable[[], None] | None = None) -> FileLock:
+    def lock(self, project_id: str, on_wait: Callable[[str], None] | None = None,
+             timeout: float | None = None) -> FileLock:
         """The lock every change to a project's container takes (CLI and MCP alike)."""
-        return FileLock(self.project_dir(project_id) / LOCK, on_wait)
+        return FileLock(self.project_dir(project_id) / LOCK, on_wait, timeout)
 
     def create(self, name: str, type_name: str, workspace: Path | None = None, engine: str | None = None,
                volume: bool = False) -> Project:

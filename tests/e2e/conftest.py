@@ -437,3 +437,45 @@ def oubliette(*args: str, home: Path | None = None, env: dict | None = None, tim
         full_env["OUBLIETTE_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "oubliette", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, input=input if input is not None else "")
+
+
+# --- shared by the scenarios that interrupt or race commands ----------------------------------
+
+
+def create(home, name: str | None = None) -> str:
+    result = oubliette("project", "create", name or f"p-{uuid.uuid4().hex[:6]}", home=home)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def start(engine: Engine, home, project_id: str) -> dict:
+    result = oubliette("container", "start", project_id, home=home)
+    assert result.returncode == 0, result.stderr
+    return engine.inspect(f"oubliette-{project_id}")
+
+
+def background(home, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "oubliette", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OUBLIETTE_HOME": str(home)})
+
+
+def wait_for_line(stream, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if text in line:
+            return
+        assert line, f"the process ended before printing {text!r}"
+    raise AssertionError(f"{text!r} never printed")
+
+
+@pytest.fixture
+def slow_stopping(engine, home, images):
+    """A project whose container ignores SIGTERM (docker stop waits 10 s), and a newer image."""
+    repo = images.repo("dev") + ":latest"
+    images.push(repo, marker="v1", ignore_term=True)
+    write_config(home, {"dev": repo})
+    project_id = create(home)
+    old = start(engine, home, project_id)
+    new_image = images.push(repo, marker="v2")
+    return project_id, old, new_image

@@ -8,34 +8,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from tests.e2e.conftest import Engine, oubliette, write_config
-
-
-def create(home, name: str | None = None) -> str:
-    result = oubliette("project", "create", name or f"p-{uuid.uuid4().hex[:6]}", home=home)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def start(engine: Engine, home, project_id: str) -> dict:
-    result = oubliette("container", "start", project_id, home=home)
-    assert result.returncode == 0, result.stderr
-    return engine.inspect(f"oubliette-{project_id}")
+from tests.e2e.conftest import background, create, oubliette, start, wait_for_line, write_config
 
 
 def home_id(home) -> str:
     return (home / "data" / "home.id").read_text().strip()
-
-
-def background(home, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "oubliette", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OUBLIETTE_HOME": str(home)})
 
 
 def test_two_homes_on_one_engine_never_see_or_touch_each_other(engine, home, other_home, images):
@@ -105,28 +87,6 @@ def test_a_container_made_before_home_ids_is_adopted_on_docker_and_left_alone_el
     assert result.returncode == 0, result.stderr
     assert now["Id"] != old_id and now["State"]["Running"]
     assert now["Config"]["Labels"]["oubliette.home"] == home_id(home)
-
-
-@pytest.fixture
-def slow_stopping(engine, home, images):
-    """A project whose container ignores SIGTERM (docker stop waits 10 s), and a newer image."""
-    repo = images.repo("dev") + ":latest"
-    images.push(repo, marker="v1", ignore_term=True)
-    write_config(home, {"dev": repo})
-    project_id = create(home)
-    old = start(engine, home, project_id)
-    new_image = images.push(repo, marker="v2")
-    return project_id, old, new_image
-
-
-def wait_for_line(stream, text: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if text in line:
-            return
-        assert line, f"the process ended before printing {text!r}"
-    raise AssertionError(f"{text!r} never printed")
 
 
 def test_sigterm_mid_refresh_finishes_the_swap_and_exits_143(engine, home, slow_stopping):

@@ -123,19 +123,34 @@ def test_ending_an_already_ended_session_says_so(run, docker, oubliette_home, fp
     assert_clean_error(run("session", "end", "--", "--all"), 1, "invalid session id")
 
 
-def test_file_lock_makes_the_second_holder_wait_and_say_so(tmp_path):
+def test_file_lock_makes_the_second_holder_wait_and_name_the_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(FileLock, "NAME_AFTER", 0.1)
     path = tmp_path / ".lock"
     waited, order = [], []
     with FileLock(path):
         def second():
-            with FileLock(path, on_wait=lambda: waited.append(True)):
+            with FileLock(path, on_wait=waited.append):
                 order.append("second")
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.2)
+        time.sleep(0.4)
         order.append("first done")
     thread.join(5)
-    assert waited == [True] and order == ["first done", "second"]
+    assert order == ["first done", "second"]
+    assert len(waited) == 1 and f"(pid {os.getpid()}, since " in waited[0] and "`oubliette" in waited[0]
+
+
+def test_a_bounded_wait_for_a_lock_gives_up_naming_the_holder(tmp_path):
+    from oubliette.store.files import LockBusyError
+
+    project = tmp_path / "proj_0123456789ab"
+    project.mkdir()
+    with FileLock(project / ".lock"):
+        started = time.monotonic()
+        with pytest.raises(LockBusyError, match=rf"proj_0123456789ab is busy: `oubliette.*` \(pid {os.getpid()}"):
+            with FileLock(project / ".lock", timeout=0.3):
+                pass
+        assert time.monotonic() - started < 3
 
 
 def test_ctrl_c_is_held_until_the_swap_is_complete():
