@@ -68,7 +68,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     from oubliette.model import ContainerInfo
 
     engines = engines_in_use(app)
-    infos = home_containers(app, all=all_, engines=engines)
+    infos = home_containers(app, include_stopped=all_, engines=engines)
     several = len(engines) > 1  # then the table says which engine each container is on
 
     def status(info: ContainerInfo) -> str:

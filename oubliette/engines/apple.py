@@ -133,7 +133,7 @@ def container_from_json(row: dict[str, Any]) -> ContainerInfo:
     )
 
 
-def parse_list(stdout: str, label: str, all: bool) -> list[ContainerInfo]:
+def parse_list(stdout: str, label: str, include_stopped: bool) -> list[ContainerInfo]:
     """`container list [-a] --format json`, filtered here: the CLI has no `--filter`.
 
     `label` is `key` or `key=value`, as for `docker ps --filter label=...`; up to 0.9
@@ -142,7 +142,8 @@ def parse_list(stdout: str, label: str, all: bool) -> list[ContainerInfo]:
     key, has_value, value = label.partition("=")
     infos = [container_from_json(row) for row in json.loads(stdout or "[]")]
     return [i for i in infos
-            if key in i.labels and (not has_value or i.labels[key] == value) and (all or i.status == RUNNING)]
+            if key in i.labels and (not has_value or i.labels[key] == value)
+            and (include_stopped or i.status == RUNNING)]
 
 
 def image_digest(stdout: str, ref: str) -> str | None:
@@ -249,9 +250,9 @@ class AppleContainerRuntime(Runtime):
         if names:
             self._call([self.binary, "delete", *(["--force"] if force else []), *map(name_ok, names)])
 
-    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
-        argv = [self.binary, "list", *(["--all"] if all else []), "--format", "json"]
-        return self.parse(self._call(argv), lambda out: parse_list(out, label, all))
+    def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
+        argv = [self.binary, "list", *(["--all"] if include_stopped else []), "--format", "json"]
+        return self.parse(self._call(argv), lambda out: parse_list(out, label, include_stopped))
 
     def inspect(self, name: str) -> ContainerInfo | None:
         result = self._call([self.binary, "inspect", name_ok(name)], check=False)

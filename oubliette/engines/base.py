@@ -142,7 +142,7 @@ class Runtime(abc.ABC):
         raise OublietteError(f"{self.display_name} does not untag images here")
 
     @abc.abstractmethod
-    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
+    def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
         """Containers carrying `label`, running only unless `all`; one engine call."""
 
     @abc.abstractmethod

@@ -73,8 +73,8 @@ def rename_argv(binary: str, old: str, new: str) -> list[str]:
     return [binary, "rename", name_ok(old), name_ok(new)]
 
 
-def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
-    return [binary, "ps", *(["--all"] if all else []), "--no-trunc", "--filter", f"label={label}",
+def list_argv(binary: str, label: str, include_stopped: bool = False) -> list[str]:
+    return [binary, "ps", *(["--all"] if include_stopped else []), "--no-trunc", "--filter", f"label={label}",
             "--format", PS_FORMAT]
 
 
@@ -231,8 +231,8 @@ class DockerRuntime(Runtime):
     def rename(self, old: str, new: str) -> None:
         self._call(rename_argv(self.binary, old, new))
 
-    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
-        return self.parse(self._call(list_argv(self.binary, label, all)), parse_ps)
+    def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
+        return self.parse(self._call(list_argv(self.binary, label, include_stopped)), parse_ps)
 
     def inspect(self, name: str) -> ContainerInfo | None:
         result = self._call(inspect_argv(self.binary, name), check=False)

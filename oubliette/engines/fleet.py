@@ -27,23 +27,25 @@ def engines_in_use(app: App) -> list[str]:
     return sorted(used, key=lambda name: (name != DEFAULT_ENGINE, name))
 
 
-def home_containers(app: App, all: bool = False, engines: Iterable[str] | None = None) -> list[ContainerInfo]:
+def home_containers(app: App, include_stopped: bool = False,
+                    engines: Iterable[str] | None = None) -> list[ContainerInfo]:
     """This home's containers on these engines (default: every engine in use), set-aside
     ones left out, each marked `orphan` when its project is gone: the one listing behind
     `container list` and the MCP `container` tool."""
     own = app.ownership
     return [info._replace(orphan=not own.project_exists(info.project_id or ""))
-            for info in own.containers(listed_everywhere(app, engines, all=all))]
+            for info in own.containers(listed_everywhere(app, engines, include_stopped=include_stopped))]
 
 
-def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, list[ContainerInfo] | OublietteError]:
+def list_on(app: App, engines: Iterable[str],
+            include_stopped: bool = True) -> dict[str, list[ContainerInfo] | OublietteError]:
     """Each engine's labelled containers (each tagged with its engine), or the error listing
     it raised; one call per engine, the calls concurrent."""
     names = list(dict.fromkeys(engines))
 
     def one(name: str) -> list[ContainerInfo] | OublietteError:
         try:
-            infos = app.engine(name).runtime.list(LABEL_PROJECT, all=all)
+            infos = app.engine(name).runtime.list_containers(LABEL_PROJECT, include_stopped=include_stopped)
         except OublietteError as error:
             return error
         return infos if name == DEFAULT_ENGINE else [info._replace(engine=name) for info in infos]
@@ -61,12 +63,12 @@ def list_on(app: App, engines: Iterable[str], all: bool = True) -> dict[str, lis
         return dict(zip(names, pool.map(one, names), strict=True))
 
 
-def listed_everywhere(app: App, engines: Iterable[str] | None = None, all: bool = True,
+def listed_everywhere(app: App, engines: Iterable[str] | None = None, include_stopped: bool = True,
                       left_out: list[OublietteError] | None = None) -> list[ContainerInfo]:
     """Every labelled container of these engines (default: those in use). An engine that
     fails is a warning naming it, or, given `left_out`, its error goes there (commands that
     change things end with an Error then); when every engine failed, the first error is raised."""
-    results = list_on(app, engines_in_use(app) if engines is None else engines, all)
+    results = list_on(app, engines_in_use(app) if engines is None else engines, include_stopped)
     failed = [r for r in results.values() if isinstance(r, OublietteError)]
     if failed and len(failed) == len(results):
         raise failed[0]
@@ -86,9 +88,9 @@ def left_out_error(errors: list[OublietteError], what: str) -> OublietteError:
     return first
 
 
-def strictly_listed(app: App, engines: Iterable[str], all: bool = True) -> dict[str, list[ContainerInfo]]:
+def strictly_listed(app: App, engines: Iterable[str], include_stopped: bool = True) -> dict[str, list[ContainerInfo]]:
     """Each engine's containers; the first engine that fails raises (a command about its projects)."""
-    results = list_on(app, engines, all)
+    results = list_on(app, engines, include_stopped)
     for result in results.values():
         if isinstance(result, OublietteError):
             raise result

@@ -44,8 +44,8 @@ def run_argv(binary: str, spec: ContainerSpec, init_path: str | None = None, roo
     return docker.run_argv(binary, spec, extra, ENGINES["podman"].init_flag)
 
 
-def list_argv(binary: str, label: str, all: bool = False) -> list[str]:
-    return [binary, "ps", *(["--all"] if all else []), "--filter", f"label={label}", "--format", "json"]
+def list_argv(binary: str, label: str, include_stopped: bool = False) -> list[str]:
+    return [binary, "ps", *(["--all"] if include_stopped else []), "--filter", f"label={label}", "--format", "json"]
 
 
 def image_id_argv(binary: str, ref: str) -> list[str]:
@@ -147,8 +147,8 @@ class PodmanRuntime(docker.DockerRuntime):
             return by_name, {ref: full_id(line) for ref, line in zip(refs, lines, strict=True)}
         return by_name, {ref: self.image_id(ref) for ref in refs}
 
-    def list(self, label: str, all: bool = False) -> list[ContainerInfo]:
-        return self.parse(self._call(list_argv(self.binary, label, all)), parse_ps)
+    def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
+        return self.parse(self._call(list_argv(self.binary, label, include_stopped)), parse_ps)
 
     def inspect(self, name: str) -> ContainerInfo | None:
         result = self._call(docker.inspect_argv(self.binary, name), check=False)

@@ -91,7 +91,7 @@ def build_server(new_app: Callable[[], App]) -> MCPServer:
             description="start or stop (and remove) a project's container, or list oubliette's containers")],
         project_id: Annotated[str | None, Field(
             description="start, stop: the project's id, its name, or a unique id prefix")] = None,
-        all: Annotated[bool, Field(description="list: include stopped containers")] = False,
+        all: Annotated[bool, Field(description="list: include stopped containers")] = False,  # noqa: A002 (the tool's argument)
     ) -> dict[str, Any]:
         """Start, stop or list project containers. Changes state: start, stop (stop discards
         everything outside /workspace). Reads only: list."""
@@ -106,7 +106,7 @@ def build_server(new_app: Callable[[], App]) -> MCPServer:
             return _call(lambda: lifecycle.stop_containers(app, [ref], app.reporter)[0].to_dict())
         from oubliette.engines.fleet import home_containers
 
-        infos = _call(lambda: home_containers(app, all=all))
+        infos = _call(lambda: home_containers(app, include_stopped=all))
         return {"containers": [info.to_record() for info in infos]}
 
     @server.tool(annotations=REFRESH_HINTS)

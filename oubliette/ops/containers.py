@@ -122,7 +122,7 @@ def project_containers(engine: Engine, project_id: str, reporter: Reporter,
     `strict` (start, refresh), and is simply not ours otherwise (stop, delete).
     """
     settle_interrupted_swap(engine.app, project_id, reporter)
-    infos = engine.runtime.list(f"{LABEL_PROJECT}={project_id}", all=True)
+    infos = engine.runtime.list_containers(f"{LABEL_PROJECT}={project_id}", include_stopped=True)
     return owned_pair(engine, project_id, {info.name: info for info in infos}, strict)
 
 

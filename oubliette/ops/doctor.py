@@ -81,7 +81,7 @@ def _engine(app: App, config_ok: bool) -> tuple[Check, Runtime | None]:
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}, {version}) does not answer",
                      runtime.texts.start_hint), runtime
     try:  # what every command needs: a listing oubliette can read
-        runtime.list(LABEL_HOME, all=True)
+        runtime.list_containers(LABEL_HOME, include_stopped=True)
     except OublietteError as error:
         return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}) answers, but: {error.message}",
                      error.hint), runtime

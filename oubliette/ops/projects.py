@@ -56,7 +56,7 @@ def project_statuses(app: App, projects: Sequence[Project]) -> dict[str, str]:
     """Each project's container status (`running`, `stopped`, `paused`), from one call per
     engine; projects without a container are absent, those on an engine that cannot be
     reached are `unknown` (with a warning). Raises when no engine answered."""
-    results = list_on(app, engines_in_use(app), all=True)
+    results = list_on(app, engines_in_use(app), include_stopped=True)
     if all(isinstance(r, OublietteError) for r in results.values()):
         raise next(iter(results.values()))  # type: ignore[misc]
     statuses: dict[str, str] = {}

@@ -104,7 +104,7 @@ def refresh_targets(app: App, project_refs: Sequence[str],
         projects = [app.projects.get(ref) for ref in project_refs]
     else:
         projects = []
-        for info in app.ownership.containers(listed_everywhere(app, all=False, left_out=left_out)):
+        for info in app.ownership.containers(listed_everywhere(app, include_stopped=False, left_out=left_out)):
             try:
                 projects.append(app.projects.get(info.project_id or ""))
             except OublietteError:
@@ -200,7 +200,7 @@ def _lock_and_read(engine: Engine, targets: list[_Target], held: ExitStack, repo
         locked.append(target)
     if not locked:
         return []
-    listed = {info.name: info for info in runtime.list(LABEL_PROJECT, all=True)}
+    listed = {info.name: info for info in runtime.list_containers(LABEL_PROJECT, include_stopped=True)}
     ready = []
     for target in locked:
         try:

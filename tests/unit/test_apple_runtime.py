@@ -70,11 +70,11 @@ def test_normalize_reference(ref, normalised):
 @pytest.mark.parametrize("generation", ["0.9", "1.2"])
 def test_list_both_generations_keeps_only_labelled_and_filters_state(generation):
     stdout = recorded(f"apple/list_{generation}.json")
-    running = a.parse_list(stdout, "oubliette.project", all=False)
+    running = a.parse_list(stdout, "oubliette.project", include_stopped=False)
     assert [i.project_id for i in running] == ["proj_0123456789ab"]
     assert running[0].image == DEV and running[0].status == "running"
     assert running[0].image_id == "sha256:" + "1" * 64
-    everything = a.parse_list(stdout, "oubliette.project", all=True)
+    everything = a.parse_list(stdout, "oubliette.project", include_stopped=True)
     assert {i.project_id: i.status for i in everything} == {
         "proj_0123456789ab": "running", "proj_abcdefabcdef": "stopped"}
     assert all(i.name.startswith("oubliette-") for i in everything)  # buildkit and foreign ignored

@@ -61,7 +61,7 @@ def test_other_argv_builders():
     assert d.start_argv("docker", "a") == ["docker", "start", "a"]
     assert d.list_argv("docker", "oubliette.project")[:6] == [
         "docker", "ps", "--no-trunc", "--filter", "label=oubliette.project", "--format"]
-    assert d.list_argv("docker", "oubliette.project", all=True)[2] == "--all"
+    assert d.list_argv("docker", "oubliette.project", include_stopped=True)[2] == "--all"
     assert d.inspect_argv("docker", "n") == ["docker", "container", "inspect", "n"]
     assert exec_argv("docker", "n", ["sh"], tty=True, env={"A": "1"}, workdir="/w") == [
         "docker", "exec", "--interactive", "--tty", "--env", "A=1", "--workdir", "/w", "n", "sh"]
@@ -162,7 +162,7 @@ def test_pull_streams_engine_output_and_raises_classified(fp):
 def test_missing_binary_is_engine_unavailable(tmp_path):
     rt = d.DockerRuntime(binary=str(tmp_path / "docker"))
     with pytest.raises(EngineUnavailableError) as caught:
-        rt.list("oubliette.project")
+        rt.list_containers("oubliette.project")
     assert caught.value.exit_code == 3 and "not found" in caught.value.message
     with pytest.raises(EngineUnavailableError):
         rt.pull(IMAGE, out=io.StringIO(), err=io.StringIO())
@@ -172,7 +172,7 @@ def test_missing_binary_is_engine_unavailable(tmp_path):
 def test_list_inspect_run_and_lifecycle_calls(fp):
     rt = d.DockerRuntime()
     fp.register(d.list_argv("docker", "oubliette.project"), stdout=recorded("docker/ps_running.stdout"))
-    assert [i.project_id for i in rt.list("oubliette.project")] == ["proj_0123456789ab"]
+    assert [i.project_id for i in rt.list_containers("oubliette.project")] == ["proj_0123456789ab"]
     fp.register(d.inspect_argv("docker", "nosuch"), returncode=1,
                 stdout=recorded("docker/container_inspect_missing.stdout"),
                 stderr=recorded("docker/container_inspect_missing.stderr"))

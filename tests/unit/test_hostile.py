@@ -245,7 +245,7 @@ def test_an_engine_printing_without_end_is_an_output_error(monkeypatch, tmp_path
     fake.write_text("#!/bin/sh\nexec head -c 50000000 /dev/zero\n")
     fake.chmod(0o755)
     with pytest.raises(EngineOutputError, match="printed more than"):
-        DockerRuntime(str(fake)).list("oubliette.home")
+        DockerRuntime(str(fake)).list_containers("oubliette.home")
 
 
 # --- 5: a timeout or `session end` stops the command's whole tree -----------------------------

@@ -38,7 +38,7 @@ def test_run_argv_adds_init_path_and_keep_id_before_the_image():
 
 
 def test_list_argv_uses_json_not_templates():
-    assert p.list_argv("podman", "oubliette.project", all=True) == [
+    assert p.list_argv("podman", "oubliette.project", include_stopped=True) == [
         "podman", "ps", "--all", "--filter", "label=oubliette.project", "--format", "json"]
 
 
@@ -124,7 +124,7 @@ def test_the_service_down_on_a_listing_exits_3(fp):
     fp.register(p.list_argv("podman", "oubliette.project"), returncode=125,
                 stderr=recorded("podman/service_down.stderr"))
     with pytest.raises(EngineUnavailableError) as caught:
-        RT.list("oubliette.project")
+        RT.list_containers("oubliette.project")
     assert caught.value.exit_code == 3
 
 
@@ -169,7 +169,7 @@ def test_docker_and_podman_installed_probe_docker_first(tmp_path, monkeypatch, f
 def test_unreadable_engine_output_is_an_error_naming_the_command(fp, runtime, argv, stdout):
     fp.register([*argv, fp.any()], stdout=stdout)
     with pytest.raises(EngineOutputError) as caught:
-        runtime.list("oubliette.project")
+        runtime.list_containers("oubliette.project")
     assert f"`{' '.join(argv[:3])}` printed output oubliette cannot read" in caught.value.message
     assert caught.value.argv[:3] == argv[:3] and "OUBLIETTE_DEBUG=1" in caught.value.hint
 
@@ -180,7 +180,7 @@ def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
 
     monkeypatch.setattr(process, "capture", hang)
     with pytest.raises(EngineUnavailableError) as caught:
-        DockerRuntime().list("oubliette.project")
+        DockerRuntime().list_containers("oubliette.project")
     assert "did not answer within 60 s" in caught.value.message and caught.value.exit_code == 3
 
 
