@@ -33,7 +33,7 @@ CUT_SHORT = ("a container swap was cut short by a second interrupt; the next oub
              "finishes or undoes it (`oubliette container start ID` does that now)")
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
     raise Terminated
 
 
@@ -58,7 +58,7 @@ def defer_interrupts() -> Iterator[None]:
         return
     received: list[int] = []
 
-    def hold(signum: int, frame: FrameType | None) -> None:
+    def hold(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) > 1:
             raise ForcedInterrupt(terminated=signal.SIGTERM in received)

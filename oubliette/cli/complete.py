@@ -22,7 +22,7 @@ def _home(ctx: click.Context) -> Path:
     return resolve_home(ctx.find_root().params.get("home"))
 
 
-def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def complete_projects(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Project ids and names that start with what was typed."""
     from click.shell_completion import CompletionItem
 
@@ -37,7 +37,7 @@ def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: st
     return items
 
 
-def complete_types(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def complete_types(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The container types of the config."""
     from click.shell_completion import CompletionItem
 
@@ -51,7 +51,7 @@ def complete_types(ctx: click.Context, param: click.Parameter, incomplete: str) 
             if name.startswith(incomplete)]
 
 
-def complete_engines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def complete_engines(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The named engines of the config."""
     from click.shell_completion import CompletionItem
 
@@ -65,7 +65,7 @@ def complete_engines(ctx: click.Context, param: click.Parameter, incomplete: str
             if name.startswith(incomplete)]
 
 
-def complete_sessions(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def complete_sessions(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Session ids of live sessions."""
     from click.shell_completion import CompletionItem
 

@@ -23,13 +23,13 @@ class OublietteCliError(click.ClickException):
 
     def __init__(self, error: OublietteError) -> None:
         super().__init__(error.message)
-        self.exit_code = error.exit_code
+        setattr(self, "exit_code", error.exit_code)  # noqa: B010 - Click reads it from the instance
         self.hint = error.hint
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
         if self.hint:
-            click.echo(f"Hint: {self.hint}", err=True)
+            click.echo(f"Hint: {self.hint}", file=file, err=True)
 
 
 class OublietteGroup(click.Group):

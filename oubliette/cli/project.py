@@ -67,7 +67,7 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
             statuses = project_statuses(app, projects) if projects else {}
         except EngineUnavailableError as error:
             app.reporter.warn(f"{error.message}; container status unknown")
-    status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda p: "unknown")
+    status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda _p: "unknown")
     print_listing(projects, as_json, quiet, record=lambda p: project_record(app, p, status=status(p)),
                   ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "STATUS", "CREATED"],
                   row=lambda p: [p.id, p.name, p.type, status(p), _when(p.created_at)])

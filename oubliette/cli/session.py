@@ -37,7 +37,7 @@ def start(app: App, root: bool, project_id: str, command: tuple[str, ...]) -> No
     if command and command[0] == "--":
         command = command[1:]
     # `session end` (or any SIGTERM) must still let us remove the session record.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     code = run_session(app, project_id, command, tty=sys.stdin.isatty(), reporter=reporter_for(app, True),
                        root=root)
     sys.exit(code)

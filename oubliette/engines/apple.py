@@ -258,7 +258,7 @@ class AppleContainerRuntime(Runtime):
         result = self._call([self.binary, "inspect", name_ok(name)], check=False)
         if result.ok:
             rows = self.parse(result, lambda out: json.loads(out or "[]"))
-            return self.parse(result, lambda out: container_from_json(rows[0])) if rows else None
+            return self.parse(result, lambda _out: container_from_json(rows[0])) if rows else None
         if "not found" in result.stderr.lower() and not any(s in result.stderr.lower() for s in TEXTS.not_running):
             return None
         raise self.classify(result)

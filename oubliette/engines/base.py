@@ -114,7 +114,7 @@ class Runtime(abc.ABC):
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         """Remove containers (one engine call)."""
 
-    def rename(self, old: str, new: str) -> None:
+    def rename(self, old: str, new: str) -> None:  # noqa: ARG002 - the interface; kinds that can, override it
         """Only kinds with `can_rename`; the core asks the kind before it calls this."""
         raise OublietteError(f"{self.display_name} cannot rename containers")
 
@@ -129,15 +129,15 @@ class Runtime(abc.ABC):
         this default costs one call per reference (listings already carry image ids)."""
         return ({c.name: c.image_id for c in containers}, {ref: self.image_id(ref) for ref in refs})
 
-    def remove_image(self, image_id: str) -> bool:
+    def remove_image(self, image_id: str) -> bool:  # noqa: ARG002 - the interface; kinds that can, override it
         """Remove an image no container uses, never forced; False when something still uses it."""
         return False
 
-    def tag(self, source: str, target: str) -> None:
+    def tag(self, source: str, target: str) -> None:  # noqa: ARG002 - the interface; kinds that can, override it
         """Give a local image another name (engines without rename keep the old image this way)."""
         raise OublietteError(f"{self.display_name} does not tag images here")
 
-    def untag(self, ref: str) -> None:
+    def untag(self, ref: str) -> None:  # noqa: ARG002 - the interface; kinds that can, override it
         """Remove one name of a local image."""
         raise OublietteError(f"{self.display_name} does not untag images here")
 
@@ -192,11 +192,11 @@ class Runtime(abc.ABC):
 
     # --- volumes and endpoints (engines that can be named engines) -----------------
 
-    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:  # noqa: ARG002 - the interface; kinds that can, override it
         """Create a named volume unless it exists (a volume workspace, on first start)."""
         raise self.no_volumes()
 
-    def remove_volume(self, name: str) -> bool:
+    def remove_volume(self, name: str) -> bool:  # noqa: ARG002 - the interface; kinds that can, override it
         """Remove a named volume; False when there is none."""
         raise self.no_volumes()
 
@@ -205,7 +205,7 @@ class Runtime(abc.ABC):
                               hint="a volume workspace lives on a named docker or podman engine; check the "
                                    "project's \"engine\" and \"volume\" in its metadata.json")
 
-    def context_endpoint(self, context: str) -> str | None:
+    def context_endpoint(self, context: str) -> str | None:  # noqa: ARG002 - the interface; kinds that can, override it
         """The URL a named context/connection points at (read by the CLI, no engine call)."""
         return None
 
@@ -308,23 +308,31 @@ def classify_failure(result: process.Result, texts: ErrorTexts, image: str | Non
     ... repository does not exist or may require 'docker login'".
     """
     detail = last_line(result.stderr) or f"exit code {result.returncode}"
-    call = {"argv": result.argv, "returncode": result.returncode, "stderr": result.stderr}
+    call = _CallFacts(result.argv, result.returncode, result.stderr)
     text = result.stderr.lower()
     if any(s in text for s in texts.not_running):
-        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail, **call)
+        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail, **call._asdict())
     if image is None:
-        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail, **call)
+        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail, **call._asdict())
     manual = f"try `{texts.pull_command.format(image=image)}` to see the engine's own error"
     if any(s in text for s in texts.denied):
-        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail, **call,
+        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail, **call._asdict(),
                                  hint=f"log in with `{texts.login_command}` if the registry needs credentials, "
                                       f"then {manual}")
     if any(s in text for s in texts.unreachable):
         return RegistryUnreachableError(f"cannot reach the registry for {image}: {detail}",
-                                        hint=f"check the network, then {manual}", detail=detail, **call)
+                                        hint=f"check the network, then {manual}", detail=detail, **call._asdict())
     if any(s in text for s in texts.not_found):
         return ImageNotFoundError(f"image not found: {image}: {detail}",
                                   hint=f"check the image reference in the config, then {manual}",
-                                  detail=detail, **call)
+                                  detail=detail, **call._asdict())
     return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}",
-                       detail=detail, **call)
+                       detail=detail, **call._asdict())
+
+
+class _CallFacts(NamedTuple):
+    """The failed call an engine error carries, for debugging."""
+
+    argv: list[str]
+    returncode: int
+    stderr: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from oubliette.engines import process
 from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
@@ -139,7 +139,7 @@ def parse_inspect_all(stdout: str) -> list[ContainerInfo]:
     return [_inspected(row) for row in json.loads(stdout or "[]") or []]
 
 
-def _inspected(row: dict) -> ContainerInfo:
+def _inspected(row: dict[str, Any]) -> ContainerInfo:
     config = row.get("Config") or {}
     labels = config.get("Labels") or {}
     return ContainerInfo(

@@ -99,13 +99,13 @@ def parse_engines(value: Any, key_error: Callable[[str, str], Exception]) -> dic
     return engines
 
 
-def _parse_entry(name: str, entry: dict, key: str, key_error: Callable[[str, str], Exception]) -> EngineEntry:
+def _parse_entry(name: str, entry: dict[str, Any], key: str, key_error: Callable[[str, str], Exception]) -> EngineEntry:
     runtime = entry.get("runtime")
     if runtime not in NAMEABLE:
         raise key_error(f"{key}.runtime", f"expected one of {', '.join(NAMEABLE)}, got {runtime!r}"
                         + (" (Apple's container CLI drives this Mac's engine only)" if runtime == "apple" else ""))
     kind = ENGINES[runtime]
-    allowed = {"runtime", "host", kind.context_key, "workspace"}
+    allowed = {"runtime", "host", "workspace", *([kind.context_key] if kind.context_key else [])}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise key_error(f"{key}.{unknown[0]}", f"unknown key for a {runtime} engine (expected "

@@ -163,8 +163,9 @@ def stream(
 
     for stream_ in (out, err):
         stream_.flush()
-    pty_master = pty_slave = None
-    if use_pty:
+    pty_master: int | None = None
+    pty_slave: int | None = None
+    if use_pty and err_fd is not None:
         pty_master, pty_slave = _open_pty_like(err_fd)
     try:
         proc = subprocess.Popen(
@@ -182,11 +183,13 @@ def stream(
     kept = bytearray()
     pumps = []
     if out_fd is None:
+        assert proc.stdout is not None
         pumps.append(_pump(proc.stdout, out, None))
-    if use_pty:
+    if pty_master is not None and pty_slave is not None:
         os.close(pty_slave)
         pumps.append(_pump_fd(pty_master, err_fd, kept))
     else:
+        assert proc.stderr is not None
         pumps.append(_pump(proc.stderr, err, kept, hold=ENGINE_ERROR_PREFIXES))
     try:
         proc.wait()

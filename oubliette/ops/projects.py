@@ -8,7 +8,7 @@ and, with --purge, the workspace: a directory oubliette made, or a volume).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oubliette.app import App
 from oubliette.engines.endpoints import VOLUME
@@ -29,10 +29,11 @@ def project_record(app: App, project: Project, with_sessions: bool = False, stat
     its container's name, its engine and its workspace (a host directory, and whose it
     is, or a named volume on its engine); optionally its container's status and its
     active sessions."""
-    record = {**project.to_dict(), "engine": project.engine_name, "image": app.config.containers.get(project.type),
-              "container": project.container_name, "workspace": workspace_path(app, project),
-              "volume": volume_name(project.id) if project.volume else None,
-              "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
+    record: dict[str, Any] = {
+        **project.to_dict(), "engine": project.engine_name, "image": app.config.containers.get(project.type),
+        "container": project.container_name, "workspace": workspace_path(app, project),
+        "volume": volume_name(project.id) if project.volume else None,
+        "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
     if status is not None:
         record["status"] = status
     if with_sessions:

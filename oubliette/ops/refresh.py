@@ -346,7 +346,7 @@ def _pull_once(engine: Engine, image: str, reporter: Reporter, run: RefreshRun) 
             except PullError as error:
                 if not runtime.image_exists(image):
                     raise
-                why = {AccessDeniedError: "denied access"}.get(type(error), "")
+                why = "denied access" if isinstance(error, AccessDeniedError) else ""
                 why = why or ("does not have it" if "not found" in error.message else "cannot be reached")
                 run.notes[image] = "registry unreachable" if why == "cannot be reached" else f"registry {why}"
                 reporter.info(f"The registry {why}; using the local image {image}.")

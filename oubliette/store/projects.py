@@ -67,7 +67,7 @@ class DamagedProjectError(OublietteError):
 class ProjectStore:
     def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
-        self.warn = warn or (lambda message: None)
+        self.warn = warn or (lambda _message: None)
 
     def project_dir(self, project_id: str) -> Path:
         return self.root / project_id

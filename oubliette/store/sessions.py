@@ -130,7 +130,7 @@ def process_start_time(pid: int) -> str | None:
 class SessionRegistry:
     def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
-        self.warn = warn or (lambda message: None)
+        self.warn = warn or (lambda _message: None)
 
     def _dir(self, project_id: str) -> Path:
         return self.root / project_id / "sessions"

@@ -157,7 +157,7 @@ def test_a_swap_journal_left_by_sigkill_makes_the_next_command_wait_for_its_engi
     container = docker.containers[f"oubliette-{project_id}"]
     # The killed refresh's orphaned `docker stop`: still running, and it stops the container as it ends.
     fp.pass_command([sys.executable, fp.any()])
-    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)"])
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
     journal = oubliette_home / "data/projects" / project_id / ".swap"
     from oubliette.ops.swap import _program, _start_stamp
 
