@@ -195,14 +195,13 @@ class AppleContainerRuntime(Runtime):
     def is_running(self) -> bool:
         """`system status`; 0.1.0 has no such command (a usage error), so there a plain
         `list` tells whether the service answers."""
-        import subprocess
 
         try:
             status = process.capture([self.binary, "system", "status"], timeout=30, env=self.env)
             if status.returncode == USAGE_ERROR:
                 return process.capture([self.binary, "list", "--format", "json"], timeout=30, env=self.env).ok
             return status.ok
-        except (FileNotFoundError, subprocess.TimeoutExpired):
+        except process.ProcessError:
             return False
 
     def image_exists(self, ref: str) -> bool:
@@ -222,7 +221,7 @@ class AppleContainerRuntime(Runtime):
         try:
             result = process.stream(pull_argv(self.binary, ref, host_platform()), out=out, err=err,
                                   progress_on_stderr=True)
-        except FileNotFoundError:
+        except process.BinaryMissing:
             raise self.missing_binary() from None
         if not result.ok:
             raise self.classify(result, image=ref)

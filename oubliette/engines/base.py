@@ -42,6 +42,7 @@ class Runtime(abc.ABC):
     engine: str = DEFAULT_ENGINE  # the engine's name in this home
     endpoint: str | None = None  # where a named engine is, for messages
     env: Mapping[str, str] | None = None  # the whole environment of its CLI calls; None: ours
+    on_spawn: Callable[[int], None] | None = None  # told the pid of each call (see `journalled`)
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -58,6 +59,19 @@ class Runtime(abc.ABC):
     def can_rename(self) -> bool:
         return self.kind.can_rename
 
+    def journalled(self, *records: Callable[[int], None]) -> Runtime:
+        """This runtime, with the pid of every engine call it starts told to `records` (a
+        container swap's journals: after a SIGKILL, the next command waits for those calls)."""
+        import copy
+
+        def told(pid: int) -> None:
+            for record in records:
+                record(pid)
+
+        view = copy.copy(self)
+        view.on_spawn = told if records else None
+        return view
+
     def point_at(self, engine: str, endpoint: str | None, env: Mapping[str, str]) -> None:
         """Make this a named engine's runtime: every call runs with `env` (its endpoint set)."""
         self.engine, self.endpoint, self.env = engine, endpoint, env
@@ -66,11 +80,10 @@ class Runtime(abc.ABC):
 
     def version_text(self) -> str | None:
         """The CLI's own `--version` line (every engine has one), for `doctor`."""
-        import subprocess
 
         try:
             result = process.capture([self.binary, "--version"], timeout=30, env=self.env)
-        except (FileNotFoundError, subprocess.TimeoutExpired):
+        except process.ProcessError:
             return None
         lines = result.stdout.strip().splitlines()
         return lines[0] if result.ok and lines else None
@@ -169,7 +182,7 @@ class Runtime(abc.ABC):
         argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
         try:
             return process.interactive(argv, env=self.env)
-        except FileNotFoundError:
+        except process.BinaryMissing:
             raise self.missing_binary() from None
 
     def exec_capture(self, name: str, command: Sequence[str], user: str | None = None) -> process.Result:
@@ -219,13 +232,12 @@ class Runtime(abc.ABC):
     def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
               timeout: float = QUICK_SECONDS) -> process.Result:
         """Run one engine call within `timeout` seconds (STOP_SECONDS, RUN_SECONDS for those)."""
-        import subprocess
 
         try:
-            result = process.capture(argv, timeout=timeout, env=self.env)
-        except FileNotFoundError:
+            result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn)
+        except process.BinaryMissing:
             raise self.missing_binary() from None
-        except subprocess.TimeoutExpired:
+        except process.TimedOut:
             command = " ".join(argv[:3])
             raise EngineUnavailableError(
                 f"`{command}` did not answer within {timeout:.0f} s; the {self.display_name} engine seems hung",

@@ -185,12 +185,11 @@ class DockerRuntime(Runtime):
     def is_running(self) -> bool:
         """`version` answers from the server (docker's daemon, a remote podman) or the
         local library (podman without a service); a probe that hangs counts as no."""
-        import subprocess
 
         try:
             argv = [self.binary, "version", "--format", "{{.Server.Version}}"]
             return process.capture(argv, timeout=30, env=self.env).ok
-        except (FileNotFoundError, subprocess.TimeoutExpired):
+        except process.ProcessError:
             return False
 
     def image_id(self, ref: str) -> str | None:
@@ -204,7 +203,7 @@ class DockerRuntime(Runtime):
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         try:
             result = process.stream(pull_argv(self.binary, ref), out=out, err=err, env=self.env)
-        except FileNotFoundError:
+        except process.BinaryMissing:
             raise self.missing_binary() from None
         if not result.ok:
             raise self.classify(result, image=ref)

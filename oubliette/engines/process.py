@@ -16,9 +16,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, NamedTuple, TextIO
+from typing import IO, Any, NamedTuple, TextIO
 
-_KEEP = 64 * 1024  # bytes of stderr kept for classification
+from oubliette.engines import pumps
+
 # Bytes of stdout kept from a captured call: a listing of thousands of containers is a few
 # MB; an engine (or a container, through exec) printing without end must not fill memory.
 # What comes past it is read and thrown away, so the child never blocks on a full pipe.
@@ -29,10 +30,37 @@ TRAILING_LIMIT = 1024 * 1024  # bytes read after a consumer of `feed` has all it
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
 
 
-# Per thread: told the pid of every captured engine call while a container swap runs
-# (swap.swapping), so a command killed with SIGKILL leaves behind which engine calls
-# may still be running. Per thread, because refresh swaps several projects at once.
-spawn_hooks = threading.local()
+class ProcessError(Exception):
+    """A call that could not run, or did not finish: the process layer's own errors, which
+    the engine adapters turn into classified ones with the engine's words."""
+
+    def __init__(self, message: str, argv: Sequence[str]) -> None:
+        super().__init__(message)
+        self.argv = list(argv)
+
+
+class BinaryMissing(ProcessError):
+    """The program to run is not installed (`binary` names it)."""
+
+    def __init__(self, binary: str, argv: Sequence[str]) -> None:
+        super().__init__(f"{binary} not found", argv)
+        self.binary = binary
+
+
+class TimedOut(ProcessError):
+    """A call still running after its bound; it was killed."""
+
+    def __init__(self, timeout: float, argv: Sequence[str]) -> None:
+        super().__init__(f"`{' '.join(list(argv)[:3])}` did not finish within {timeout:g} s", argv)
+        self.timeout = timeout
+
+
+def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Popen, argv only; a missing program is BinaryMissing."""
+    try:
+        return subprocess.Popen(list(argv), **options)
+    except FileNotFoundError as exc:
+        raise BinaryMissing(str(exc.filename or argv[0]), argv) from None
 
 
 class Result(NamedTuple):
@@ -58,34 +86,34 @@ def debug(argv: Sequence[str], started: float, returncode: int | None) -> None:
 
 
 def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None,
-            limit: int = OUTPUT_LIMIT, err_limit: int = _KEEP) -> Result:
+            limit: int = OUTPUT_LIMIT, err_limit: int = pumps.KEEP,
+            on_spawn: Callable[[int], None] | None = None) -> Result:
     """Run and capture at most `limit` bytes of stdout and `err_limit` of stderr (the rest
-    is drained and dropped; `overflow` says so). Raises FileNotFoundError when the binary
-    is missing, and subprocess.TimeoutExpired (after killing the call) when `timeout`
-    passes. `env`: the child's whole environment (a named engine's endpoint); None: ours."""
+    is drained and dropped; `overflow` says so). BinaryMissing when the program is not
+    installed; TimedOut (after killing the call) when `timeout` passes. `env`: the child's
+    whole environment (a named engine's endpoint); None: ours. `on_spawn(pid)`: told the
+    call's pid as it starts (a container swap journals its engine calls)."""
     import time
 
     started = time.monotonic()
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=env,
-    )
-    hook: Callable[[int], None] | None = getattr(spawn_hooks, "on_spawn", None)
-    if hook is not None:
-        hook(proc.pid)
+    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 start_new_session=True, env=env)
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     try:
         (out, err), overflow = _read_bounded(proc, (limit, err_limit), timeout, started)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        debug(argv, started, None)
+        raise TimedOut(timeout or 0, argv) from None
     except BaseException:
         proc.kill()
         proc.wait()
         debug(argv, started, None)
         raise
     debug(argv, started, proc.returncode)
-    return Result(list(argv), proc.returncode, _text(out), _text(err), overflow)
+    return Result(list(argv), proc.returncode, pumps.text(out), pumps.text(err), overflow)
 
 
 def _read_bounded(proc: subprocess.Popen[bytes], limits: tuple[int, int], timeout: float | None,
@@ -166,10 +194,10 @@ def stream(
     pty_master: int | None = None
     pty_slave: int | None = None
     if use_pty and err_fd is not None:
-        pty_master, pty_slave = _open_pty_like(err_fd)
+        pty_master, pty_slave = pumps.open_pty_like(err_fd)
     try:
-        proc = subprocess.Popen(
-            list(argv),
+        proc = spawn(
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=out_fd if out_fd is not None else subprocess.PIPE,
             stderr=pty_slave if use_pty else subprocess.PIPE,
@@ -181,16 +209,16 @@ def stream(
                 os.close(fd)
         raise
     kept = bytearray()
-    pumps = []
+    readers: list[threading.Thread] = []
     if out_fd is None:
         assert proc.stdout is not None
-        pumps.append(_pump(proc.stdout, out, None))
+        readers.append(pumps.pump(proc.stdout, out, None))
     if pty_master is not None and pty_slave is not None:
         os.close(pty_slave)
-        pumps.append(_pump_fd(pty_master, err_fd, kept))
+        readers.append(pumps.pump_fd(pty_master, err_fd, kept))
     else:
         assert proc.stderr is not None
-        pumps.append(_pump(proc.stderr, err, kept, hold=ENGINE_ERROR_PREFIXES))
+        readers.append(pumps.pump(proc.stderr, err, kept, hold=ENGINE_ERROR_PREFIXES))
     try:
         proc.wait()
     except BaseException:
@@ -202,19 +230,19 @@ def stream(
             proc.wait()
         raise
     finally:
-        for pump in pumps:
-            pump.join(timeout=5)
+        for reader in readers:
+            reader.join(timeout=5)
         if pty_master is not None:
             os.close(pty_master)
     debug(argv, started, proc.returncode)
-    return Result(list(argv), proc.returncode, "", _strip_ansi(_text(bytes(kept))))
+    return Result(list(argv), proc.returncode, "", pumps.strip_ansi(pumps.text(bytes(kept))))
 
 
 def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     """Run with the terminal inherited (stdin included); return the exit code."""
     for stream_ in (sys.stdout, sys.stderr):
         stream_.flush()
-    proc = subprocess.Popen(list(argv), env=env)
+    proc = spawn(argv, env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -227,21 +255,21 @@ def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, st
          sink_env: Mapping[str, str] | None = None,
          on_bytes: Callable[[int], None] | None = None) -> tuple[Result, Result]:
     """`source | sink`, the bytes passing through us so `on_bytes(total)` can show progress;
-    both exit codes and stderrs come back. Either binary missing raises FileNotFoundError."""
+    both exit codes and stderrs come back. Either program missing: BinaryMissing."""
     import time
 
     started = time.monotonic()
-    producer = subprocess.Popen(list(source), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=source_env)
+    producer = spawn(source, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     env=source_env)
     try:
-        consumer = subprocess.Popen(list(sink), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, env=sink_env)
+        consumer = spawn(sink, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=sink_env)
     except BaseException:
         producer.kill()
         producer.wait()
         raise
     errors = (bytearray(), bytearray())
-    pumps = [_pump_fd(proc.stderr.fileno(), None, kept)  # type: ignore[union-attr]
+    readers = [pumps.pump_fd(proc.stderr.fileno(), None, kept)  # type: ignore[union-attr]
              for proc, kept in ((producer, errors[0]), (consumer, errors[1]))]
     total = 0
     try:
@@ -267,11 +295,11 @@ def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, st
             proc.wait()
         raise
     finally:
-        for pump in pumps:
-            pump.join(timeout=5)
+        for reader in readers:
+            reader.join(timeout=5)
     debug([*source, "|", *sink], started, consumer.returncode)
-    return (Result(list(source), producer.returncode, "", _text(bytes(errors[0]))),
-            Result(list(sink), consumer.returncode, "", _text(bytes(errors[1]))))
+    return (Result(list(source), producer.returncode, "", pumps.text(bytes(errors[0]))),
+            Result(list(sink), consumer.returncode, "", pumps.text(bytes(errors[1]))))
 
 
 def feed(argv: Sequence[str], consume: Callable[[IO[bytes]], None],
@@ -279,14 +307,13 @@ def feed(argv: Sequence[str], consume: Callable[[IO[bytes]], None],
     """Run `argv` and hand its stdout, as it comes, to `consume`; keep a bounded stderr.
     When `consume` fails the call is killed (its failure is then an echo) and the error
     comes back beside the call's result, so the caller can say which side failed first.
-    Ctrl-C or SIGTERM kill the call and propagate. A missing binary: FileNotFoundError."""
+    Ctrl-C or SIGTERM kill the call and propagate. A missing program: BinaryMissing."""
     import time
 
     started = time.monotonic()
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
-    errors = _Drain(proc.stderr, _KEEP)
+    errors = _Drain(proc.stderr, pumps.KEEP)
     failure: Exception | None = None
     try:
         try:
@@ -308,18 +335,11 @@ def feed(argv: Sequence[str], consume: Callable[[IO[bytes]], None],
     finally:
         errors.join(5)
     debug(argv, started, proc.returncode)
-    return Result(list(argv), proc.returncode, "", _text(bytes(errors.data)), errors.overflow), failure
+    return Result(list(argv), proc.returncode, "", pumps.text(bytes(errors.data)), errors.overflow), failure
 
 
 # --- helpers ----------------------------------------------------------------------
 
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    if isinstance(data, str):
-        return data
-    return data.decode("utf-8", errors="replace")
 
 
 def _real_fd(stream_: IO[str]) -> int | None:
@@ -329,89 +349,3 @@ def _real_fd(stream_: IO[str]) -> int | None:
         return None
 
 
-def _keep(kept: bytearray | None, chunk: bytes) -> None:
-    if kept is None:
-        return
-    kept.extend(chunk)
-    if len(kept) > _KEEP:
-        del kept[: len(kept) - _KEEP]
-
-
-def _pump(source: IO[bytes], target: TextIO, kept: bytearray | None,
-          hold: tuple[bytes, ...] = ()) -> threading.Thread:
-    """Copy a child's pipe to a Python stream as it arrives, line by line when holding back."""
-
-    def write(data: bytes) -> None:
-        try:
-            target.write(_text(data))
-            target.flush()
-        except (OSError, ValueError):
-            pass
-
-    def run() -> None:
-        reader = getattr(source, "read1", source.read)
-        pending = b""
-        while True:
-            chunk = reader(65536)
-            if not chunk:
-                break
-            _keep(kept, chunk)
-            if not hold:
-                write(chunk)
-                continue
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            shown = b"".join(line + b"\n" for line in lines if not line.lstrip().startswith(hold))
-            if shown:
-                write(shown)
-        if pending and not pending.lstrip().startswith(hold):
-            write(pending)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _pump_fd(master: int, target_fd: int | None, kept: bytearray) -> threading.Thread:
-    """Copy a pseudo-terminal's output to our terminal byte for byte (`target_fd` None: keep only)."""
-
-    def run() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO once the child side is closed
-                break
-            if not chunk:
-                break
-            _keep(kept, chunk)
-            if target_fd is None:
-                continue
-            try:
-                os.write(target_fd, chunk)
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _open_pty_like(tty_fd: int) -> tuple[int, int]:
-    """A pseudo-terminal sized like `tty_fd`, so the child's bars fit the window."""
-    import fcntl
-    import pty
-    import termios
-
-    master, slave = pty.openpty()
-    try:
-        size = fcntl.ioctl(tty_fd, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
-    except OSError:
-        pass
-    return master, slave
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", text) if "\x1b" in text or "\r" in text else text

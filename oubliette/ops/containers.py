@@ -33,6 +33,7 @@ from oubliette.model import (
     volume_name,
 )
 from oubliette.ops.swap import (
+    Journal,
     name_taken,
     recover,
     run_verified,
@@ -189,8 +190,8 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
     main = recover(engine, project.id, main, aside, reporter)
     if main is not None and is_legacy(main):
         reporter.note(f"Recreating {main.name} with this home's label (it was made by an older oubliette).")
-        with swapping(app, project.id):
-            stop_and_remove(runtime, [main])
+        with swapping(app, project.id) as journal:
+            stop_and_remove(runtime.journalled(journal.record), [main])
         main = None
     if main is not None and main.running:
         return StartResult(project.id, main.name, main.image, "already_running")
@@ -262,18 +263,22 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
                 if not orphans:
                     app.projects.resolve(ref)  # raises the usual "no project matches" error
                 present[orphans[0].project_id or ""] = orphans
+        journals: list[Journal] = []
         for project_id in present:
             if app.ownership.project_exists(project_id):
-                held.enter_context(swapping(app, project_id))
-        stop_everywhere(app, [c for containers in present.values() for c in containers])
+                journals.append(held.enter_context(swapping(app, project_id)))
+        stop_everywhere(app, [c for containers in present.values() for c in containers], journals)
     return [StopResult(project_id, container_name(project_id), "stopped" if containers else "no_container")
             for project_id, containers in present.items()]
 
 
-def stop_everywhere(app: App, containers: list[ContainerInfo]) -> None:
-    """Stop and remove containers: one stop and one remove call per engine."""
+def stop_everywhere(app: App, containers: list[ContainerInfo], journals: Sequence[Journal] = ()) -> None:
+    """Stop and remove containers: one stop and one remove call per engine, each call
+    journalled in every project's swap journal (one call stops them all)."""
+    records = [journal.record for journal in journals]
     for engine in sorted({c.engine for c in containers}):
-        stop_and_remove(app.engine(engine).runtime, [c for c in containers if c.engine == engine])
+        stop_and_remove(app.engine(engine).runtime.journalled(*records),
+                        [c for c in containers if c.engine == engine])
 
 
 def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:

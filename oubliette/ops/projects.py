@@ -137,9 +137,9 @@ def delete_project(app: App, project_ref: str, purge: bool, reporter: Reporter) 
         engine = app.for_project(project)
         main, aside = project_containers(engine, project.id, reporter, strict=False)
         present = [c for c in (main, aside) if c is not None]
-        with swapping(app, project.id):
+        with swapping(app, project.id) as journal:
             if present:
-                stop_and_remove(engine.runtime, present)
+                stop_and_remove(engine.runtime.journalled(journal.record), present)
         if purge and project.volume:
             engine.runtime.remove_volume(volume_name(project.id))
         app.projects.delete(project.id, purge)

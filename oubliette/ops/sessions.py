@@ -63,7 +63,6 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
     needed, as a session; capture at most OUTPUT_CAP characters of each stream. Past
     `timeout_s` (default an hour) it and every process it started are stopped inside the
     container and the call fails saying so."""
-    import subprocess
 
     from oubliette.engines import process
     from oubliette.store.sessions import end_command, wrap_command
@@ -85,11 +84,11 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
         try:
             result = process.capture(call, timeout=timeout_s, env=runtime.env, limit=OUTPUT_BYTES,
                                    err_limit=OUTPUT_BYTES)
-        except subprocess.TimeoutExpired:
+        except process.TimedOut:
             runtime.exec_capture(name, end_command(session.id), user="0")  # HUP, TERM, then KILL, the whole tree
             raise OublietteError(f"the command timed out after {timeout_s:g} s and was stopped in the container",
                                  hint="give a larger timeout_s, or run it in the background") from None
-        except FileNotFoundError:
+        except process.BinaryMissing:
             raise runtime.missing_binary() from None
     finally:
         app.sessions.unregister(session)

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oubliette.engines import process
 from oubliette.engines.base import Runtime
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
 from oubliette.interrupts import defer_interrupts
@@ -104,31 +103,33 @@ def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
     return found
 
 
-@contextmanager
-def swapping(app: App, project_id: str) -> Iterator[None]:
-    """Hold interrupts and journal the engine calls of one container swap."""
-    path = app.projects.project_dir(project_id) / JOURNAL
-    calls: list[list] = []
-    hooks = process.spawn_hooks
-    previous = getattr(hooks, "on_spawn", None)
+class Journal:
+    """The engine calls one swap started, in the project's `.swap` file while it runs.
+    A runtime made with `runtime.journalled(journal.record)` tells it each call's pid."""
 
-    def record(pid: int) -> None:
-        calls.append([pid, _start_stamp(pid), _program(pid)])
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calls: list[list[int | str | None]] = []
+
+    def record(self, pid: int) -> None:
+        self.calls.append([pid, _start_stamp(pid), _program(pid)])
         try:
-            write_atomic(path, json.dumps({"pid": os.getpid(), "calls": calls}), durable=False)
+            write_atomic(self.path, json.dumps({"pid": os.getpid(), "calls": self.calls}), durable=False)
         except OSError:
             pass  # a read-only or full home: the swap itself matters more than its journal
-        if previous is not None:
-            previous(pid)  # swaps of several projects at once (stop): every journal hears of it
 
+
+@contextmanager
+def swapping(app: App, project_id: str) -> Iterator[Journal]:
+    """Hold interrupts, and journal the engine calls of one container swap: the block runs
+    its engine calls through `runtime.journalled(journal.record)`."""
+    journal = Journal(app.projects.project_dir(project_id) / JOURNAL)
     with defer_interrupts():
-        hooks.on_spawn = record
         try:
-            yield
+            yield journal
         finally:
-            hooks.on_spawn = previous
             try:
-                path.unlink()
+                journal.path.unlink()
             except OSError:
                 pass
 
@@ -231,8 +232,8 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
     """Finish or undo what an interrupted refresh left; return the project's container."""
     if aside is None:
         return main
-    runtime = engine.runtime
-    with swapping(engine.app, project_id):
+    with swapping(engine.app, project_id) as journal:
+        runtime = engine.runtime.journalled(journal.record)
         if main is not None and main.running:
             runtime.remove([aside.name], force=True)  # the new container made it: drop the old one
             return main
@@ -251,11 +252,12 @@ def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: Container
     `kept` (engines without rename): a local name of the image `old` runs, made before
     the pull moved its tag.
     """
-    with swapping(engine.app, project_id):
-        if engine.runtime.can_rename:
-            _replace_by_rename(engine.runtime, spec, old, aside_name(project_id))
+    with swapping(engine.app, project_id) as journal:
+        runtime = engine.runtime.journalled(journal.record)
+        if runtime.can_rename:
+            _replace_by_rename(runtime, spec, old, aside_name(project_id))
         else:
-            _replace_in_place(engine.runtime, spec, old, kept)
+            _replace_in_place(runtime, spec, old, kept)
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:

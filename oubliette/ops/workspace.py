@@ -94,7 +94,7 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
         try:
             result, failure = process.feed(create, lambda stream: outcome.append(
                 untar.extract(_Counted(stream, shown.update), str(directory))), runtime.env)
-        except FileNotFoundError:
+        except process.BinaryMissing:
             raise runtime.missing_binary() from None
         finally:
             shown.done()
@@ -147,8 +147,8 @@ def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[st
     shown = _Progress(what, reporter)
     try:
         made, taken = process.pipe(source, sink, source_env, sink_env, on_bytes=shown.update)
-    except FileNotFoundError as exc:
-        if exc.filename == LOCAL_TAR or LOCAL_TAR in str(exc):
+    except process.BinaryMissing as missing:
+        if missing.binary == LOCAL_TAR:
             raise OublietteError("`tar` is not installed here; it carries the files",
                                  hint="install tar (it is part of every Linux and macOS base system)") from None
         raise runtime.missing_binary() from None

@@ -20,9 +20,16 @@ def test_capture_runs_argv_without_a_shell(tmp_path):
     assert result.ok and result.stdout.strip() == "['$HOME;', 'a b']" and result.stderr == "e\n"
 
 
-def test_capture_missing_binary_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
+def test_capture_missing_binary_is_the_process_layers_own_error(tmp_path):
+    with pytest.raises(process.BinaryMissing) as caught:
         process.capture([str(tmp_path / "nope")])
+    assert caught.value.binary == str(tmp_path / "nope") and caught.value.argv == [str(tmp_path / "nope")]
+
+
+def test_capture_past_its_bound_is_timed_out_and_killed():
+    with pytest.raises(process.TimedOut) as caught:
+        process.capture(["sleep", "30"], timeout=0.2)
+    assert caught.value.timeout == 0.2 and caught.value.argv == ["sleep", "30"]
 
 
 def test_stream_to_python_streams_keeps_stderr():

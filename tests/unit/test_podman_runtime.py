@@ -4,8 +4,6 @@ engine boundary (unreadable output, timeouts, debug lines)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from oubliette.engines import podman as p
@@ -175,8 +173,8 @@ def test_unreadable_engine_output_is_an_error_naming_the_command(fp, runtime, ar
 
 
 def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
-    def hang(argv, timeout=None, env=None):
-        raise subprocess.TimeoutExpired(argv, timeout)
+    def hang(argv, timeout=None, env=None, on_spawn=None):
+        raise process.TimedOut(timeout, argv)
 
     monkeypatch.setattr(process, "capture", hang)
     with pytest.raises(EngineUnavailableError) as caught:
