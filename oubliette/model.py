@@ -93,6 +93,16 @@ class ContainerRecord(TypedDict):
     engine: str
 
 
+def id_prefix(ref: str, kind: str, digits: int) -> str | None:
+    """The id prefix a user typed, in full form: `ab12` or `proj_ab12` -> `proj_ab12` (kind
+    "proj"); None when `ref` cannot begin such an id. Projects, sessions and orphaned
+    containers are all found by a unique prefix, read this one way."""
+    given = ref.strip()
+    if re.fullmatch(rf"(?:{kind}_)?[0-9a-f]{{1,{digits}}}|{kind}_", given) is None:
+        return None
+    return given if given.startswith(f"{kind}_") else f"{kind}_{given}"
+
+
 def container_name(project_id: str) -> str:
     """The one container a project has: `oubliette-<id>`, the full id so names never collide."""
     return f"{NAME_PREFIX}{project_id}"

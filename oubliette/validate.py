@@ -8,6 +8,7 @@ rather than the engine's and cryptic.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from oubliette.errors import InvalidReferenceError
 
@@ -50,13 +51,35 @@ def image_reference_problem(ref: object) -> str | None:
     return None
 
 
+class Reference(NamedTuple):
+    """An image reference in its parts: `host:5000/team/app:tag@sha256:...`."""
+
+    domain: str | None  # `host:5000`; None when the reference names none (the engine's default)
+    path: str  # `team/app`
+    tag: str | None
+    digest: str | None  # `sha256:...`
+
+    @property
+    def repository(self) -> str:
+        """`host:5000/team/app`: the name without tag or digest."""
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+
+def split_reference(ref: str) -> Reference:
+    """The one reading of a reference's parts: a first component with `.` or `:`, or
+    `localhost`, is a registry; the tag follows the last path component's `:`."""
+    name, at, digest = ref.partition("@")
+    first, slash, rest = name.partition("/")
+    domain = first if slash and ("." in first or ":" in first or first == "localhost") else None
+    path = rest if domain else name
+    head, _, last = path.rpartition("/")
+    last, colon, tag = last.partition(":")
+    return Reference(domain, f"{head}/{last}" if head else last, tag if colon else None, digest if at else None)
+
+
 def _repository(ref: str) -> str:
     """The path of a reference: no domain, tag or digest (`Host:5/a/b:t` -> `a/b`)."""
-    name = ref.split("@", 1)[0]
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        name = rest
-    return name.partition(":")[0]
+    return split_reference(ref).path
 
 
 def check_image_reference(ref: str, where: str = "image reference") -> str:

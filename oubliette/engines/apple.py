@@ -19,6 +19,7 @@ from oubliette.errors import OublietteError
 from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
+from oubliette.validate import split_reference
 
 START_HINT = "start it with `container system start` and try again"
 USAGE_ERROR = 64  # Swift ArgumentParser's exit code for an unknown command or option
@@ -46,17 +47,11 @@ def normalize_reference(ref: str) -> str:
     in the config is not found by this name. Fully qualified references (what the
     shipped config uses) never depend on it; the README says so.
     """
-    name, at, digest = ref.partition("@")
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        domain, path = first, rest
-    else:
-        domain, path = "docker.io", name
-        if "/" not in path:
-            path = f"library/{path}"
-    if ":" not in path.rsplit("/", 1)[-1] and not at:
-        path += ":latest"
-    return f"{domain}/{path}{at}{digest}"
+    parts = split_reference(ref)
+    path = parts.path if parts.domain or "/" in parts.path else f"library/{parts.path}"
+    tag = parts.tag or (None if parts.digest else "latest")
+    return f"{parts.domain or 'docker.io'}/{path}" + (f":{tag}" if tag else "") + \
+        (f"@{parts.digest}" if parts.digest else "")
 
 
 # --- pure argv builders ---------------------------------------------------------------

@@ -206,7 +206,7 @@ def _refresh(app: App, ref: str) -> dict[str, Any]:
 
 def _pull_type(app: App, container_type: str) -> dict[str, Any]:
     """Pull one type's image (dev mode: only check it is here), reporting whether it changed."""
-    from oubliette.ops.images import BUILD_HINT
+    from oubliette.ops.images import not_built
 
     image = app.types.get_image_name(container_type)
     engine = app.engine()  # types are pulled on the default engine, as `init` does
@@ -214,7 +214,7 @@ def _pull_type(app: App, container_type: str) -> dict[str, Any]:
     old = runtime.image_id(image)
     if app.config.dev_mode:
         if old is None:
-            raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+            raise not_built(image)
         return {"container_type": container_type, "image": image, "pulled": False, "old_image_id": old,
                 "new_image_id": old, "changed": False}
     engine.images.pull(image, app.reporter)

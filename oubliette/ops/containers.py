@@ -29,6 +29,7 @@ from oubliette.model import (
     ContainerSpec,
     aside_name,
     container_name,
+    id_prefix,
     is_legacy,
     volume_name,
 )
@@ -283,8 +284,9 @@ def stop_everywhere(app: App, containers: list[ContainerInfo], journals: Sequenc
 
 def _orphans_matching(app: App, ref: str, listed: list[ContainerInfo]) -> list[ContainerInfo]:
     """This home's containers of one project that no longer exists, by its id or a unique prefix."""
-    given = ref.strip()
-    prefix = given if given.startswith("proj_") else f"proj_{given}"
+    prefix = id_prefix(ref, "proj", 12)
+    if prefix is None:
+        return []
     infos = [i for i in listed
              if app.ownership.owns(i) and (i.project_id or "").startswith(prefix) and is_orphan(app, i)]
     if len({i.project_id for i in infos}) > 1:

@@ -16,6 +16,11 @@ from oubliette.report import Reporter
 BUILD_HINT = "build the local images with `scripts/build.sh` (dev mode never pulls), or unset OUBLIETTE_DEV"
 
 
+def not_built(image: str) -> OublietteError:
+    """Dev mode's one rule: a local image that is missing is built, never pulled."""
+    return OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+
+
 RuntimeSource = Union[Runtime, Callable[[], Runtime], None]  # noqa: UP007 (a runtime alias on 3.10)
 
 
@@ -72,6 +77,6 @@ class ImageManager:
         if self.runtime.image_exists(image):
             return False
         if self.dev_mode:
-            raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+            raise not_built(image)
         self.pull(image, reporter)
         return True

@@ -29,7 +29,7 @@ from oubliette.errors import (
 )
 from oubliette.model import DEFAULT_ENGINE, LABEL_PROJECT, ContainerInfo
 from oubliette.ops.containers import locked_project, owned_pair, refuse_active_sessions, spec_for
-from oubliette.ops.images import BUILD_HINT
+from oubliette.ops.images import not_built
 from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
 from oubliette.report import Reporter
 
@@ -338,7 +338,7 @@ def _pull_once(engine: Engine, image: str, reporter: Reporter, run: RefreshRun) 
     try:
         if engine.app.config.dev_mode:
             if not runtime.image_exists(image):
-                raise OublietteError(f"image {image} not found locally", hint=BUILD_HINT)
+                raise not_built(image)
             reporter.info(f"Dev mode: using the local image {image} (never pulled).")
         else:
             try:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oubliette.engines import process
 from oubliette.engines.base import Runtime
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
 from oubliette.interrupts import defer_interrupts
@@ -34,6 +35,7 @@ from oubliette.model import (
 from oubliette.report import Reporter
 from oubliette.store.files import read_home_file, write_atomic
 from oubliette.store.sessions import PID_MAX
+from oubliette.validate import split_reference
 
 if TYPE_CHECKING:
     from oubliette.app import App, Engine
@@ -56,37 +58,12 @@ IMAGE_HINT = ("the image needs a shell, `sleep`, and an entrypoint that execs it
 # --- the journal -----------------------------------------------------------------------
 
 
-def _start_stamp(pid: int) -> str | None:
-    """The process's start time on Linux (tells a reused pid apart); None elsewhere."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _program(pid: int) -> str | None:
-    """The program a process runs (argv[0]'s last part) on Linux; None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
-    except OSError:
-        return None
-
-
 def _alive(pid: int, stamp: str | None, program: str | None) -> bool:
-    """Is this journalled engine call still running? Where /proc tells (Linux), the
-    process must have the journalled start time and program, so a reused pid, or a
-    journal naming some other process (pid 1), is never waited for."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now = _start_stamp(pid)
-    if now is None:  # no /proc (macOS): the pid is all there is
-        return True
-    return stamp == now and program in (None, _program(pid))  # None: a journal of an older oubliette
+    """Is this journalled engine call still running? It must have the journalled start
+    time (and, where /proc tells, program), so a reused pid, or a journal naming some
+    other process (pid 1), is never waited for. A journal of an older oubliette has no program."""
+    now = process.start_stamp(pid)
+    return now is not None and stamp == now and program in (None, process.program_of(pid))
 
 
 def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
@@ -112,7 +89,7 @@ class Journal:
         self.calls: list[list[int | str | None]] = []
 
     def record(self, pid: int) -> None:
-        self.calls.append([pid, _start_stamp(pid), _program(pid)])
+        self.calls.append([pid, process.start_stamp(pid), process.program_of(pid)])
         try:
             write_atomic(self.path, json.dumps({"pid": os.getpid(), "calls": self.calls}), durable=False)
         except OSError:
@@ -314,6 +291,4 @@ def _restore_failed(error: OublietteError, restore: OublietteError, name: str) -
 
 def repository_of(ref: str) -> str:
     """`host:5000/team/app:tag@sha256:...` -> `host:5000/team/app`."""
-    name = ref.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+    return split_reference(ref).repository

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from oubliette.engines.endpoints import ENGINE_NAME_RE
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
-from oubliette.model import DEFAULT_ENGINE, PROJECT_ID_RE, container_name
+from oubliette.model import DEFAULT_ENGINE, PROJECT_ID_RE, container_name, id_prefix
 from oubliette.store.files import FileLock, os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 from oubliette.validate import is_valid_type_name, project_name_problem
 
-_ID_INPUT_RE = re.compile(r"(?:proj_)?[0-9a-f]{1,12}|proj_")
 METADATA = "metadata.json"
 LOCK = ".lock"
 METADATA_MAX_BYTES = 256 * 1024  # a record is a few hundred bytes
@@ -213,9 +211,9 @@ class ProjectStore:
         named = [p.id for p in self.list() if p.name == given]
         if named:
             return named[0]
-        if not _ID_INPUT_RE.fullmatch(given):
+        prefix = id_prefix(given, "proj", 12)
+        if prefix is None:
             raise NotFoundError(f"no project matches {ref!r} (neither a name nor an id)", hint=LIST_HINT)
-        prefix = given if given.startswith("proj_") else f"proj_{given}"
         matches = [project_id for project_id in self.ids() if project_id.startswith(prefix)]
         if not matches:
             raise NotFoundError(f"no project matches {ref!r}", hint=LIST_HINT)

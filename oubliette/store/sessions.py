@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
+from oubliette.model import id_prefix
 from oubliette.store.files import os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 
 SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
 PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
-_ID_INPUT_RE = re.compile(r"(?:sess_)?[0-9a-f]{1,8}")
 RECORD_MAX_BYTES = 1024 * 1024  # a record holds the command's argv; more than this is not one of ours
 PID_DIR = "/tmp/.oubliette-sessions"
 LIST_HINT = "list sessions with `oubliette session list`"
@@ -108,23 +108,9 @@ class Session:
 
 def process_start_time(pid: int) -> str | None:
     """An opaque start stamp for `pid`, or None if there is no such process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, but someone else's
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            # Field 22 (starttime) follows the parenthesised command name.
-            return stat.read_text().rsplit(")", 1)[1].split()[19]
-        except (OSError, IndexError):
-            return None
-    from oubliette.engines import process  # macOS: no /proc
+    from oubliette.engines.process import start_stamp
 
-    result = process.capture(["ps", "-o", "lstart=", "-p", str(pid)])
-    return result.stdout.strip() or None
+    return start_stamp(pid)
 
 
 class SessionRegistry:
@@ -169,11 +155,10 @@ class SessionRegistry:
 
     def get(self, id_or_prefix: str) -> Session:
         """A session record (live or stale) by id or unique prefix."""
-        given = id_or_prefix.strip()
-        if not _ID_INPUT_RE.fullmatch(given) and given != "sess_":
+        prefix = id_prefix(id_or_prefix, "sess", 8)
+        if prefix is None:
             raise InvalidReferenceError(f"invalid session id {id_or_prefix!r}: expected sess_ and up to 8 hex digits",
                                         hint=LIST_HINT)
-        prefix = given if given.startswith("sess_") else f"sess_{given}"
         matches = [s for s in self._records(None) if s.id.startswith(prefix)]
         if not matches:
             raise NotFoundError(f"no session matches {id_or_prefix!r}", hint=LIST_HINT)
