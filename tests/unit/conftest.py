@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from oubliette.cli.main import cli
 from oubliette.ops import swap
-from tests.unit.fake_docker import FakeDocker
+from tests.unit.fakes.docker import FakeDocker
 from tests.unit.helpers import write_config
 
 BASE = "registry.example/oubliette-base:latest"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from tests.unit.conftest import DEV
-from tests.unit.fake_docker import Container, image_id
+from tests.unit.fakes.docker import Container, image_id
 from tests.unit.helpers import assert_clean_error, create, started
 
 

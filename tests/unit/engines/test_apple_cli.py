@@ -14,7 +14,7 @@ from oubliette.cli.main import cli
 from oubliette.ops import swap
 from tests.unit.helpers import assert_clean_error, write_config
 
-FAKE = Path(__file__).parent / "fakes" / "container"
+FAKE = Path(__file__).parents[1] / "fakes" / "container"
 DEV = "registry.example/oubliette-dev:latest"
 BASE = "registry.example/oubliette-base:latest"
 DIGEST = {n: f"sha256:{n * 64}" for n in "0123456789abcdef"}

@@ -19,9 +19,9 @@ from oubliette.errors import (
     OublietteError,
     RegistryUnreachableError,
 )
+from tests.unit.engines.test_detect import fake_path
+from tests.unit.engines.test_docker import IMAGE, spec
 from tests.unit.helpers import recorded
-from tests.unit.test_detect import fake_path
-from tests.unit.test_docker_runtime import IMAGE, spec
 
 RT = p.PodmanRuntime()
 

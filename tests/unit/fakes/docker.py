@@ -7,7 +7,7 @@ tests can assert the engine state after a workflow, and count the calls it took.
 Captured calls go through pytest-subprocess. The one streamed call (`docker pull`) is
 answered by replacing `process.stream`: pytest-subprocess fills a callback's output in a
 thread, which a live pump may read before it is written. The real pump is covered by
-tests/unit/test_exec.py (real processes) and test_docker_runtime.py (static fakes).
+tests/unit/engines/test_process.py (real processes) and engines/test_docker.py (static fakes).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 
 from oubliette.store.sessions import SessionRegistry
 from tests.mcp_client import oubliette_mcp
+from tests.unit.engines.test_apple_cli import DIGEST, install_fake
 from tests.unit.helpers import write_config
-from tests.unit.test_apple_cli import DIGEST, install_fake
 
 DEV = "registry.example/oubliette-dev:latest"
 ML = "registry.example/ml-agent:v2"
