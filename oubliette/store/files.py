@@ -134,15 +134,16 @@ class FileLock:
     """An exclusive advisory lock (flock) on `path`, shared by the CLI and the MCP server.
 
     The kernel drops it when the holder dies, so a crash never leaves a stale lock. The
-    holder writes who it is into the file (command, pid, since when), so a waiter can say
-    whom it waits for: `on_wait(holder)` is told once the wait passes NAME_AFTER seconds.
+    holder writes who it is into the file (command, pid, since when) and clears it on
+    release, so a waiter can say whom it waits for: `on_wait(holder)` is told once, as soon
+    as the holder has written its name (at the latest after NAME_AFTER seconds).
     With `timeout`, a wait that long raises LockBusyError naming the holder (the MCP server
     never waits without end). The lock never creates its directory: a project deleted while
     we waited stays deleted. On a read-only home an existing lock file is locked through a
     read-only descriptor (and names no holder).
     """
 
-    NAME_AFTER = 1.0  # seconds of waiting before the holder is named
+    NAME_AFTER = 1.0  # seconds of waiting after which the holder is named even if it said nothing
     POLL = 0.02
 
     def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None,
@@ -176,11 +177,14 @@ class FileLock:
                     pass
                 waited = time.monotonic() - started
                 if self.timeout is not None and waited >= self.timeout:
-                    raise LockBusyError(f"{self.path.parent.name} is busy: {_holder(fd)} has held it for "
+                    raise LockBusyError(f"{self.path.parent.name} is busy: "
+                                        f"{_holder(fd) or 'another oubliette command'} has held it for "
                                         f"{self.timeout:g} s", hint="try again once that command has finished")
-                if not named and waited >= self.NAME_AFTER and self.on_wait:
-                    self.on_wait(_holder(fd))
-                    named = True
+                if not named and self.on_wait:
+                    holder = _holder(fd)
+                    if holder is not None or waited >= self.NAME_AFTER:
+                        self.on_wait(holder or "another oubliette command")
+                        named = True
                 time.sleep(self.POLL)
             _claim(fd)
         except BaseException:
@@ -192,6 +196,10 @@ class FileLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)  # no longer the holder: a waiter must not name us
+            except OSError:
+                pass  # a read-only home's descriptor
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 
@@ -211,15 +219,16 @@ def _claim(fd: int) -> None:
         pass
 
 
-def _holder(fd: int) -> str:
-    """Who holds the lock, in words, from what it wrote into the file (bounded, never trusted)."""
+def _holder(fd: int) -> str | None:
+    """Who holds the lock, in words, from what it wrote into the file (bounded, never
+    trusted); None while it has written nothing."""
     import json
 
     try:
         data = json.loads(os.pread(fd, 4096, 0) or b"null")
         command, pid, since = str(data["command"])[:200], int(data["pid"]), str(data["since"])[:20]
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
-        return "another oubliette command"
+        return None
     printable = "".join(c if c.isprintable() else "?" for c in command)
     return f"`{printable}` (pid {pid}, since {since})"
 

@@ -163,7 +163,7 @@ def test_two_refreshes_at_once_leave_exactly_one_container(engine, home, images)
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert not any("Error" in err for _, err in outputs)
-    assert any("Waiting for another oubliette operation" in err for _, err in outputs)
+    assert any(f"Waiting for `oubliette container refresh {project_id}` (pid " in err for _, err in outputs)
     (only,) = project_containers(engine, project_id)
     assert engine.inspect(f"oubliette-{project_id}")["Id"] == only
 
