@@ -56,9 +56,7 @@ def test_start_resumes_a_stopped_container_instead_of_replacing_it(run, docker):
 def test_start_replaces_a_stopped_container_that_will_not_start_again(run, docker):
     project_id = started(run, "web")
     old = container_of(docker, project_id)
-    old.state = "exited"
-    old.image = "registry.example/gone:1"
-    docker.broken_images.add("registry.example/gone:1")
+    old.state, old.broken = "exited", True  # its command no longer runs: every start exits
     result = run("container", "start", project_id)
     assert result.exit_code == 0, result.output
     assert "creating a new one" in result.stderr

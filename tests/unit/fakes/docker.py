@@ -45,10 +45,17 @@ class Container:
     command: list = field(default_factory=list)
     mounts: list = field(default_factory=list)  # host sources
     volumes: list = field(default_factory=list)  # named volumes
+    broken: bool = False  # made from an image whose command cannot run: it exits on every start
 
 
 class FakeDocker:
-    """The local engine; `remote(host)` adds an engine that calls with DOCKER_HOST=host reach."""
+    """The local engine; `remote(host)` adds an engine that calls with DOCKER_HOST=host reach.
+    FakePodman (fakes/podman.py) is the same engine in podman's words."""
+
+    binary = "docker"
+    host_variable = "DOCKER_HOST"
+    no_such_container = NO_SUCH_CONTAINER
+    daemon_down_text = "docker/daemon_down.stderr"
 
     def __init__(self, fp=None, monkeypatch=None) -> None:
         self.images: dict[str, str] = {}  # local ref -> id
@@ -66,7 +73,7 @@ class FakeDocker:
         self.envs: list[dict | None] = []  # the environment of each call, beside `log`
         self._lock = threading.RLock()
         if fp is not None:
-            fp.register(["docker", fp.any()], callback=self._dispatch, occurrences=100_000)
+            fp.register([self.binary, fp.any()], callback=self._dispatch, occurrences=100_000)
             monkeypatch.setattr(process, "stream", self._stream)
 
     def remote(self, host: str) -> FakeDocker:
@@ -79,7 +86,7 @@ class FakeDocker:
 
     def _engine_for(self, env) -> FakeDocker | None:
         """The engine a call reaches: DOCKER_HOST picks a remote one (None: nothing listens there)."""
-        host = (os.environ if env is None else env).get("DOCKER_HOST")
+        host = (os.environ if env is None else env).get(self.host_variable)
         if not host or host == "unix:///var/run/docker.sock":
             return self
         return self.remotes.get(host)
@@ -116,17 +123,21 @@ class FakeDocker:
     def _stream(self, argv, out=None, err=None, progress_on_stderr=False, env=None) -> process.Result:
         rc, stdout, stderr = self._routed([str(a) for a in argv], env)
         (out or sys.stdout).write(stdout)
-        (err or sys.stderr).write(stderr)
+        held = tuple(prefix.decode() for prefix in process.ENGINE_ERROR_PREFIXES)  # as the real pump holds them
+        (err or sys.stderr).write("".join(line for line in stderr.splitlines(keepends=True)
+                                          if not line.lstrip().startswith(held)))
         return process.Result(list(argv), rc, "", stderr)
 
     def _routed(self, argv: list[str], env) -> tuple[int, str, str]:
         engine = self._engine_for(env)
         if engine is None:
-            host = (os.environ if env is None else env)["DOCKER_HOST"]
-            return 1, "", (f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n")
+            return 1, "", self._unreachable((os.environ if env is None else env)[self.host_variable])
         with self._lock:
             engine.envs.append(env)
         return engine._answer(argv)
+
+    def _unreachable(self, host: str) -> str:
+        return f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n"
 
     def _answer(self, full_argv: list[str]) -> tuple[int, str, str]:
         with self._lock:  # refresh calls the engine from several threads
@@ -137,7 +148,7 @@ class FakeDocker:
         argv = full_argv[1:]
         rc, out, err = 0, "", ""
         if self.daemon_down:
-            rc, err = 1, recorded("docker/daemon_down.stderr")
+            rc, err = 1, recorded(self.daemon_down_text)
         elif argv and argv[0] in self.fail_next:
             rc, err = 1, self.fail_next.pop(argv[0])
         else:
@@ -221,7 +232,7 @@ class FakeDocker:
                               opts["labels"], command=command, mounts=opts["mounts"],
                               volumes=opts.get("volumes", []))
         if image in self.broken_images:
-            container.state = "exited"
+            container.state, container.broken = "exited", True
         self.containers[name] = container
         return 0, container.id + "\n", ""
 
@@ -248,13 +259,13 @@ class FakeDocker:
                  "Image": c.image_id, "Config": {"Image": c.image, "Labels": c.labels},
                  "Mounts": [{"Type": "bind", "Source": m, "Destination": "/workspace"} for m in c.mounts]}
                 for c in found]
-        err = "".join(NO_SUCH_CONTAINER.format(name=name) for name in missing)
+        err = "".join(self.no_such_container.format(name=name) for name in missing)
         return (1 if missing else 0), json.dumps(rows) + "\n", err
 
     def _each(self, names, action):
         for name in names:
             if name not in self.containers:
-                return 1, "", NO_SUCH_CONTAINER.format(name=name)
+                return 1, "", self.no_such_container.format(name=name)
             action(self.containers[name])
         return 0, "".join(n + "\n" for n in names), ""
 
@@ -263,7 +274,7 @@ class FakeDocker:
 
     def _start(self, args):
         def start(c):
-            c.state = "exited" if c.image in self.broken_images else "running"
+            c.state = "exited" if c.broken else "running"
         return self._each(args, start)
 
     def _rm(self, args):
@@ -272,7 +283,7 @@ class FakeDocker:
         for name in names:
             c = self.containers.get(name)
             if c is None:
-                return 1, "", NO_SUCH_CONTAINER.format(name=name)
+                return 1, "", self.no_such_container.format(name=name)
             if c.state == "running" and not force:
                 return 1, "", f"Error response from daemon: You cannot remove a running container {c.id}.\n"
             del self.containers[name]
@@ -281,7 +292,7 @@ class FakeDocker:
     def _rename(self, args):
         old, new = args
         if old not in self.containers:
-            return 1, "", NO_SUCH_CONTAINER.format(name=old)
+            return 1, "", self.no_such_container.format(name=old)
         if new in self.containers:
             return 1, "", f"Error response from daemon: Conflict. The container name \"/{new}\" is already in use\n"
         container = self.containers.pop(old)
@@ -316,7 +327,7 @@ class FakeDocker:
         name = next(a for a in args if not a.startswith("--") and a not in self._exec_values(args))
         c = self.containers.get(name)
         if c is None:
-            return 1, "", NO_SUCH_CONTAINER.format(name=name)
+            return 1, "", self.no_such_container.format(name=name)
         if c.state != "running":
             return 126, "", f"Error response from daemon: Container {c.id} is not running\n"
         return (self.exec_codes.pop(0) if self.exec_codes else 0), "", ""

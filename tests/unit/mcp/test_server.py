@@ -11,7 +11,7 @@ import pytest
 
 from oubliette.store.sessions import SessionRegistry
 from tests.mcp_client import oubliette_mcp
-from tests.unit.engines.test_apple_cli import DIGEST, install_fake
+from tests.unit.fakes.apple import DIGEST, install_fake
 from tests.unit.helpers import write_config
 
 DEV = "registry.example/oubliette-dev:latest"
