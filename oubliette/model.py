@@ -103,6 +103,26 @@ def id_prefix(ref: str, kind: str, digits: int) -> str | None:
     return given if given.startswith(f"{kind}_") else f"{kind}_{given}"
 
 
+class ProjectRecord(TypedDict):
+    """A project as `project list/show/create --json` and the MCP `project` tool give it."""
+
+    id: str
+    name: str
+    type: str
+    created_at: str
+    workspace: str | None  # the host directory at /workspace; None for a volume
+    engine: str
+    volume: str | None  # the named volume on its engine, for a volume workspace
+    image: str | None  # what its type maps to now (None: a type no longer configured)
+    container: str
+    workspace_kind: str  # "oubliette" (ours), "user" (--workspace) or "volume"
+
+
+class ProjectStatusRecord(ProjectRecord, total=False):
+    status: str  # `project list`: its container's state, or "unknown" when its engine did not answer
+    active_sessions: list[str]  # `project show`
+
+
 def container_name(project_id: str) -> str:
     """The one container a project has: `oubliette-<id>`, the full id so names never collide."""
     return f"{NAME_PREFIX}{project_id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -94,8 +95,9 @@ def show(app: App, project_id: str, as_json: bool) -> None:
     labels = {"id": "ID", "name": "Name", "type": "Type", "image": "Image", "container": "Container",
               "engine": "Engine", "workspace": "Workspace", "created_at": "Created",
               "active_sessions": "Active sessions"}
+    fields: dict[str, Any] = dict(record)
     for key, label in labels.items():
-        value = record[key]
+        value = fields.get(key)
         if key == "image" and value is None:
             value = f"(type {proj.type} is not in the config)"
         if key == "engine" and proj.engine:

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from oubliette.engines import process
 from oubliette.engines.kinds import EngineKind, ExecFlags
+from oubliette.engines.wording import ErrorTexts, classify_failure
 from oubliette.errors import (
-    AccessDeniedError,
     EngineError,
     EngineOutputError,
     EngineUnavailableError,
-    ImageNotFoundError,
     OublietteError,
-    RegistryUnreachableError,
 )
 from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
@@ -281,70 +279,3 @@ def exec_argv(binary: str, name: str, command: Sequence[str], tty: bool,
     if workdir:
         argv += [flags.workdir, workdir]
     return argv + [check_argv_safe(name), *command]
-
-
-_NOISE_PREFIXES = ("Error response from daemon: ", "docker: ", "Error: ")
-
-
-def last_line(text: str) -> str:
-    """The last non-empty line of an engine's stderr, without its boilerplate prefixes."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("Run '", "See '"))]
-    line = lines[-1] if lines else ""
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in _NOISE_PREFIXES:
-            if line.startswith(prefix):
-                line, stripped = line[len(prefix):], True
-    return line
-
-
-class ErrorTexts(NamedTuple):
-    """One engine's error wording: lowercase substrings, and the words of its hints."""
-
-    not_running: tuple[str, ...]
-    denied: tuple[str, ...]
-    unreachable: tuple[str, ...]
-    not_found: tuple[str, ...]
-    not_running_message: str
-    start_hint: str
-    pull_command: str  # e.g. "docker pull {image}"
-    login_command: str
-
-
-def classify_failure(result: process.Result, texts: ErrorTexts, image: str | None = None) -> EngineError:
-    """Map a failed call to a classified error by substring: messages vary across versions.
-
-    Denied is checked before not-found, because Docker Hub says "pull access denied
-    ... repository does not exist or may require 'docker login'".
-    """
-    detail = last_line(result.stderr) or f"exit code {result.returncode}"
-    call = _CallFacts(result.argv, result.returncode, result.stderr)
-    text = result.stderr.lower()
-    if any(s in text for s in texts.not_running):
-        return EngineUnavailableError(texts.not_running_message, hint=texts.start_hint, detail=detail, **call._asdict())
-    if image is None:
-        return EngineError(f"`{' '.join(result.argv[:3])}` failed: {detail}", detail=detail, **call._asdict())
-    manual = f"try `{texts.pull_command.format(image=image)}` to see the engine's own error"
-    if any(s in text for s in texts.denied):
-        return AccessDeniedError(f"access denied pulling {image}: {detail}", detail=detail, **call._asdict(),
-                                 hint=f"log in with `{texts.login_command}` if the registry needs credentials, "
-                                      f"then {manual}")
-    if any(s in text for s in texts.unreachable):
-        return RegistryUnreachableError(f"cannot reach the registry for {image}: {detail}",
-                                        hint=f"check the network, then {manual}", detail=detail, **call._asdict())
-    if any(s in text for s in texts.not_found):
-        return ImageNotFoundError(f"image not found: {image}: {detail}",
-                                  hint=f"check the image reference in the config, then {manual}",
-                                  detail=detail, **call._asdict())
-    return EngineError(f"pulling {image} failed: {detail}", hint=f"check the network, then {manual}",
-                       detail=detail, **call._asdict())
-
-
-class _CallFacts(NamedTuple):
-    """The failed call an engine error carries, for debugging."""
-
-    argv: list[str]
-    returncode: int
-    stderr: str

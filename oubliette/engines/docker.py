@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from oubliette.engines import process
-from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, ErrorTexts, Runtime
+from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, Runtime
 from oubliette.engines.kinds import ENGINES
+from oubliette.engines.wording import ErrorTexts
 from oubliette.model import LABEL_IMAGE, LABELS, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok

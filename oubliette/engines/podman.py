@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oubliette.engines import docker
-from oubliette.engines.base import ErrorTexts
 from oubliette.engines.kinds import ENGINES
+from oubliette.engines.wording import ErrorTexts
 from oubliette.errors import EngineError, OublietteError
 from oubliette.model import LABEL_IMAGE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_image_reference as image_ok

@@ -80,7 +80,7 @@ def build_server(new_app: Callable[[], App]) -> MCPServer:
             return {"projects": [project_ops.project_record(app, p) for p in _call(app.projects.list)]}
         if action == "get":
             ref = _required(project_id, "project_id", action)
-            return _call(lambda: project_ops.project_record(app, app.projects.get(ref), with_sessions=True))
+            return _call(lambda: dict(project_ops.project_record(app, app.projects.get(ref), with_sessions=True)))
         if action == "delete":
             return _call(lambda: _delete(app, _required(project_id, "project_id", action), purge))
         return _call(lambda: project_ops.type_options(app))
@@ -181,7 +181,7 @@ def _create(app: App, name: str, container_type: str | None, engine: str | None 
     from oubliette.ops.projects import create_project, project_record
 
     try:
-        return project_record(app, create_project(app, name, container_type, engine=engine))
+        return dict(project_record(app, create_project(app, name, container_type, engine=engine)))
     except UnknownTypeError:
         # The original server's words, which agents already know.
         kind = container_type or app.config.default_type

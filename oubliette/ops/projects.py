@@ -8,13 +8,13 @@ and, with --purge, the workspace: a directory oubliette made, or a volume).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from oubliette.app import App
 from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
 from oubliette.errors import OublietteError
-from oubliette.model import DEFAULT_ENGINE, volume_name
+from oubliette.model import DEFAULT_ENGINE, ProjectStatusRecord, volume_name
 from oubliette.ops.containers import locked_project, mountable, project_containers, refuse_active_sessions
 from oubliette.ops.swap import stop_and_remove, swapping
 from oubliette.report import Reporter
@@ -24,15 +24,17 @@ if TYPE_CHECKING:
     from oubliette.store.projects import Project
 
 
-def project_record(app: App, project: Project, with_sessions: bool = False, status: str | None = None) -> dict:
+def project_record(app: App, project: Project, with_sessions: bool = False,
+                   status: str | None = None) -> ProjectStatusRecord:
     """A project as JSON (CLI --json and MCP): metadata, the image its type maps to now,
     its container's name, its engine and its workspace (a host directory, and whose it
     is, or a named volume on its engine); optionally its container's status and its
     active sessions."""
-    record: dict[str, Any] = {
-        **project.to_dict(), "engine": project.engine_name, "image": app.config.containers.get(project.type),
-        "container": project.container_name, "workspace": workspace_path(app, project),
+    record: ProjectStatusRecord = {
+        "id": project.id, "name": project.name, "type": project.type, "created_at": project.created_at,
+        "workspace": workspace_path(app, project), "engine": project.engine_name,
         "volume": volume_name(project.id) if project.volume else None,
+        "image": app.config.containers.get(project.type), "container": project.container_name,
         "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
     if status is not None:
         record["status"] = status
