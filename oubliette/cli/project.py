@@ -97,7 +97,7 @@ def show(app: App, project_id: str, as_json: bool) -> None:
               "active_sessions": "Active sessions"}
     fields: dict[str, Any] = dict(record)
     for key, label in labels.items():
-        value = fields.get(key)
+        value: Any = fields.get(key)
         if key == "image" and value is None:
             value = f"(type {proj.type} is not in the config)"
         if key == "engine" and proj.engine:
