@@ -153,8 +153,11 @@ def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str,
 
 def _read_bounded(proc: subprocess.Popen[bytes], limits: tuple[int, int], timeout: float | None,
                   started: float) -> tuple[tuple[bytes, bytes], bool]:
-    """Read the child's stdout and stderr until both close, keeping `limits` bytes of each,
-    and reap it; TimeoutExpired once `timeout` seconds have passed since `started`."""
+    """Read the child's stdout and stderr until both close, keeping `limits` bytes of each
+    (the rest is read and dropped, so the child never blocks on a full pipe), and reap it;
+    TimeoutExpired once `timeout` seconds have passed since `started`. One thread and a
+    selector, as `communicate` does: reader threads cost ~10 ms a call here."""
+    import selectors
     import time
 
     assert proc.stdout is not None and proc.stderr is not None
@@ -163,15 +166,37 @@ def _read_bounded(proc: subprocess.Popen[bytes], limits: tuple[int, int], timeou
     def left() -> float | None:
         return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
+    streams = (proc.stdout, proc.stderr)
+    kept = (bytearray(), bytearray())
+    overflow = False
     if not _is_pipe(proc.stdout):  # in memory (a test's fake process): complete once it has run
         proc.wait(left())
-    kept = [_Drain(proc.stdout, limits[0]), _Drain(proc.stderr, limits[1])]
+        for stream, buffer, limit in zip(streams, kept, limits, strict=True):
+            data = stream.read()
+            buffer += data[:limit]
+            overflow = overflow or len(data) > limit
+        return (bytes(kept[0]), bytes(kept[1])), overflow
+    with selectors.DefaultSelector() as selector:
+        for index, stream in enumerate(streams):
+            selector.register(stream.fileno(), selectors.EVENT_READ, index)
+        while selector.get_map():
+            wait = left()
+            if wait == 0.0:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+            for key, _ in selector.select(wait):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                    continue
+                buffer, limit = kept[key.data], limits[key.data]
+                free = limit - len(buffer)
+                if free > 0:
+                    buffer += chunk[:free]
+                overflow = overflow or len(chunk) > free
     proc.wait(left())
-    for drain in kept:
-        drain.join(left())
-        if drain.is_alive():  # a child of the call still holds the pipe open
-            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
-    return (bytes(kept[0].data), bytes(kept[1].data)), kept[0].overflow or kept[1].overflow
+    for stream in streams:
+        stream.close()
+    return (bytes(kept[0]), bytes(kept[1])), overflow
 
 
 def _is_pipe(stream: IO[bytes]) -> bool:
