@@ -77,8 +77,9 @@ class FakeDocker:
             monkeypatch.setattr(process, "stream", self._stream)
 
     def remote(self, host: str) -> FakeDocker:
-        """Another engine, reached with DOCKER_HOST=host; it pulls from the same registry."""
-        engine = FakeDocker()
+        """Another engine of this kind, reached with DOCKER_HOST=host (CONTAINER_HOST for
+        podman); it pulls from the same registry."""
+        engine = type(self)()
         engine.registry = self.registry
         engine._lock = self._lock
         self.remotes[host] = engine

@@ -28,13 +28,6 @@ class FakePodman(FakeDocker):
     no_such_container = NO_SUCH_CONTAINER
     daemon_down_text = "podman/service_down.stderr"
 
-    def remote(self, host: str) -> FakePodman:
-        engine = FakePodman()
-        engine.registry = self.registry
-        engine._lock = self._lock
-        self.remotes[host] = engine
-        return engine
-
     def _engine_for(self, env) -> FakeDocker | None:
         host = (os.environ if env is None else env).get(self.host_variable)
         return self if not host else self.remotes.get(host)
