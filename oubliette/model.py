@@ -112,6 +112,7 @@ class ProjectRecord(TypedDict):
     created_at: str
     workspace: str | None  # the host directory at /workspace; None for a volume
     engine: str
+    runtime: str | None  # the kind of engine it runs on (docker, podman, apple); None: not decided yet
     volume: str | None  # the named volume on its engine, for a volume workspace
     image: str | None  # what its type maps to now (None: a type no longer configured)
     container: str

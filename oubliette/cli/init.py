@@ -7,6 +7,7 @@ from collections.abc import Callable
 import click
 
 from oubliette.app import App
+from oubliette.engines.kinds import ENGINES
 from oubliette.errors import OublietteError
 
 
@@ -17,13 +18,16 @@ from oubliette.errors import OublietteError
               help="Rewrite the config; the old one is kept as oubliette.jsonc.bak (or .bak.1, .bak.2, ... - "
                    "a backup is never overwritten). The token is kept.")
 @click.option("--no-pull", is_flag=True, help="Do not pre-pull the configured images.")
+@click.option("--runtime", "engine_kind", type=click.Choice(list(ENGINES)),
+              help="Make this engine the home's default from now on (projects made on another keep theirs).")
 @click.pass_obj
-def init(app: App, home_dir: str | None, force: bool, no_pull: bool) -> None:
+def init(app: App, home_dir: str | None, force: bool, no_pull: bool, engine_kind: str | None) -> None:
     """Create the config, data directories and admin token, then pull every configured image.
 
     Safe to run again: an existing config and token are kept. A failed pull, or no
     container engine at all, is a warning: init still succeeds and says how to pull
-    later.
+    later. The home's default engine is decided once (here, or by the first command
+    that needs one) and recorded; `--runtime` changes it.
     """
     from oubliette.store.home import initialize
 
@@ -44,6 +48,8 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool) -> None:
     else:
         reporter.info(f"Kept existing admin token {result.token_path}")
 
+    if engine_kind is not None:
+        app.choose_engine(engine_kind)
     images = app.types  # validates the config we ended with
     if no_pull:
         reporter.info("Skipping image pulls (--no-pull).")

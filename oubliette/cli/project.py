@@ -56,22 +56,26 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
 
     STATUS is `running`, `stopped`, `paused` or `none` (no container), from one
     call per engine in use; `unknown` with a warning when its engine cannot be
-    reached.
+    reached (exit 3 when no engine in use answered: the list is still printed).
     """
     from oubliette.errors import EngineUnavailableError
     from oubliette.ops.projects import project_record, project_statuses
 
     projects = app.projects.list()
     statuses: dict[str, str] | None = None
+    failure: EngineUnavailableError | None = None
     if not quiet:
         try:
             statuses = project_statuses(app, projects) if projects else {}
         except EngineUnavailableError as error:
-            app.reporter.warn(f"{error.message}; container status unknown")
+            failure = error
     status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda _p: "unknown")
     print_listing(projects, as_json, quiet, record=lambda p: project_record(app, p, status=status(p)),
                   ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "STATUS", "CREATED"],
                   row=lambda p: [p.id, p.name, p.type, status(p), _when(p.created_at)])
+    if failure is not None:
+        failure.message = f"{failure.message} (every status is unknown)"
+        raise failure
 
 
 def _when(iso: str) -> str:

@@ -8,17 +8,20 @@ classified errors of `oubliette.errors`.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO, TypeVar
 
 from oubliette.engines import process
 from oubliette.engines.kinds import EngineKind, ExecFlags
+from oubliette.engines.where import Endpoint, default_endpoint, ssh_stderr, unreachable_hint
 from oubliette.engines.wording import ErrorTexts, classify_failure
 from oubliette.errors import (
     EngineError,
     EngineOutputError,
     EngineUnavailableError,
     OublietteError,
+    shorten,
 )
 from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
@@ -41,6 +44,7 @@ class Runtime(abc.ABC):
     endpoint: str | None = None  # where a named engine is, for messages
     env: Mapping[str, str] | None = None  # the whole environment of its CLI calls; None: ours
     on_spawn: Callable[[int], None] | None = None  # told the pid of each call (see `journalled`)
+    home_endpoint: str | None = None  # where the home recorded its default engine, for hints
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -190,15 +194,35 @@ class Runtime(abc.ABC):
     # --- shared machinery ------------------------------------------------------
 
     def classify(self, result: process.Result, image: str | None = None) -> EngineError:
-        """Turn a failed call into the matching classified error; one about a named
-        engine that cannot be reached names that engine."""
+        """Turn a failed call into the matching classified error; one about an engine that
+        cannot be reached names it and where it is, with a hint that fits how it is reached."""
         error = classify_failure(result, self.texts, image)
-        if isinstance(error, EngineUnavailableError) and self.engine != DEFAULT_ENGINE:
-            error.message = f"the engine {self.engine!r} ({self.endpoint or self.display_name}) cannot be reached: " \
-                            f"{error.detail or error.message}"
-            error.args = (error.message,)
-            error.hint = ("check that it is up and that this machine can reach it (`oubliette doctor` tries "
-                          "every engine); its projects wait for it, the other engines' projects work meanwhile")
+        if isinstance(error, EngineUnavailableError):
+            detail = error.detail or error.message
+            self.unreachable(error, ssh_stderr(detail) if (self.where().url or "").startswith("ssh://") else detail,
+                             detail)
+        return error
+
+    def where(self) -> Endpoint:
+        """Where this engine is: a named engine's endpoint, or what the default one's CLI reads."""
+        if self.engine != DEFAULT_ENGINE:
+            text = self.endpoint or self.display_name
+            return Endpoint(text, None, text if "://" in text else None)
+        return default_endpoint(self.kind, os.environ if self.env is None else self.env)
+
+    def unreachable(self, error: EngineUnavailableError, said: str, detail: str = "") -> EngineUnavailableError:
+        """Word `error` for this engine not answering: which engine, where, and what to check."""
+        where = self.where()
+        if self.engine != DEFAULT_ENGINE:
+            error.message = shorten(f"the engine {self.engine!r} ({where}) cannot be reached: {said}")
+        else:
+            error.message = shorten(f"{where.of(self.display_name)} cannot be reached: {said}")
+        error.args = (error.message,)
+        error.hint = unreachable_hint(self.kind, where, self.texts.start_hint, detail or said)
+        if self.engine != DEFAULT_ENGINE:
+            error.hint += "; its projects wait for it, the other engines' projects work meanwhile"
+        elif self.home_endpoint and self.home_endpoint != str(where):
+            error.hint += f" (this home's engine was recorded at {self.home_endpoint})"
         return error
 
     # --- volumes and endpoints (engines that can be named engines) -----------------
@@ -237,10 +261,11 @@ class Runtime(abc.ABC):
             raise self.missing_binary() from None
         except process.TimedOut:
             command = " ".join(argv[:3])
-            raise EngineUnavailableError(
-                f"`{command}` did not answer within {timeout:.0f} s; the {self.display_name} engine seems hung",
-                hint=f"{self.texts.start_hint.rstrip('.')} (restarting it if it is stuck); "
-                     "OUBLIETTE_DEBUG=1 shows every engine call", argv=list(argv)) from None
+            error = self.unreachable(EngineUnavailableError("", argv=list(argv)),
+                                     f"`{command}` did not answer within {timeout:.0f} s")
+            error.hint = (f"{(error.hint or '').rstrip('.')} (restarting it if it is stuck); "
+                          "OUBLIETTE_DEBUG=1 shows every engine call")
+            raise error from None
         if result.overflow and len(result.stdout) >= process.OUTPUT_LIMIT // 2:
             command = " ".join(argv[:3])
             raise EngineOutputError(

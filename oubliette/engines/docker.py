@@ -162,7 +162,7 @@ def parse_id_pairs(stdout: str, count: int) -> list[list[str | None]]:
 
 TEXTS = ErrorTexts(
     not_running=("cannot connect to the docker daemon", "is the docker daemon running",
-                 "error during connect", "docker daemon is not running"),
+                 "error during connect", "docker daemon is not running", "unable to resolve docker endpoint"),
     denied=("unauthorized", "denied", "no basic auth credentials", "authentication required", "forbidden"),
     unreachable=("connection refused", "no such host", "i/o timeout", "tls handshake timeout",
                  "network is unreachable", "context deadline exceeded", "client.timeout",

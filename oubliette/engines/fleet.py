@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
 
 def engines_in_use(app: App) -> list[str]:
-    """The default engine and every named engine a project is pinned to, default first.
-    Without named engines in the config no project metadata is read."""
-    if not app.config.engines:
+    """The default engine and every other engine a project is on (named, or a default engine
+    of another kind), default first. In a home of one engine no project metadata is read."""
+    if app.single_engine():
         return [DEFAULT_ENGINE]
-    used = {project.engine_name for project in app.projects.list()} or {DEFAULT_ENGINE}
+    used = {app.engine_key(project) for project in app.projects.list()} or {DEFAULT_ENGINE}
     return sorted(used, key=lambda name: (name != DEFAULT_ENGINE, name))
 
 

@@ -251,10 +251,10 @@ def stop_containers(app: App, project_refs: Sequence[str], reporter: Reporter,
                 refuse_active_sessions(app, project_id, f"stop the container of {project_id}",
                                        hint="end them first, or add --force (their commands are killed)")
             settle_interrupted_swap(app, project_id, reporter)
-        listings = strictly_listed(app, sorted({p.engine_name for p in projects.values()}))
+        listings = strictly_listed(app, sorted({app.engine_key(p) for p in projects.values()}))
         present: dict[str, list[ContainerInfo]] = {}
         for project_id in dict.fromkeys(project_ids):
-            by_name = {info.name: info for info in listings[projects[project_id].engine_name]}
+            by_name = {info.name: info for info in listings[app.engine_key(projects[project_id])]}
             present[project_id] = [c for c in owned_pair(app.for_project(projects[project_id]), project_id, by_name,
                                                          strict=False) if c is not None]
         if orphan_refs:

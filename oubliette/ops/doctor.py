@@ -67,19 +67,28 @@ def _engine(app: App, config_ok: bool) -> tuple[Check, Runtime | None]:
     notes: list[str] = []
     try:
         choice = requested_runtime(app.runtime_choice, app.config.runtime if config_ok else None, app.env)
-        runtime = detect_runtime(choice, app.env, note=notes.append)
+        if config_ok:
+            runtime = app.engine().runtime  # the home's engine, recorded on first use
+        else:
+            runtime = detect_runtime(choice, app.env, note=notes.append)
     except OublietteError as error:
         return Check("engine", FAIL, error.message, error.hint), None
+    record = app.engine_choice if config_ok else None
     if choice != "auto":
         why = "asked for with --runtime, OUBLIETTE_RUNTIME or the config"
+    elif record is not None:
+        why = f"this home's engine since {record.since[:10]} ({record.how})"
     elif notes:  # "Using Docker (the first that answered; installed: docker, podman)."
         why = "auto: " + notes[0][notes[0].find("(") + 1:notes[0].rfind(")")]
     else:
         why = "auto: the only engine installed"
     version = runtime.version_text() or "version unknown"
     if not runtime.is_running():
-        return Check("engine", FAIL, f"{runtime.display_name} ({runtime.binary}, {version}) does not answer",
-                     runtime.texts.start_hint), runtime
+        from oubliette.engines.where import unreachable_hint
+
+        where = runtime.where()
+        return Check("engine", FAIL, f"{where.of(runtime.display_name)} ({runtime.binary}, {version}) does not answer",
+                     unreachable_hint(runtime.kind, where, runtime.texts.start_hint)), runtime
     try:  # what every command needs: a listing oubliette can read
         runtime.list_containers(LABEL_HOME, include_stopped=True)
     except OublietteError as error:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from oubliette.app import App
 from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
-from oubliette.errors import OublietteError
+from oubliette.errors import EngineUnavailableError, OublietteError
 from oubliette.model import DEFAULT_ENGINE, ProjectStatusRecord, volume_name
 from oubliette.ops.containers import locked_project, mountable, project_containers, refuse_active_sessions
 from oubliette.ops.swap import stop_and_remove, swapping
@@ -32,7 +32,7 @@ def project_record(app: App, project: Project, with_sessions: bool = False,
     active sessions."""
     record: ProjectStatusRecord = {
         "id": project.id, "name": project.name, "type": project.type, "created_at": project.created_at,
-        "workspace": workspace_path(app, project), "engine": project.engine_name,
+        "workspace": workspace_path(app, project), "engine": project.engine_name, "runtime": app.kind_of(project),
         "volume": volume_name(project.id) if project.volume else None,
         "image": app.config.containers.get(project.type), "container": project.container_name,
         "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
@@ -66,7 +66,7 @@ def project_statuses(app: App, projects: Sequence[Project]) -> dict[str, str]:
     for engine, result in results.items():
         if isinstance(result, OublietteError):
             app.reporter.warn(f"{result.message}; status unknown for its projects")
-            statuses.update((p.id, "unknown") for p in projects if p.engine_name == engine)
+            statuses.update((p.id, "unknown") for p in projects if app.engine_key(p) == engine)
         else:
             statuses.update((i.project_id or "", i.status) for i in app.ownership.containers(result))
     return statuses
@@ -85,7 +85,8 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
     """Create a project of a configured type (default: the config's default type);
     `workspace`: an existing directory of the user's to mount instead of a new one;
     `engine`: a named engine to pin it to, whose workspace kind (bind or volume) it keeps.
-    No engine is contacted (a context's endpoint is read by its CLI)."""
+    No engine is contacted (a context's endpoint is read by its CLI), except to detect the
+    default engine in a home that has not recorded one yet."""
     type_name = type_name or app.config.default_type
     app.types.get_image_name(type_name)  # raises, listing the valid types
     volume = False
@@ -110,7 +111,14 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
         mountable(str(directory), "use a directory whose path has none of these")
-    return app.projects.create(name, type_name, directory, engine, volume)
+    runtime = None
+    if engine is None:  # made on the default engine: it keeps that kind when the default changes
+        try:
+            runtime = app.default_kind
+            app.note_kind(runtime)
+        except EngineUnavailableError:
+            runtime = None  # no engine yet: it takes the one the home records first
+    return app.projects.create(name, type_name, directory, engine, volume, runtime)
 
 
 def update_project(app: App, project_ref: str, name: str | None, type_name: str | None,

@@ -131,7 +131,7 @@ def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_fa
     done yet (and, when it is the only engine, the run: no other project could fare better)."""
     groups: dict[str, list[_Target]] = {}
     for project in projects:
-        groups.setdefault(project.engine_name, []).append(_Target(project, reporter))
+        groups.setdefault(app.engine_key(project), []).append(_Target(project, reporter))
     for name, targets in groups.items():
         try:
             _refresh_on(app.engine(name), targets, reporter, report_failures, jobs, if_changed, prune)

@@ -120,7 +120,7 @@ def end_session(app: App, session_ref: str) -> tuple[Session, bool]:
     session = app.sessions.get(session_ref)
     alive = app.sessions.is_alive(session)
     try:
-        engine = app.projects.get(session.project_id).engine if app.config.engines else None
+        engine = None if app.single_engine() else app.engine_key(app.projects.get(session.project_id))
     except OublietteError:
         engine = None  # its project is gone: the default engine is the best guess
     try:

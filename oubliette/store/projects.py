@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from oubliette.engines.endpoints import ENGINE_NAME_RE
+from oubliette.engines.kinds import ENGINES
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
 from oubliette.model import DEFAULT_ENGINE, PROJECT_ID_RE, container_name, id_prefix
 from oubliette.store.files import FileLock, os_error, private_dir, read_home_file, write_atomic
@@ -39,6 +40,7 @@ class Project(NamedTuple):
     workspace: str | None = None  # the user's own directory (--workspace); None: oubliette's own
     engine: str | None = None  # a named engine of the config (--engine); None: the default engine
     volume: bool = False  # the workspace is a named volume on the engine, not a host directory
+    runtime: str | None = None  # the kind of the default engine it was made on; None: the home's recorded one
 
     @property
     def container_name(self) -> str:
@@ -82,9 +84,10 @@ class ProjectStore:
         return FileLock(self.project_dir(project_id) / LOCK, on_wait, timeout)
 
     def create(self, name: str, type_name: str, workspace: Path | None = None, engine: str | None = None,
-               volume: bool = False) -> Project:
+               volume: bool = False, runtime: str | None = None) -> Project:
         """A new project; `workspace` is a directory of the user's to mount instead of a new one;
-        `engine` a named engine, whose named volume is the workspace when `volume`."""
+        `engine` a named engine, whose named volume is the workspace when `volume`; `runtime`
+        the kind of default engine it is made on (it keeps it when the home's default changes)."""
         name = self.check_name(name)
         try:
             private_dir(self.root)
@@ -103,7 +106,8 @@ class ProjectStore:
 
                 project = Project(project_id, name, type_name,
                                   datetime.now(timezone.utc).isoformat(),  # microseconds: list order is creation order
-                                  str(workspace) if workspace is not None else None, engine, volume)
+                                  str(workspace) if workspace is not None else None, engine, volume,
+                                  None if engine else runtime)
                 self._write(project)
         except OSError as exc:
             raise os_error("cannot create the project", exc) from None
@@ -259,7 +263,7 @@ class ProjectStore:
         if problem:
             raise _damaged(path, problem)
         return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"),
-                       data.get("engine"), data.get("volume") is True)
+                       data.get("engine"), data.get("volume") is True, data.get("runtime"))
 
 
 def _metadata_problem(data: Any, project_id: str) -> str | None:
@@ -280,6 +284,8 @@ def _metadata_problem(data: Any, project_id: str) -> str | None:
     engine = data.get("engine")
     if engine is not None and not (isinstance(engine, str) and ENGINE_NAME_RE.fullmatch(engine)):
         return "engine: expected the name of an engine in the config, or null"
+    if data.get("runtime") is not None and data.get("runtime") not in ENGINES:
+        return f"runtime: expected one of {', '.join(ENGINES)} or null"
     if data.get("volume") not in (None, True, False):
         return "volume: expected true or false"
     return None

@@ -104,9 +104,10 @@ class Engine:
 
 DOCKER = Engine("docker", progress="Digest: sha256:", dead_start="exec sleep failed",
                 down_env={"DOCKER_HOST": "unix:///nonexistent.sock"},
-                down_error="Error: the Docker daemon is not running")
+                down_error="Error: Docker at unix:///nonexistent.sock (DOCKER_HOST) cannot be reached")
 PODMAN = Engine("podman", progress="Copying blob", dead_start="failed to exec pid1",
-                down_env={"CONTAINER_HOST": "unix:///nonexistent.sock"}, down_error="Error: Podman cannot be reached")
+                down_env={"CONTAINER_HOST": "unix:///nonexistent.sock"},
+                down_error="Error: Podman at unix:///nonexistent.sock (CONTAINER_HOST) cannot be reached")
 ENGINES = {"docker": DOCKER, "podman": PODMAN}
 SCENARIO_ENGINES = [name for name in os.environ.get("OUBLIETTE_E2E_ENGINES", "docker,podman").split(",") if name]
 

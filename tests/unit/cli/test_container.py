@@ -109,7 +109,7 @@ def test_start_with_unknown_project_and_daemon_down(run, docker):
     project_id = create(run, "web")
     docker.daemon_down = True
     result = run("container", "start", project_id)
-    assert_clean_error(result, 3, "the Docker daemon is not running")
+    assert_clean_error(result, 3, "Docker at unix:///var/run/docker.sock cannot be reached")
     assert "start Docker" in result.stderr
 
 
@@ -117,8 +117,10 @@ def test_missing_docker_binary_exits_3(run, oubliette_home, monkeypatch, tmp_pat
     monkeypatch.setenv("PATH", str(tmp_path))
     result = run("container", "list")
     assert_clean_error(result, 3, "docker not found")
-    auto = run("container", "list", runtime=None)
-    assert_clean_error(auto, 3, "no container engine found")
+    # The home recorded docker as its engine: auto keeps to it, never looks for another.
+    assert_clean_error(run("container", "list", runtime=None), 3, "docker not found")
+    (oubliette_home / "data" / "engine.json").unlink()
+    assert_clean_error(run("container", "list", runtime=None), 3, "no container engine found")
 
 
 # --- list -------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_daemon_down_warns_once_and_lists_manual_pulls(run, oubliette_home, fp):
     fp.register(pull_argv("docker", "r.example/a:1"), returncode=1, stderr=recorded("docker/daemon_down.stderr"))
     result = run("--runtime", "docker", "init")
     assert result.exit_code == 0
-    assert result.stderr.count("Warning:") == 1 and "not running" in result.stderr
+    assert result.stderr.count("Warning:") == 1 and "cannot be reached" in result.stderr
     assert "docker pull r.example/a:1" in result.stderr and "docker pull r.example/b:1" in result.stderr
     assert len(fp.calls) == 1
 

@@ -204,7 +204,7 @@ def test_service_down_is_exit_3_with_the_start_hint(run, apple, monkeypatch, dow
     project_id = run("project", "create", "web").stdout.strip()
     monkeypatch.setenv("FAKE_CONTAINER_DOWN", down)
     result = run("container", "start", project_id)
-    assert_clean_error(result, 3, "the container system service is not running")
+    assert_clean_error(result, 3, "Apple container (the container system service) cannot be reached")
     assert "container system start" in result.stderr
 
 

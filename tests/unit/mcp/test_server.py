@@ -151,7 +151,8 @@ def test_container_actions_refresh_and_recovery_after_errors(oubliette_home, eng
 
         engine.write(down=True)
         error = await tools.error("container", action="start", project_id=project_id)
-        assert "the container system service is not running" in error and "container system start" in error
+        assert "Apple container (the container system service) cannot be reached" in error
+        assert "container system start" in error
         engine.write(down=False)
 
         stopped = await tools.ok("container", action="stop", project_id=project_id)
