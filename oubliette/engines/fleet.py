@@ -77,7 +77,27 @@ def listed_everywhere(app: App, engines: Iterable[str] | None = None, include_st
     else:
         for error in failed:
             app.reporter.warn(f"{error.message} (its containers are left out)")
-    return [info for result in results.values() if not isinstance(result, OublietteError) for info in result]
+    return _once_each(app, [info for result in results.values() if not isinstance(result, OublietteError)
+                            for info in result])
+
+
+def _once_each(app: App, infos: list[ContainerInfo]) -> list[ContainerInfo]:
+    """Each container once: one engine reached two ways (a named ssh:// engine that is the
+    local daemon) lists the same container twice; it is kept under its project's engine."""
+    kept: dict[object, ContainerInfo] = {}
+    for info in infos:
+        key = (info.id, info.name) if info.id else ("", id(info))
+        first = kept.setdefault(key, info)
+        if first is not info and info.engine == _engine_of(app, info.project_id):
+            kept[key] = info
+    return list(kept.values())
+
+
+def _engine_of(app: App, project_id: str | None) -> str | None:
+    try:
+        return app.engine_key(app.projects.get(project_id or ""))
+    except OublietteError:
+        return None
 
 
 def left_out_error(errors: list[OublietteError], what: str) -> OublietteError:

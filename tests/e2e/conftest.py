@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import require_tool, unavailable
 
 
 def pytest_collection_modifyitems(config, items):
@@ -385,6 +385,31 @@ def second_engine(second_engine_host, home) -> SecondEngine:
     engine = SecondEngine(second_engine_host)
     yield engine
     engine.remove_home(home)
+
+
+@pytest.fixture(scope="session")
+def sshd(docker_engine, tmp_path_factory):
+    """A real sshd on loopback (tests/e2e/sshd.py): this machine's docker, reached over SSH."""
+    from tests.e2e.sshd import SSHD, SSHServer
+
+    if not Path(SSHD).exists():
+        unavailable(f"{SSHD} is not installed (openssh-server)")
+    require_tool("ssh-keygen", "openssh-client")
+    server = SSHServer(tmp_path_factory.mktemp("sshd"))
+    try:
+        server.start()
+    except RuntimeError as error:
+        server.stop()
+        unavailable(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssh_engine(sshd, monkeypatch):
+    """The sshd, with the tests' `ssh` (its own config) first on PATH for docker's SSH helper."""
+    monkeypatch.setenv("PATH", sshd.path_env())
+    return sshd
 
 
 # --- running oubliette for real --------------------------------------------------------

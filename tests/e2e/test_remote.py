@@ -52,13 +52,17 @@ class Remote:
     hides_client_files: bool  # the second dockerd cannot see the client's files; the podman service can
 
 
-@pytest.fixture(params=["dockerd", "podman"])
+@pytest.fixture(params=["dockerd", "ssh", "podman"])
 def remote(request) -> Remote:
-    """The second dockerd over tcp (volume by default: not a local socket), or a podman
+    """The second dockerd over tcp (volume by default: not a local socket), this machine's
+    docker over a loopback sshd (`ssh://user@host:port`, docker's SSH helper), or a podman
     service on a socket told to keep volume workspaces."""
     if request.param == "dockerd":
         second = request.getfixturevalue("second_engine")
         return Remote({"runtime": "docker", "host": second.host}, second, True)
+    if request.param == "ssh":
+        server = request.getfixturevalue("ssh_engine")
+        return Remote({"runtime": "docker", "host": server.url}, DOCKER, False)
     url = request.getfixturevalue("podman_service")
     return Remote({"runtime": "podman", "host": url, "workspace": "volume"}, PODMAN, False)
 
@@ -76,7 +80,7 @@ def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_
     try:
         ok("container", "start", project_id, home=home)
         info = raw.inspect(name)
-        assert info["State"]["Running"] and (raw is PODMAN or DOCKER.inspect(name) is None)
+        assert info["State"]["Running"] and (not remote.hides_client_files or DOCKER.inspect(name) is None)
         assert [(m["Type"], m["Name"], m["Destination"]) for m in info["Mounts"]] == [
             ("volume", volume, "/workspace")]
         labels = json.loads(raw.out("volume", "inspect", "--format", "{{json .Labels}}", volume))
@@ -93,6 +97,12 @@ def test_a_pinned_project_lives_on_its_engine_with_a_volume_workspace_and_files_
 
         ok("session", "start", project_id, "--", "sh", "-c",
            "mkdir -p out/sub && echo made > out/sub/new.txt && cp bin/x/y/blob.bin out/copy.bin", home=home)
+        assert ok("session", "start", project_id, "--", "cat", "out/sub/new.txt", home=home) == "made\n"
+        here = created(home)["id"]  # a project on the default engine, listed beside it
+        ok("container", "start", here, home=home)
+        rows = json.loads(ok("container", "list", "--json", home=home))
+        assert {(r["project_id"], r["engine"], r["status"]) for r in rows} == {
+            (project_id, "box", "running"), (here, "default", "running")}
         old_id = info["Id"]
         ok("container", "refresh", project_id, home=home)
         assert raw.inspect(name)["Id"] != old_id  # replaced; the volume kept the files
