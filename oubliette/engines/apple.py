@@ -25,6 +25,11 @@ from oubliette.validate import split_reference
 START_HINT = "start it with `container system start` and try again"
 USAGE_ERROR = 64  # Swift ArgumentParser's exit code for an unknown command or option
 INIT_SINCE = (0, 10)
+# Before 0.3.0 `exec --interactive` never closes the container's stdin at EOF (a push
+# hangs), and 0.1.0's `exec` returns before its output is drained (a pull is cut short).
+EXEC_SINCE = (0, 3, 0)
+STOPPING_SECONDS = 30  # 1.x refuses to delete a container that is still `stopping`
+STOPPING = "stopping"
 
 
 def default_binary(env: Mapping[str, str] = os.environ) -> str:
@@ -112,6 +117,18 @@ def _state(row: dict[str, Any]) -> str:
 
 def normalize_state(state: str) -> str:
     return RUNNING if state == RUNNING else STOPPED if state == STOPPED else state
+
+
+def image_names(stdout: str, digest: str) -> list[str]:
+    """The references `container image list --format json` shows for `digest` (either generation)."""
+    names = []
+    for row in json.loads(stdout or "[]"):
+        config = row.get("configuration")
+        name, descriptor = ((config.get("name", ""), config.get("descriptor") or {}) if isinstance(config, dict)
+                            else (row.get("reference", ""), row.get("descriptor") or {}))
+        if descriptor.get("digest") == digest and name:
+            names.append(name)
+    return names
 
 
 def container_from_json(row: dict[str, Any]) -> ContainerInfo:
@@ -242,8 +259,33 @@ class AppleContainerRuntime(Runtime):
             self._call([self.binary, "stop", *map(name_ok, names)], timeout=STOP_SECONDS)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
+        """Delete; a container still `stopping` (1.x refuses to delete it, even forced) is waited for."""
         if names:
+            self._wait_stopped(names)
             self._call([self.binary, "delete", *(["--force"] if force else []), *map(name_ok, names)])
+
+    def _wait_stopped(self, names: Sequence[str]) -> None:
+        """Until none of `names` is `stopping`, within STOPPING_SECONDS (one listing a round)."""
+        import time
+
+        deadline, pause = time.monotonic() + STOPPING_SECONDS, 0.05
+        while True:
+            states = {i.name: i.status for i in self.list_all()}
+            stopping = [name for name in names if states.get(name) == STOPPING]
+            if not stopping:
+                return
+            if time.monotonic() >= deadline:
+                raise OublietteError(f"{', '.join(stopping)} still stopping after {STOPPING_SECONDS} s; "
+                                     "Apple's container CLI cannot delete it before it has stopped",
+                                     hint="run the command again once `container list --all` shows it stopped "
+                                          f"(or `container stop {stopping[0]}`)")
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    def list_all(self) -> list[ContainerInfo]:
+        """Every container, labelled or not, any state."""
+        result = self._call([self.binary, "list", "--all", "--format", "json"])
+        return self.parse(result, lambda out: [container_from_json(row) for row in json.loads(out or "[]")])
 
     def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
         argv = [self.binary, "list", *(["--all"] if include_stopped else []), "--format", "json"]
@@ -259,8 +301,32 @@ class AppleContainerRuntime(Runtime):
         raise self.classify(result)
 
     def logs_tail(self, name: str, lines: int = 5) -> str:
-        result = self._call([self.binary, "logs", name_ok(name)], check=False)
+        result = self._call([self.binary, "logs", "-n", str(lines), name_ok(name)], check=False)
         return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
 
+    def remove_image(self, image_id: str) -> bool:
+        """The CLI deletes images by name only: delete every name of `image_id` unless a
+        container runs it; True once no name refers to it (never forced)."""
+        if any(info.image_id == image_id for info in self.list_all()):
+            return False
+        result = self._call([self.binary, "image", "list", "--format", "json"])
+        names = self.parse(result, lambda out: image_names(out, image_id))
+        if names:
+            deleted = self._call([self.binary, "image", "delete", *map(image_ok, names)], check=False)
+            if not deleted.ok:
+                if any(s in deleted.stderr.lower() for s in TEXTS.not_running):
+                    raise self.classify(deleted)
+                return False
+        return True
 
-
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+                  workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
+        """As every engine's, once the CLI is one whose `exec` can be trusted with a stream."""
+        if self.version < EXEC_SINCE:
+            shown = ".".join(map(str, self.version))
+            raise OublietteError(
+                f"Apple's container CLI {shown} cannot run commands in a container safely: before 0.3.0 its "
+                "`exec` never closes the command's input (a push hangs) and 0.1.0 cuts output short",
+                hint="upgrade it (https://github.com/apple/container/releases); oubliette needs 0.3.0 or later "
+                     "for sessions, `workspace push/pull` and MCP `exec`")
+        return super().exec_argv(name, command, tty, env, workdir, interactive, user)

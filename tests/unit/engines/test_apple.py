@@ -12,6 +12,7 @@ from oubliette.errors import (
     AccessDeniedError,
     EngineUnavailableError,
     ImageNotFoundError,
+    OublietteError,
     RegistryUnreachableError,
 )
 from oubliette.model import ContainerSpec
@@ -50,8 +51,13 @@ def test_init_flag_only_from_0_10(version, has_init):
 
 
 def test_exec_argv():
-    assert a.AppleContainerRuntime("container").exec_argv("n", ["sh"], tty=True, workdir="/workspace") == [
+    runtime = a.AppleContainerRuntime("container")
+    runtime._version = (0, 3, 0)
+    assert runtime.exec_argv("n", ["sh"], tty=True, workdir="/workspace") == [
         "container", "exec", "--interactive", "--tty", "--workdir", "/workspace", "n", "sh"]
+    runtime._version = (0, 2, 9)
+    with pytest.raises(OublietteError, match="before 0.3.0"):
+        runtime.exec_argv("n", ["sh"], tty=False)
 
 
 @pytest.mark.parametrize("ref, normalised", [
