@@ -21,6 +21,7 @@ LABEL_PROJECT = "oubliette.project"
 LABEL_TYPE = "oubliette.type"
 LABEL_IMAGE = "oubliette.image"
 LABEL_HOME = "oubliette.home"
+LABEL_CONFIG = "oubliette.config"  # the fingerprint of the type's definition and the project's settings
 LABELS = (LABEL_PROJECT, LABEL_TYPE, LABEL_IMAGE, LABEL_HOME)  # every label oubliette sets and reads
 
 RUNNING = "running"
@@ -44,6 +45,15 @@ class ContainerSpec(NamedTuple):
     env: Mapping[str, str] = _NO_ENTRIES
     command: Sequence[str] = ()
     init: bool = True
+    # From the project's type (store/types.py) and its own settings:
+    ro_mounts: Sequence[tuple[str, str]] = ()  # (host path, target), read-only
+    ports: Sequence[str] = ()  # "IP:HOST:CONTAINER[/udp]", published
+    cpus: float | None = None
+    memory: str | None = None  # "4g"
+    hostname: str | None = None  # the project's name, as a hostname
+    ssh_agent: str | None = None  # the host's agent socket, forwarded (its own flag on Apple)
+    setup: Sequence[str] = ()  # run as root in the new container before it counts as started
+    setup_log: str | None = None  # the project's log on the host, where setup's output goes
 
 
 class ContainerInfo(NamedTuple):

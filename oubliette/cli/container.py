@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
 
 from oubliette.app import App
@@ -74,19 +76,54 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     def status(info: ContainerInfo) -> str:
         return info.status + (" (orphaned)" if info.orphan else "")
 
-    def columns(info: ContainerInfo) -> list:
-        return [info.project_id, info.image, status(info), *([info.engine] if several else [])]
+    names = {} if quiet else project_names(app, infos)
 
-    headers = ["PROJECT ID", "IMAGE", "STATUS", *(["ENGINE"] if several else [])]
+    def columns(info: ContainerInfo) -> list:
+        return [info.project_id, names.get(info.project_id or "") or "-", info.image, status(info),
+                *([info.engine] if several else [])]
+
+    def named(record: Mapping[str, object], info: ContainerInfo) -> dict:
+        return {**record, "project_name": names.get(info.project_id or "")}
+
+    headers = ["PROJECT ID", "NAME", "IMAGE", "STATUS", *(["ENGINE"] if several else [])]
     if outdated:
         from oubliette.ops.freshness import freshness
 
         stale = [f for f in freshness(app, infos) if f.outdated]
-        print_listing(stale, as_json, quiet, record=lambda f: f.to_record(), ident=lambda f: f.info.project_id,
-                      headers=headers, row=lambda f: columns(f.info))
+        print_listing(stale, as_json, quiet, record=lambda f: named(f.to_record(), f.info),
+                      ident=lambda f: f.info.project_id, headers=headers, row=lambda f: columns(f.info))
         return
-    print_listing(infos, as_json, quiet, record=lambda i: i.to_record(),
+    print_listing(infos, as_json, quiet, record=lambda i: named(i.to_record(), i),
                   ident=lambda i: i.project_id, headers=headers, row=columns)
+
+
+def project_names(app: App, infos: list) -> dict[str, str]:
+    """Each listed container's project name (orphans have none)."""
+    names = {}
+    for info in infos:
+        if info.project_id and not info.orphan:
+            try:
+                names[info.project_id] = app.projects.get(info.project_id).name
+            except OublietteError:
+                pass
+    return names
+
+
+@container.command("logs")
+@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what the container prints (Ctrl-C ends).")
+@click.option("-n", "--tail", "lines", type=click.IntRange(min=0), metavar="N",
+              help="Only the last N lines (of the setup log and of the container's output).")
+@click.pass_obj
+def logs(app: App, project_id: str, follow: bool, lines: int | None) -> None:
+    """Print the project's setup log (the type's "setup" output, from the home), then its
+    container's own output, as the engine keeps it."""
+    import sys
+
+    from oubliette.ops.containers import container_logs
+
+    code = container_logs(app, project_id, follow, lines, sys.stdout)
+    sys.exit(code)
 
 
 @container.command("refresh")

@@ -27,10 +27,15 @@ def project() -> None:
 @click.option("--engine", "engine", metavar="ENGINE", shell_complete=complete_engines,
               help="Pin the project to this engine from the config's \"engines\" (default: the default "
                    "engine, chosen by --runtime, OUBLIETTE_RUNTIME, the config or auto).")
+@click.option("--env", "env", metavar="K=V", multiple=True,
+              help="A variable of the project's container, over its type's (repeatable).")
+@click.option("--port", "ports", metavar="SPEC", multiple=True,
+              help="Publish a port, beside its type's: HOST:CONTAINER, PORT, or IP:HOST:CONTAINER "
+                   "(loopback unless an IP is given; repeatable).")
 @json_option
 @click.pass_obj
 def create(app: App, name: str, type_name: str | None, workspace: str | None, engine: str | None,
-           as_json: bool) -> None:
+           env: tuple[str, ...], ports: tuple[str, ...], as_json: bool) -> None:
     """Create a project and print its id (so `id=$(oubliette project create x)` works).
 
     NAME is unique in this home, and works wherever a project id is asked for. A
@@ -40,7 +45,8 @@ def create(app: App, name: str, type_name: str | None, workspace: str | None, en
     """
     from oubliette.ops.projects import create_project, project_record
 
-    proj = create_project(app, name, type_name, workspace, engine)
+    proj = create_project(app, name, type_name, workspace, engine, env=_env(env, allow_unset=False),
+                          ports=_ports(ports))
     if as_json:
         print_json(project_record(app, proj))
     else:
@@ -76,6 +82,28 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
     if failure is not None:
         failure.message = f"{failure.message} (every status is unknown)"
         raise failure
+
+
+def _env(pairs: tuple[str, ...], allow_unset: bool) -> dict[str, str]:
+    """`K=V` options, checked as the config's env is."""
+    from oubliette.store.types import parse_env
+
+    env = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or (not value and not allow_unset):
+            raise click.BadParameter(f"expected K=V, got {pair!r}", param_hint="--env")
+        env[key] = value
+    parse_env("--env", {k: v for k, v in env.items() if v} or None,
+              lambda key, problem: click.BadParameter(problem, param_hint=key))
+    return env
+
+
+def _ports(specs: tuple[str, ...]) -> tuple[str, ...]:
+    from oubliette.store.types import parse_ports
+
+    parse_ports("--port", list(specs), lambda key, problem: click.BadParameter(problem, param_hint=key))
+    return specs
 
 
 def _when(iso: str) -> str:
@@ -122,19 +150,27 @@ def show(app: App, project_id: str, as_json: bool) -> None:
 @click.option("--name", metavar="NAME", help="A new name (unique in this home).")
 @click.option("--type", "type_name", metavar="TYPE", shell_complete=complete_types,
               help="A new container type; the container moves to its image at the next start or refresh.")
+@click.option("--env", "env", metavar="K=V", multiple=True,
+              help="Set a variable of the project's container (K= removes it; repeatable).")
+@click.option("--port", "ports", metavar="SPEC", multiple=True,
+              help="The project's own published ports, replacing those it had (`--port none` clears them).")
 @json_option
 @click.pass_obj
-def update(app: App, project_id: str, name: str | None, type_name: str | None, as_json: bool) -> None:
-    """Rename a project or change its container type.
+def update(app: App, project_id: str, name: str | None, type_name: str | None, env: tuple[str, ...],
+           ports: tuple[str, ...], as_json: bool) -> None:
+    """Rename a project, change its container type, variables or ports.
 
-    A new type takes effect at the next `container refresh` (or `start` of a stopped
-    project); until then `container list --outdated` shows the project.
+    A new type, variable or port takes effect at the next `container refresh` (or
+    `start` of a stopped project); until then `container list --outdated` shows the
+    project.
     """
     from oubliette.ops.projects import project_record, update_project
 
-    if name is None and type_name is None:
-        raise click.UsageError("give --name, --type or both")
-    proj = update_project(app, project_id, name, type_name, reporter_for(app, as_json))
+    if name is None and type_name is None and not env and not ports:
+        raise click.UsageError("give --name, --type, --env or --port")
+    proj = update_project(app, project_id, name, type_name, reporter_for(app, as_json),
+                          env=_env(env, allow_unset=True) if env else None,
+                          ports=() if ports == ("none",) else _ports(ports) if ports else None)
     if as_json:
         print_json(project_record(app, proj))
     else:

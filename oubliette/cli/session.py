@@ -20,27 +20,84 @@ def session() -> None:
 @session.command("start", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
 @click.option("--root", is_flag=True,
               help="Run as root in the container (to install packages), not as the image's session user.")
+@click.option("-e", "--env", "env", metavar="K=V", multiple=True, help="Set a variable for the command (repeatable).")
+@click.option("-w", "--workdir", metavar="DIR", help="Run in this directory of the container (default: /workspace).")
+@click.option("-u", "--user", metavar="USER", help="Run as this user (name or uid[:gid]) in the container.")
 @click.argument("project_id", metavar="ID", shell_complete=complete_projects)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD ...]")
 @click.pass_obj
-def start(app: App, root: bool, project_id: str, command: tuple[str, ...]) -> None:
+def start(app: App, root: bool, env: tuple[str, ...], workdir: str | None, user: str | None, project_id: str,
+          command: tuple[str, ...]) -> None:
     """Run CMD (default: a login shell) in the project's container, in /workspace.
 
     Starts the container first if needed. The session is active while the command
     runs, which blocks refresh, stop and delete of the project. A terminal is
     allocated only when stdin is one. Exits with the command's exit code. The
     oubliette images run sessions as the user `dev` (with the workspace owner's
-    uid); --root runs this one as root.
+    uid); --root runs this one as root. Options may also follow ID, up to `--`
+    (`session start web --root -e A=1 -- id`); without `--` the command starts at the
+    first word that is not one of these options. The host's git name and email reach
+    the command (GIT_AUTHOR_*, GIT_COMMITTER_*) unless the config says
+    `"identity": {"git": false}`.
     """
     from oubliette.ops.sessions import run_session
 
-    if command and command[0] == "--":
-        command = command[1:]
+    more, argv = _split_options(list(command))
+    root = root or more.root
+    env_pairs = [*env, *more.env]
+    variables: dict[str, str] = {}
+    for pair in env_pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"expected K=V, got {pair!r}", param_hint="-e/--env")
+        variables[key] = value
     # `session end` (or any SIGTERM) must still let us remove the session record.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    code = run_session(app, project_id, command, tty=sys.stdin.isatty(), reporter=reporter_for(app, True),
-                       root=root)
+    code = run_session(app, project_id, argv, tty=sys.stdin.isatty(), reporter=reporter_for(app, True),
+                       root=root, env=variables, workdir=more.workdir or workdir, user=more.user or user)
     sys.exit(code)
+
+
+class _Options:
+    def __init__(self) -> None:
+        self.root = False
+        self.env: list[str] = []
+        self.workdir: str | None = None
+        self.user: str | None = None
+
+
+_TAKES_VALUE = {"-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir", "-u": "user", "--user": "user"}
+
+
+def _split_options(args: list[str]) -> tuple[_Options, list[str]]:
+    """`session start`'s options given after ID, and the command: everything after `--`,
+    or, without `--`, from the first word that is not one of these options."""
+    found = _Options()
+    ahead = args[:args.index("--")] if "--" in args else args
+    index = 0
+    while index < len(ahead) and ahead[index].startswith("-"):
+        flag, equals, inline = ahead[index].partition("=")
+        if flag == "--root" and not equals:
+            found.root = True
+        elif flag in _TAKES_VALUE:
+            if not equals and index + 1 >= len(ahead):
+                raise click.UsageError(f"option {flag} needs a value")
+            value = inline if equals else ahead[index + 1]
+            index += 0 if equals else 1
+            if _TAKES_VALUE[flag] == "env":
+                found.env.append(value)
+            else:
+                setattr(found, _TAKES_VALUE[flag], value)
+        elif "--" in args:
+            raise click.UsageError(f"no such option: {ahead[index]} (the command goes after --)")
+        else:
+            break  # the command's own option: the command starts here
+        index += 1
+    if "--" in args:
+        if index < len(ahead):
+            raise click.UsageError(f"unexpected {ahead[index]!r} before -- (the command goes after --)")
+        return found, args[args.index("--") + 1:]
+    return found, args[index:]
 
 
 @session.command("list")

@@ -94,10 +94,21 @@ def run_argv(binary: str, spec: ContainerSpec, version: tuple[int, int, int]) ->
         argv += ["--label", f"{key}={value}"]
     for source, target in spec.mounts:
         argv += ["--volume", f"{source}:{target}"]
+    for source, target in spec.ro_mounts:
+        argv += ["--mount", f"type=bind,source={source},target={target},readonly"]
     for key, value in spec.env.items():
         argv += ["--env", f"{key}={value}"]
     if spec.workdir:
         argv += ["--workdir", spec.workdir]
+    for port in spec.ports:
+        argv += ["--publish", port]
+    if spec.cpus is not None:
+        argv += ["--cpus", str(max(1, round(spec.cpus)))]  # whole CPUs: each container is a VM
+    if spec.memory is not None:
+        argv += ["--memory", spec.memory]
+    if spec.ssh_agent:
+        argv.append("--ssh")  # the CLI forwards the host's agent itself
+    # No --hostname: a container's hostname is its name on Apple's engine.
     init_flag = ENGINES["apple"].init_flag
     if spec.init and init_flag and version >= INIT_SINCE:
         argv.append(init_flag)

@@ -169,6 +169,15 @@ class Runtime(abc.ABC):
         names do it in one call."""
         return [info for info in map(self.inspect, names) if info is not None]
 
+    def logs_argv(self, name: str, follow: bool = False, lines: int | None = None) -> list[str]:
+        """`logs` of a container with the kind's own flags (`container logs` passes it through)."""
+        argv = [self.binary, "logs"]
+        if follow:
+            argv.append("--follow")
+        if lines is not None:
+            argv += [self.kind.tail_flag, str(lines)]
+        return [*argv, check_argv_safe(name)]
+
     @abc.abstractmethod
     def logs_tail(self, name: str, lines: int = 5) -> str:
         """The last lines a container printed, to explain why it stopped."""
@@ -187,9 +196,11 @@ class Runtime(abc.ABC):
         except process.BinaryMissing:
             raise self.missing_binary() from None
 
-    def exec_capture(self, name: str, command: Sequence[str], user: str | None = None) -> process.Result:
-        """Run one of oubliette's own helpers in the container and capture its output (no terminal)."""
-        return self._call(self.exec_argv(name, command, tty=False, interactive=False, user=user), check=False)
+    def exec_capture(self, name: str, command: Sequence[str], user: str | None = None,
+                     timeout: float = QUICK_SECONDS) -> process.Result:
+        """Run one of oubliette's own helpers (or a type's setup) in the container and capture its output."""
+        return self._call(self.exec_argv(name, command, tty=False, interactive=False, user=user), check=False,
+                          timeout=timeout)
 
     # --- shared machinery ------------------------------------------------------
 

@@ -37,6 +37,9 @@ def pull_argv(binary: str, ref: str) -> list[str]:
     return [binary, "pull", image_ok(ref)]
 
 
+SSH_AGENT_TARGET = "/run/oubliette/ssh-agent.sock"  # where a forwarded agent's socket is in the container
+
+
 def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = (),
              init_flag: str | None = ENGINES["docker"].init_flag) -> list[str]:
     """`docker run` for a spec; `extra` flags (an engine's own, e.g. podman's) go before the image."""
@@ -49,12 +52,25 @@ def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = (),
         # --mount, not --volume: a missing source is an error, never an empty directory
         # made on the engine's host (where a remote engine's host is not this one).
         argv += ["--mount", f"type=bind,source={source},target={target}"]
+    for source, target in spec.ro_mounts:
+        argv += ["--mount", f"type=bind,source={source},target={target},readonly"]
     for volume, target in spec.volumes:
         argv += ["--mount", f"type=volume,source={name_ok(volume)},target={target}"]
+    if spec.ssh_agent:
+        argv += ["--mount", f"type=bind,source={spec.ssh_agent},target={SSH_AGENT_TARGET}",
+                 "--env", f"SSH_AUTH_SOCK={SSH_AGENT_TARGET}"]
     if spec.workdir:
         argv += ["--workdir", spec.workdir]
     for key, value in spec.env.items():
         argv += ["--env", f"{key}={value}"]
+    for port in spec.ports:
+        argv += ["--publish", port]
+    if spec.cpus is not None:
+        argv += ["--cpus", f"{spec.cpus:g}"]
+    if spec.memory is not None:
+        argv += ["--memory", spec.memory]
+    if spec.hostname:
+        argv += ["--hostname", spec.hostname]
     return argv + [*extra, image_ok(spec.image), *spec.command]
 
 

@@ -43,6 +43,7 @@ class EngineKind(NamedTuple):
     init_flag: str | None = "--init"  # runs an init as PID 1 (reaps the sessions' orphans)
     exec_flags: ExecFlags = ExecFlags()
     name_style: str = "docker"  # how names and label values are mapped (model.engine_name)
+    tail_flag: str = "--tail"  # `logs`: the last N lines
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
@@ -67,7 +68,7 @@ ENGINES: dict[str, EngineKind] = {
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
                         "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}",
                         "install it from https://github.com/apple/container/releases, or use --runtime docker",
-                        can_rename=False, volumes=False),
+                        can_rename=False, volumes=False, tail_flag="-n"),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from oubliette.app import App, Engine
 from oubliette.engines.fleet import listed_everywhere, strictly_listed
@@ -67,7 +67,7 @@ def mountable(path: str, hint: str) -> str:
 
 def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
     """The project's container: its workspace at /workspace, a host directory (bind) or
-    its named volume on its engine."""
+    its named volume on its engine, and what its type and its own settings add."""
     mounts: list[tuple[str, str]] = []
     volumes: list[tuple[str, str]] = []
     if project.volume:
@@ -76,18 +76,32 @@ def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
         workspace = mountable(str(app.projects.ensure_workspace(project)),
                               "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
         mounts.append((workspace, WORKSPACE))
-    return ContainerSpec(
+    labels = {LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image, LABEL_HOME: app.home_id}
+    spec = ContainerSpec(
         name=container_name(project.id),
         image=image,
-        labels={LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image,
-                LABEL_HOME: app.home_id},
+        labels=labels,
         mounts=mounts,
         volumes=volumes,
         workdir=WORKSPACE,
         env={"OUBLIETTE_PROJECT_ID": project.id},
         command=["sleep", "infinity"],
         init=True,
+        hostname=hostname_of(project.name),
     )
+    if project.type in app.config.types or project.env or project.ports:
+        from oubliette.ops.settings import with_settings
+
+        spec = with_settings(app, project, spec)
+    return spec
+
+
+def hostname_of(name: str) -> str | None:
+    """The project's name as a hostname (what the prompt in a session shows)."""
+    import re
+
+    host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return host or None
 
 
 # --- results --------------------------------------------------------------------------
@@ -310,3 +324,31 @@ def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | Non
     if active:
         raise ConflictError(f"cannot {what}: {len(active)} active session(s) exist - end them first",
                             hint=(f"{hint}; " if hint else "") + ACTIVE_SESSIONS_HINT)
+
+
+def container_logs(app: App, project_ref: str, follow: bool, lines: int | None, out: TextIO) -> int:
+    """The setup log, then the engine's `logs` of the project's container; its exit code."""
+    from oubliette.engines import process
+
+    project = app.projects.get(project_ref)
+    log = app.home / "data" / "logs" / f"{project.id}.log"
+    try:
+        from oubliette.store.files import read_home_file
+
+        text = read_home_file(log, 8 * 2**20)
+    except FileNotFoundError:
+        text = ""
+    except (OSError, ValueError) as exc:
+        raise OublietteError(f"cannot read the project's log {log}: {exc}") from None
+    if text:
+        kept = text.splitlines(keepends=True)
+        out.write("".join(kept[-lines:] if lines is not None else kept) if lines != 0 else "")
+        out.flush()
+    runtime = app.for_project(project).runtime
+    if runtime.inspect(project.container_name) is None:
+        raise NotFoundError(f"{project.id} ({project.name}) has no container",
+                            hint=f"start it with `oubliette container start {project.name}`")
+    try:
+        return process.interactive(runtime.logs_argv(project.container_name, follow, lines), env=runtime.env)
+    except process.BinaryMissing:
+        raise runtime.missing_binary() from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from oubliette.app import App
-from oubliette.model import ContainerInfo
+from oubliette.model import LABEL_CONFIG, ContainerInfo
 
 
 class Freshness(NamedTuple):
@@ -19,6 +19,7 @@ class Freshness(NamedTuple):
     latest_image_id: str | None  # what its type's reference resolves to locally now
     reference: str | None  # its type's reference now (None: the type left the config)
     project_type: str
+    config_label: str | None = None  # the fingerprint of its type's definition and settings now
 
     @property
     def outdated(self) -> bool:
@@ -26,6 +27,8 @@ class Freshness(NamedTuple):
             return False  # nothing to refresh onto; `project show` tells
         if self.reference != self.info.image or self.project_type != self.info.type:
             return True  # the project's type, or what it maps to, changed
+        if self.config_label != self.info.labels.get(LABEL_CONFIG):
+            return True  # the type's definition, or the project's own settings, changed
         return self.latest_image_id is not None and self.image_id != self.latest_image_id
 
     def to_record(self) -> dict:
@@ -36,13 +39,18 @@ class Freshness(NamedTuple):
 
 def freshness(app: App, infos: list[ContainerInfo]) -> list[Freshness]:
     """Each container (of an existing project) with what it runs and what it would run now."""
+    from oubliette.ops.refresh import config_label
+
     references: dict[str, str | None] = {}
     types: dict[str, str] = {}
+    labels: dict[str, str | None] = {}
     for info in infos:
         project_id = info.project_id or ""
         if app.ownership.project_exists(project_id):
-            types[info.name] = app.projects.get(project_id).type
+            project = app.projects.get(project_id)
+            types[info.name] = project.type
             references[info.name] = app.config.containers.get(types[info.name])
+            labels[info.name] = config_label(app, project)
     known = [i for i in infos if i.name in references]
     running: dict[str, str | None] = {}
     latest: dict[tuple[str, str], str | None] = {}  # (engine, reference) -> local image id there
@@ -53,4 +61,4 @@ def freshness(app: App, infos: list[ContainerInfo]) -> list[Freshness]:
         running.update(by_name)
         latest.update(((engine, ref), image_id) for ref, image_id in by_ref.items())
     return [Freshness(i, running.get(i.name), latest.get((i.engine, references[i.name] or "")),
-                      references[i.name], types[i.name]) for i in known]
+                      references[i.name], types[i.name], labels[i.name]) for i in known]

@@ -81,7 +81,8 @@ def type_options(app: App) -> dict:
 
 
 def create_project(app: App, name: str, type_name: str | None, workspace: str | None = None,
-                   engine: str | None = None) -> Project:
+                   engine: str | None = None, env: dict[str, str] | None = None,
+                   ports: tuple[str, ...] = ()) -> Project:
     """Create a project of a configured type (default: the config's default type);
     `workspace`: an existing directory of the user's to mount instead of a new one;
     `engine`: a named engine to pin it to, whose workspace kind (bind or volume) it keeps.
@@ -118,16 +119,18 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
             app.note_kind(runtime)
         except EngineUnavailableError:
             runtime = None  # no engine yet: it takes the one the home records first
-    return app.projects.create(name, type_name, directory, engine, volume, runtime)
+    return app.projects.create(name, type_name, directory, engine, volume, runtime, env, ports)
 
 
 def update_project(app: App, project_ref: str, name: str | None, type_name: str | None,
-                   reporter: Reporter) -> Project:
-    """Rename a project or change its type; a new type takes effect at the next start or refresh."""
+                   reporter: Reporter, env: dict[str, str] | None = None,
+                   ports: tuple[str, ...] | None = None) -> Project:
+    """Rename a project or change its type, variables or ports; these take effect at the
+    next start or refresh."""
     if type_name is not None:
         app.types.get_image_name(type_name)  # raises, listing the valid types
     with locked_project(app, project_ref, reporter) as project:
-        return app.projects.update(project, name=name, type_name=type_name)
+        return app.projects.update(project, name=name, type_name=type_name, env=env, ports=ports)
 
 
 def deletion_record(app: App, project: Project, purge: bool) -> dict:

@@ -27,7 +27,7 @@ from oubliette.errors import (
     OublietteError,
     PullError,
 )
-from oubliette.model import DEFAULT_ENGINE, LABEL_PROJECT, ContainerInfo
+from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo
 from oubliette.ops.containers import locked_project, owned_pair, refuse_active_sessions, spec_for
 from oubliette.ops.images import not_built
 from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
@@ -155,7 +155,7 @@ def _refresh_on(engine: Engine, targets: list[_Target], reporter: Reporter, repo
         ready = _lock_and_read(engine, targets, held, reporter, report_failures)
         try:
             ready = _pull_images(engine, ready, run, report_failures)
-            ready = [t for t in ready if not _unchanged(t, if_changed)]
+            ready = [t for t in ready if not _unchanged(engine.app, t, if_changed)]
             _replace_all(engine, ready, run, jobs, report_failures)
         finally:
             run.release(engine.runtime)
@@ -248,14 +248,24 @@ def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report
     return ready
 
 
-def _unchanged(target: _Target, if_changed: bool) -> bool:
+def config_label(app: App, project: Project) -> str | None:
+    """The fingerprint of the project's type definition and own settings (None: a plain type)."""
+    if project.type not in app.config.types and not project.env and not project.ports:
+        return None
+    from oubliette.ops.settings import expected_config_label
+
+    return expected_config_label(app, project)
+
+
+def _unchanged(app: App, target: _Target, if_changed: bool) -> bool:
     """Leave the container running when it already runs what its type's reference resolves
     to, under --if-changed, or when the registry could not be asked (the local image is
     the one it runs: replacing it would change nothing)."""
     old = target.old
     assert old is not None
     same = ((if_changed or target.result.note is not None) and old.image_id == target.result.new_image_id
-            and old.type == target.project.type and old.image == target.result.image)
+            and old.type == target.project.type and old.image == target.result.image
+            and old.labels.get(LABEL_CONFIG) == config_label(app, target.project))
     if same:
         target.result.status, target.result.changed = "unchanged", False
         if target.result.note:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
@@ -38,10 +38,17 @@ class ExecResult(NamedTuple):
 
 
 def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, reporter: Reporter,
-                root: bool = False) -> int:
+                root: bool = False, env: Mapping[str, str] | None = None, workdir: str | None = None,
+                user: str | None = None) -> int:
     """Ensure a running container, register the session, run the command; its exit code.
-    `root`: as root in the container, not as the image's session user."""
+    `root`: as root in the container, not as the image's session user; `env`, `workdir`
+    and `user` as `docker exec` takes them."""
+    from oubliette.ops.identity import session_identity
     from oubliette.store.sessions import wrap_command
+
+    directory = _checked_workdir(workdir)
+    if user is not None:
+        check_argv_safe(user, "user")
 
     with locked_project(app, project_ref, reporter) as project:
         started = start_locked(app, project, reporter)
@@ -50,9 +57,10 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
         session = app.sessions.register(project.id, list(command))  # under the lock: refresh sees it
     try:
         reporter.note(f"Session {session.id} in {project.id}.")
-        env = {"OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
+        variables = {**session_identity(app.config.identity, app.env), **(env or {}),
+                     "OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
         return app.for_project(project).runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,
-                                env=env, workdir=WORKSPACE, user="0" if root else None)
+                                env=variables, workdir=directory, user="0" if root else user)
     finally:
         app.sessions.unregister(session)
 
@@ -79,7 +87,10 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
     name = container_name(project.id)
     runtime = app.for_project(project).runtime
     try:
-        call = runtime.exec_argv(name, wrap_command(argv), tty=False, env={"OUBLIETTE_SESSION_ID": session.id},
+        from oubliette.ops.identity import session_identity
+
+        variables = {**session_identity(app.config.identity, app.env), "OUBLIETTE_SESSION_ID": session.id}
+        call = runtime.exec_argv(name, wrap_command(argv), tty=False, env=variables,
                                  workdir=directory, interactive=False)
         try:
             result = process.capture(call, timeout=timeout_s, env=runtime.env, limit=OUTPUT_BYTES,

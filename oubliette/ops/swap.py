@@ -151,7 +151,8 @@ def name_taken(runtime: Runtime, holder: ContainerInfo) -> ConflictError:
 
 
 def run_verified(runtime: Runtime, spec: ContainerSpec) -> ContainerInfo:
-    """Run a container and make sure it is still running a moment later; else remove it.
+    """Run a container, make sure it is still running a moment later and run its type's
+    setup in it; else remove it.
 
     After a failed run, whatever holds the name is removed only if this home made it
     for this project; anything else is reported and left alone.
@@ -168,7 +169,16 @@ def run_verified(runtime: Runtime, spec: ContainerSpec) -> ContainerInfo:
             raise name_taken(runtime, holder) from None
         runtime.remove([spec.name], force=True)
         raise
-    return verify_running(runtime, spec.name)
+    info = verify_running(runtime, spec.name)
+    if spec.setup:  # part of "the new container runs": a failing setup is a failed start
+        from oubliette.ops.settings import run_setup
+
+        try:
+            run_setup(runtime, spec)
+        except OublietteError:
+            runtime.remove([spec.name], force=True)
+            raise
+    return info
 
 
 def _made_for(spec: ContainerSpec, info: ContainerInfo) -> bool:

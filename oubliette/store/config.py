@@ -22,6 +22,7 @@ from oubliette.validate import image_reference_problem, is_valid_type_name
 
 if TYPE_CHECKING:
     from oubliette.engines.endpoints import EngineEntry
+    from oubliette.store.types import TypeSpec
 
 CONFIG_DIR = "config"
 CONFIG_NAME = "oubliette.jsonc"
@@ -73,6 +74,8 @@ class Config(NamedTuple):
     dev_mode: bool = False
     extra: Mapping[str, Any] = {}  # never mutated
     engines: Mapping[str, EngineEntry] = {}  # named engines (never mutated)
+    types: Mapping[str, TypeSpec] = {}  # the types written as objects (never mutated)
+    identity: Mapping[str, bool] = {}  # {"git": false} keeps the host's git identity out of sessions
 
 
 def load_config(home: Path, dev: bool | None = None) -> Config:
@@ -161,7 +164,8 @@ def parse_config(text: str, path: Path, dev: bool = False) -> Config:
     if not isinstance(data, dict):
         raise _key_error(path, "(top level)", f"expected an object, got {_json_type(data)}")
 
-    containers = _parse_containers(data.get("containers"), path) or default_containers(dev)
+    containers, types = _parse_containers(data.get("containers"), path)
+    containers = containers or default_containers(dev)
     default_type = _parse_default_type(data.get("defaults"), path)
     runtime = data.get("runtime", "auto")
     if runtime is None:
@@ -173,16 +177,24 @@ def parse_config(text: str, path: Path, dev: bool = False) -> Config:
         from oubliette.engines.endpoints import parse_engines
 
         engines = parse_engines(data["engines"], lambda key, problem: _key_error(path, key, problem))
-    extra = {k: v for k, v in data.items() if k not in ("containers", "defaults", "runtime", "engines")}
+    identity = data.get("identity") or {}
+    if not isinstance(identity, dict) or not set(identity) <= {"git"} or \
+            not all(isinstance(v, bool) for v in identity.values()):
+        raise _key_error(path, "identity", "expected {\"git\": true or false}")
+    extra = {k: v for k, v in data.items()
+             if k not in ("containers", "defaults", "runtime", "engines", "identity")}
     return Config(path, containers, default_type, runtime, exists=True, dev_mode=dev, extra=extra,
-                  engines=engines)
+                  engines=engines, types=types, identity=identity)
 
 
-def _parse_containers(value: Any, path: Path) -> dict[str, str]:
+def _parse_containers(value: Any, path: Path) -> tuple[dict[str, str], dict[str, TypeSpec]]:
+    """Type -> image, and the types written as objects (parsed by store/types.py, loaded
+    only when a config has one: `container list` reads the config on every call)."""
     if value is None:
-        return {}
+        return {}, {}
     if not isinstance(value, dict):
         raise _key_error(path, "containers", f"expected an object of type -> image, got {_json_type(value)}")
+    images, objects = {}, {}
     for name, image in value.items():
         if not is_valid_type_name(name):
             raise _key_error(
@@ -191,12 +203,27 @@ def _parse_containers(value: Any, path: Path) -> dict[str, str]:
                 "invalid container type name: use lowercase letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit",
             )
+        if isinstance(image, dict):
+            from oubliette.store.types import parse_type
+
+            objects[name] = parse_type(f"containers.{name}", image, lambda key, problem: _key_error(path, key, problem))
+            images[name] = objects[name].image
+            continue
         if not isinstance(image, str):
-            raise _key_error(path, f"containers.{name}", f"expected an image reference string, got {_json_type(image)}")
+            raise _key_error(path, f"containers.{name}", f"expected an image reference string or a type object, "
+                                                         f"got {_json_type(image)}")
         problem = image_reference_problem(image)
         if problem:
             raise _key_error(path, f"containers.{name}", f"invalid image reference {image!r}: {problem}")
-    return dict(value)
+        images[name] = image
+    return images, objects
+
+
+def type_spec(config: Config, name: str) -> TypeSpec:
+    """A configured type as an object (an image string is a type with nothing else)."""
+    from oubliette.store.types import TypeSpec
+
+    return config.types.get(name) or TypeSpec(config.containers[name])
 
 
 def _parse_default_type(defaults: Any, path: Path) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,6 +41,8 @@ class Project(NamedTuple):
     engine: str | None = None  # a named engine of the config (--engine); None: the default engine
     volume: bool = False  # the workspace is a named volume on the engine, not a host directory
     runtime: str | None = None  # the kind of the default engine it was made on; None: the home's recorded one
+    env: Mapping[str, str] | None = None  # its own variables, over its type's (--env)
+    ports: tuple[str, ...] | None = None  # its own published ports, beside its type's (--port)
 
     @property
     def container_name(self) -> str:
@@ -50,8 +52,11 @@ class Project(NamedTuple):
     def engine_name(self) -> str:
         return self.engine or DEFAULT_ENGINE
 
-    def to_dict(self) -> dict[str, str | None]:
-        return self._asdict()
+    def to_dict(self) -> dict[str, Any]:
+        data = self._asdict()
+        data["env"] = dict(self.env) if self.env else None
+        data["ports"] = list(self.ports) if self.ports else None
+        return data
 
 
 def new_project_id() -> str:
@@ -84,7 +89,8 @@ class ProjectStore:
         return FileLock(self.project_dir(project_id) / LOCK, on_wait, timeout)
 
     def create(self, name: str, type_name: str, workspace: Path | None = None, engine: str | None = None,
-               volume: bool = False, runtime: str | None = None) -> Project:
+               volume: bool = False, runtime: str | None = None, env: Mapping[str, str] | None = None,
+               ports: tuple[str, ...] | None = None) -> Project:
         """A new project; `workspace` is a directory of the user's to mount instead of a new one;
         `engine` a named engine, whose named volume is the workspace when `volume`; `runtime`
         the kind of default engine it is made on (it keeps it when the home's default changes)."""
@@ -107,15 +113,22 @@ class ProjectStore:
                 project = Project(project_id, name, type_name,
                                   datetime.now(timezone.utc).isoformat(),  # microseconds: list order is creation order
                                   str(workspace) if workspace is not None else None, engine, volume,
-                                  None if engine else runtime)
+                                  None if engine else runtime, dict(env) if env else None, ports or None)
                 self._write(project)
         except OSError as exc:
             raise os_error("cannot create the project", exc) from None
         return project
 
-    def update(self, project: Project, name: str | None = None, type_name: str | None = None) -> Project:
-        """A new name and/or type (call under the project's lock)."""
+    def update(self, project: Project, name: str | None = None, type_name: str | None = None,
+               env: Mapping[str, str] | None = None, ports: tuple[str, ...] | None = None) -> Project:
+        """A new name, type, variables or ports (call under the project's lock); `env` is
+        merged (an empty value removes a variable), `ports` replaces the list."""
         changed = project
+        if env is not None:
+            merged = {**(project.env or {}), **env}
+            changed = changed._replace(env={k: v for k, v in merged.items() if v} or None)
+        if ports is not None:
+            changed = changed._replace(ports=ports or None)
         if name is not None:
             name = self.check_name(name)
             if name != project.name:
@@ -263,7 +276,8 @@ class ProjectStore:
         if problem:
             raise _damaged(path, problem)
         return Project(project_id, data["name"], data["type"], data["created_at"], data.get("workspace"),
-                       data.get("engine"), data.get("volume") is True, data.get("runtime"))
+                       data.get("engine"), data.get("volume") is True, data.get("runtime"),
+                       data.get("env") or None, tuple(data["ports"]) if data.get("ports") else None)
 
 
 def _metadata_problem(data: Any, project_id: str) -> str | None:
@@ -284,10 +298,30 @@ def _metadata_problem(data: Any, project_id: str) -> str | None:
     engine = data.get("engine")
     if engine is not None and not (isinstance(engine, str) and ENGINE_NAME_RE.fullmatch(engine)):
         return "engine: expected the name of an engine in the config, or null"
+    settings = _settings_problem(data)
+    if settings:
+        return settings
     if data.get("runtime") is not None and data.get("runtime") not in ENGINES:
         return f"runtime: expected one of {', '.join(ENGINES)} or null"
     if data.get("volume") not in (None, True, False):
         return "volume: expected true or false"
+    return None
+
+
+def _settings_problem(data: dict[str, Any]) -> str | None:
+    """A project's own env and ports, checked as the config's are."""
+    if data.get("env") is None and data.get("ports") is None:
+        return None
+    from oubliette.store.types import parse_env, parse_ports
+
+    def problem(key: str, what: str) -> ValueError:
+        return ValueError(f"{key}: {what}")
+
+    try:
+        parse_env("env", data.get("env"), problem)
+        parse_ports("ports", data.get("ports"), problem)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

@@ -139,21 +139,21 @@ def test_list_is_one_labelled_call_and_shows_the_configured_reference(run, docke
     rows = json.loads(result.stdout)
     assert rows == sorted([
         {"project_id": first, "name": f"oubliette-{first}", "image": DEV, "type": "dev", "status": "running",
-         "orphan": False, "engine": "default"},
+         "orphan": False, "engine": "default", "project_name": "a"},
         {"project_id": second, "name": f"oubliette-{second}", "image": BASE, "type": "base", "status": "running",
-         "orphan": False, "engine": "default"},
+         "orphan": False, "engine": "default", "project_name": "b"},
     ], key=lambda r: r["project_id"])
 
 
 def test_list_table_states_all_quiet_and_empty(run, docker):
     empty = run("container", "list")
-    assert empty.exit_code == 0 and empty.stdout.splitlines() == ["PROJECT ID    IMAGE    STATUS"]
+    assert empty.exit_code == 0 and empty.stdout.splitlines() == ["PROJECT ID    NAME    IMAGE    STATUS"]
     assert run("container", "list", "--json").stdout.strip() == "[]"
     running, stopped = started(run, "a"), started(run, "b")
     container_of(docker, stopped).state = "created"
     table = run("container", "list").stdout.splitlines()
-    assert table[0].split() == ["PROJECT", "ID", "IMAGE", "STATUS"] and len(table) == 2
-    assert table[1].split() == [running, DEV, "running"]
+    assert table[0].split() == ["PROJECT", "ID", "NAME", "IMAGE", "STATUS"] and len(table) == 2
+    assert table[1].split() == [running, "a", DEV, "running"]
     rows = run("container", "list", "--all").stdout.splitlines()[1:]
     everything = {line.split()[0]: line.split()[-1] for line in rows}
     assert everything == {running: "running", stopped: "stopped"}

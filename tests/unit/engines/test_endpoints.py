@@ -182,7 +182,7 @@ def test_list_shows_every_engines_containers_with_their_engine(run, docker, box)
     assert len(docker.log) + len(box.log) == before + 2  # one call per engine
     assert {(r["project_id"], r["engine"]) for r in rows} == {(here, "default"), (there, "box")}
     table = run("container", "list").stdout.splitlines()
-    assert table[0].split() == ["PROJECT", "ID", "IMAGE", "STATUS", "ENGINE"]
+    assert table[0].split() == ["PROJECT", "ID", "NAME", "IMAGE", "STATUS", "ENGINE"]
     assert any(line.startswith(there) and line.split()[-1] == "box" for line in table[1:])
     statuses = {p["id"]: p["status"] for p in json.loads(run("project", "list", "--json").stdout)}
     assert statuses == {here: "running", there: "running"}
@@ -190,7 +190,7 @@ def test_list_shows_every_engines_containers_with_their_engine(run, docker, box)
 
 def test_one_engine_in_use_has_no_engine_column(run, docker, box):
     create(run, "there", "--engine", "box")  # pinned, never started: box is the one engine in use
-    assert run("container", "list").stdout.split() == ["PROJECT", "ID", "IMAGE", "STATUS"]
+    assert run("container", "list").stdout.split() == ["PROJECT", "ID", "NAME", "IMAGE", "STATUS"]
 
 
 def test_an_unreachable_engine_is_a_warning_and_the_others_are_still_listed(run, docker, box):

@@ -48,6 +48,9 @@ class Container:
     broken: bool = False  # made from an image whose command cannot run: it exits on every start
 
 
+GIT_IDENTITY = "user.name Ada Lovelace\nuser.email ada@example.com\n"
+
+
 class FakeDocker:
     """The local engine; `remote(host)` adds an engine that calls with DOCKER_HOST=host reach.
     FakePodman (fakes/podman.py) is the same engine in podman's words."""
@@ -74,6 +77,8 @@ class FakeDocker:
         self._lock = threading.RLock()
         if fp is not None:
             fp.register([self.binary, fp.any()], callback=self._dispatch, occurrences=100_000)
+            # the host's git identity, which sessions carry (ops/identity.py)
+            fp.register(["git", "config", fp.any()], stdout=GIT_IDENTITY, occurrences=100_000)
             monkeypatch.setattr(process, "stream", self._stream)
 
     def remote(self, host: str) -> FakeDocker:

@@ -107,7 +107,8 @@ def test_syntax_error_names_file_line_and_column():
     [
         ('["a"]', "(top level)", "expected an object, got an array"),
         ('{"containers": ["a"]}', "containers", "expected an object"),
-        ('{"containers": {"dev": 3}}', "containers.dev", "expected an image reference string, got a number"),
+        ('{"containers": {"dev": 3}}', "containers.dev",
+         "expected an image reference string or a type object, got a number"),
         ('{"containers": {"Bad Type": "x:1"}}', "containers.Bad Type", "invalid container type name"),
         ('{"containers": {"-x": "x:1"}}', "containers.-x", "invalid container type name"),
         ('{"containers": {"dev": "my image:1"}}', "containers.dev", "contains whitespace"),
