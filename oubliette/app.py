@@ -136,7 +136,7 @@ class App:
         choice = requested_runtime(self.runtime_choice, self.config.runtime, self.env)
         if choice != "auto":
             return choice
-        if self.engine_choice is not None:
+        if self.engine_choice is not None and self.runtime_choice != "auto":
             return self.engine_choice.runtime
         return self.engine().runtime.name
 
@@ -155,12 +155,12 @@ class App:
                    else "the config's \"runtime\"")
             if record is None or (how.startswith("the config") and record.runtime != asked):
                 self._record(runtime, how, record)
-        elif record is not None:
+        elif record is not None and self.runtime_choice != "auto":  # `--runtime auto` detects, for this command
             runtime = make_runtime(record.runtime, self.env)
         else:
             notes: list[str] = []
             runtime = detect_runtime(asked, self.env, note=notes.append)
-            if self._record(runtime, "detected", None) and notes:
+            if record is None and self._record(runtime, "detected", None) and notes:
                 self.reporter.note(f"{notes[0]} This home uses it from now on (choose another with --runtime, "
                                    "the config's \"runtime\" or `oubliette init --runtime NAME`).")
         if self.engine_choice is not None:
@@ -240,7 +240,8 @@ class App:
     def projects(self) -> ProjectStore:
         from oubliette.store.projects import ProjectStore
 
-        return ProjectStore(self.home, warn=lambda message: self.reporter.warn(message))
+        return ProjectStore(self.home, warn=lambda message: self.reporter.warn(message),
+                            note=lambda message: self.reporter.note(message))
 
     @cached_property
     def sessions(self) -> SessionRegistry:

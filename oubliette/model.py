@@ -127,6 +127,8 @@ class ProjectRecord(TypedDict):
     image: str | None  # what its type maps to now (None: a type no longer configured)
     container: str
     workspace_kind: str  # "oubliette" (ours), "user" (--workspace) or "volume"
+    ports: list[dict[str, str]]  # published: {"host", "container", "url"}, from its type and its own --port
+    env: dict[str, str]  # variables from its type and its own --env
 
 
 class ProjectStatusRecord(ProjectRecord, total=False):

@@ -18,7 +18,7 @@ def container() -> None:
 
 
 @container.command("start")
-@click.argument("project_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete_projects)
+@click.argument("project_ids", metavar="[ID]...", nargs=-1, shell_complete=complete_projects)
 @json_option
 @click.pass_obj
 def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
@@ -26,10 +26,12 @@ def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
 
     A container an interrupted refresh left aside is recovered first; a stopped one
     is started again and a paused one unpaused. Already running: says so and exits 0.
-    With --json: one record per project, as a list when several were given.
+    With --json: one record per project, as a list when several were given. Without
+    an ID: the project whose workspace holds the current directory.
     """
     from oubliette.ops.containers import start_container
 
+    project_ids = project_ids or (".",)
     reporter = reporter_for(app, as_json)
     results = [start_container(app, project_id, reporter) for project_id in dict.fromkeys(project_ids)]
     if as_json:
@@ -110,14 +112,15 @@ def project_names(app: App, infos: list) -> dict[str, str]:
 
 
 @container.command("logs")
-@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.argument("project_id", metavar="[ID]", required=False, default=".", shell_complete=complete_projects)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what the container prints (Ctrl-C ends).")
 @click.option("-n", "--tail", "lines", type=click.IntRange(min=0), metavar="N",
               help="Only the last N lines (of the setup log and of the container's output).")
 @click.pass_obj
 def logs(app: App, project_id: str, follow: bool, lines: int | None) -> None:
     """Print the project's setup log (the type's "setup" output, from the home), then its
-    container's own output, as the engine keeps it."""
+    container's own output, as the engine keeps it. Without an ID: the project whose
+    workspace holds the current directory."""
     import sys
 
     from oubliette.ops.containers import container_logs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -27,6 +27,7 @@ def project() -> None:
 @click.option("--engine", "engine", metavar="ENGINE", shell_complete=complete_engines,
               help="Pin the project to this engine from the config's \"engines\" (default: the default "
                    "engine, chosen by --runtime, OUBLIETTE_RUNTIME, the config or auto).")
+@click.option("--force", is_flag=True, help="Give a --workspace directory another project already uses.")
 @click.option("--env", "env", metavar="K=V", multiple=True,
               help="A variable of the project's container, over its type's (repeatable).")
 @click.option("--port", "ports", metavar="SPEC", multiple=True,
@@ -35,7 +36,7 @@ def project() -> None:
 @json_option
 @click.pass_obj
 def create(app: App, name: str, type_name: str | None, workspace: str | None, engine: str | None,
-           env: tuple[str, ...], ports: tuple[str, ...], as_json: bool) -> None:
+           force: bool, env: tuple[str, ...], ports: tuple[str, ...], as_json: bool) -> None:
     """Create a project and print its id (so `id=$(oubliette project create x)` works).
 
     NAME is unique in this home, and works wherever a project id is asked for. A
@@ -46,7 +47,7 @@ def create(app: App, name: str, type_name: str | None, workspace: str | None, en
     from oubliette.ops.projects import create_project, project_record
 
     proj = create_project(app, name, type_name, workspace, engine, env=_env(env, allow_unset=False),
-                          ports=_ports(ports))
+                          ports=_ports(ports), force=force)
     if as_json:
         print_json(project_record(app, proj))
     else:
@@ -54,10 +55,13 @@ def create(app: App, name: str, type_name: str | None, workspace: str | None, en
 
 
 @project.command("list")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Also list the workspaces of deleted projects (STATUS `deleted`; "
+                   "`project delete ID --purge` removes one).")
 @json_option
 @quiet_option("project")
 @click.pass_obj
-def list_(app: App, as_json: bool, quiet: bool) -> None:
+def list_(app: App, all_: bool, as_json: bool, quiet: bool) -> None:
     """List projects, oldest first, with their container's status.
 
     STATUS is `running`, `stopped`, `paused` or `none` (no container), from one
@@ -76,12 +80,32 @@ def list_(app: App, as_json: bool, quiet: bool) -> None:
         except EngineUnavailableError as error:
             failure = error
     status = (lambda p: statuses.get(p.id, "none")) if statuses is not None else (lambda _p: "unknown")
-    print_listing(projects, as_json, quiet, record=lambda p: project_record(app, p, status=status(p)),
-                  ident=lambda p: p.id, headers=["PROJECT ID", "NAME", "TYPE", "STATUS", "CREATED"],
-                  row=lambda p: [p.id, p.name, p.type, status(p), _when(p.created_at)])
+    rows: list[Any] = list(projects)
+    if all_:
+        rows += [_Kept(kept_id, str(path)) for kept_id, path in app.projects.kept_workspaces()]
+
+    def record(p: Any) -> dict:
+        if isinstance(p, _Kept):
+            return {"id": p.id, "name": None, "status": "deleted", "workspace": p.workspace}
+        return dict(project_record(app, p, status=status(p)))
+
+    def row(p: Any) -> list:
+        if isinstance(p, _Kept):
+            return [p.id, "-", "-", "deleted", p.workspace]
+        return [p.id, p.name, p.type, status(p), _when(p.created_at)]
+
+    print_listing(rows, as_json, quiet, record=record, ident=lambda p: p.id,
+                  headers=["PROJECT ID", "NAME", "TYPE", "STATUS", "CREATED"], row=row)
     if failure is not None:
         failure.message = f"{failure.message} (every status is unknown)"
         raise failure
+
+
+class _Kept(NamedTuple):
+    """A deleted project's kept workspace, as `project list --all` shows it."""
+
+    id: str
+    workspace: str
 
 
 def _env(pairs: tuple[str, ...], allow_unset: bool) -> dict[str, str]:
@@ -112,21 +136,28 @@ def _when(iso: str) -> str:
 
 
 @project.command("show")
-@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.argument("project_id", metavar="[ID]", required=False, default=".", shell_complete=complete_projects)
 @json_option
 @click.pass_obj
 def show(app: App, project_id: str, as_json: bool) -> None:
-    """Show one project (its id, name, or a unique id prefix)."""
-    from oubliette.ops.projects import describe_workspace, project_record
+    """Show one project (its id, name, or a unique id prefix; none: the project whose
+    workspace holds the current directory), and whether its container runs."""
+    from oubliette.errors import EngineUnavailableError
+    from oubliette.ops.projects import describe_workspace, project_record, project_statuses
 
     proj = app.projects.get(project_id)
-    record = project_record(app, proj, with_sessions=True)
+    try:
+        status = project_statuses(app, [proj]).get(proj.id, "none")
+    except EngineUnavailableError as error:
+        app.reporter.warn(f"{error.message}; status unknown")
+        status = "unknown"
+    record = project_record(app, proj, with_sessions=True, status=status)
     if as_json:
         print_json(record)
         return
     labels = {"id": "ID", "name": "Name", "type": "Type", "image": "Image", "container": "Container",
-              "engine": "Engine", "workspace": "Workspace", "created_at": "Created",
-              "active_sessions": "Active sessions"}
+              "status": "Status", "engine": "Engine", "workspace": "Workspace", "ports": "Ports",
+              "env": "Environment", "created_at": "Created", "active_sessions": "Active sessions"}
     fields: dict[str, Any] = dict(record)
     for key, label in labels.items():
         value: Any = fields.get(key)
@@ -140,6 +171,10 @@ def show(app: App, project_id: str, as_json: bool) -> None:
                 " (your directory)" if proj.workspace else " (oubliette's; --purge deletes it)")
         if key == "active_sessions":
             value = ", ".join(value) or "none"
+        if key == "ports":
+            value = ", ".join(f"{p['url']} -> {p['container']}" for p in value) or "none"
+        if key == "env":
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
         if key == "created_at":
             value = _when(value) + " UTC"
         click.echo(f"{label + ':':<17}{value}")
@@ -191,10 +226,16 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     --purge asks first on a terminal; elsewhere it needs --yes (without it nothing is
     deleted and the exit code is 1). Refused while the project has active sessions.
     """
-    from oubliette.errors import OublietteError
+    from oubliette.errors import NotFoundError, OublietteError
     from oubliette.ops.projects import delete_project, deletion_record, describe_workspace
 
-    proj = app.projects.get(project_id)
+    try:
+        proj = app.projects.get(project_id)
+    except NotFoundError:
+        if not purge or project_id.strip() not in dict(app.projects.kept_workspaces()):
+            raise
+        _purge_kept(app, project_id.strip(), yes, as_json)
+        return
     workspace = describe_workspace(app, proj)
     if purge and not proj.workspace and not yes:
         if not sys.stdin.isatty():
@@ -212,6 +253,24 @@ def delete(app: App, project_id: str, purge: bool, yes: bool, as_json: bool) -> 
     else:
         click.echo(f"Deleted project {proj.id}; its workspace is kept at {workspace}"
                    + ("." if proj.workspace else " (--purge removes it)."))
+
+
+def _purge_kept(app: App, project_id: str, yes: bool, as_json: bool) -> None:
+    """`project delete ID --purge` of a project deleted before: its kept workspace goes."""
+    from oubliette.errors import OublietteError
+
+    workspace = dict(app.projects.kept_workspaces())[project_id]
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OublietteError(f"refusing to delete the kept workspace {workspace} without confirmation",
+                                 hint="add --yes to delete it and everything in it (nothing was deleted)")
+        click.confirm(f"Delete the workspace {workspace} of the deleted project {project_id}, with everything "
+                      "in it?", abort=True, err=True)
+    app.projects.purge_kept(project_id)
+    if as_json:
+        print_json({"id": project_id, "deleted": True, "workspace": None, "volume": None})
+    else:
+        click.echo(f"Deleted the kept workspace of {project_id} ({workspace}).")
 
 
 @project.command("options")

@@ -17,13 +17,26 @@ def session() -> None:
     """Run commands in project containers; list and end active sessions."""
 
 
-@session.command("start", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+class _StartCommand(click.Command):
+    """`session start [OPTIONS] [-- CMD]` names no project: it is the current directory's (`.`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        index, valued = 0, {"-e", "--env", "-w", "--workdir", "-u", "--user"}
+        while index < len(args) and args[index].startswith("-") and args[index] != "--":
+            index += 2 if args[index] in valued else 1
+        if index >= len(args) or args[index] == "--":
+            args = [*args[:index], ".", *args[index:]]
+        return super().parse_args(ctx, args)
+
+
+@session.command("start", cls=_StartCommand,
+                 context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
 @click.option("--root", is_flag=True,
               help="Run as root in the container (to install packages), not as the image's session user.")
 @click.option("-e", "--env", "env", metavar="K=V", multiple=True, help="Set a variable for the command (repeatable).")
 @click.option("-w", "--workdir", metavar="DIR", help="Run in this directory of the container (default: /workspace).")
 @click.option("-u", "--user", metavar="USER", help="Run as this user (name or uid[:gid]) in the container.")
-@click.argument("project_id", metavar="ID", shell_complete=complete_projects)
+@click.argument("project_id", metavar="[ID]", shell_complete=complete_projects)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD ...]")
 @click.pass_obj
 def start(app: App, root: bool, env: tuple[str, ...], workdir: str | None, user: str | None, project_id: str,
@@ -38,7 +51,8 @@ def start(app: App, root: bool, env: tuple[str, ...], workdir: str | None, user:
     (`session start web --root -e A=1 -- id`); without `--` the command starts at the
     first word that is not one of these options. The host's git name and email reach
     the command (GIT_AUTHOR_*, GIT_COMMITTER_*) unless the config says
-    `"identity": {"git": false}`.
+    `"identity": {"git": false}`. Without an ID (`session start -- make`), the
+    project whose workspace holds the current directory.
     """
     from oubliette.ops.sessions import run_session
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from oubliette.app import App
 from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
-from oubliette.errors import EngineUnavailableError, OublietteError
+from oubliette.errors import ConflictError, EngineUnavailableError, OublietteError
 from oubliette.model import DEFAULT_ENGINE, ProjectStatusRecord, volume_name
 from oubliette.ops.containers import locked_project, mountable, project_containers, refuse_active_sessions
 from oubliette.ops.swap import stop_and_remove, swapping
@@ -35,12 +35,29 @@ def project_record(app: App, project: Project, with_sessions: bool = False,
         "workspace": workspace_path(app, project), "engine": project.engine_name, "runtime": app.kind_of(project),
         "volume": volume_name(project.id) if project.volume else None,
         "image": app.config.containers.get(project.type), "container": project.container_name,
-        "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette"}
+        "workspace_kind": "volume" if project.volume else "user" if project.workspace else "oubliette",
+        "ports": [], "env": {}}
+    record["ports"], record["env"] = configured(app, project)
     if status is not None:
         record["status"] = status
     if with_sessions:
         record["active_sessions"] = [s.id for s in app.sessions.active(project.id)]
     return record
+
+
+def configured(app: App, project: Project) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The ports the project's container publishes (its type's and its own, with the host
+    URL of each) and the variables it gets beyond oubliette's own."""
+    if project.type not in app.config.types and not project.env and not project.ports:
+        return [], {}
+    from oubliette.store.config import type_spec
+    from oubliette.store.types import parse_ports
+
+    kind = type_spec(app.config, project.type) if project.type in app.config.containers else None
+    own = parse_ports("ports", list(project.ports or ()), lambda key, problem: OublietteError(f"{key}: {problem}"))
+    ports = [{"host": f"{p.ip}:{p.host}", "container": f"{p.container}/{p.proto}", "url": p.url}
+             for p in (*(kind.ports if kind else ()), *own)]
+    return ports, {**(kind.env if kind else {}), **(project.env or {})}
 
 
 def workspace_path(app: App, project: Project) -> str | None:
@@ -82,7 +99,7 @@ def type_options(app: App) -> dict:
 
 def create_project(app: App, name: str, type_name: str | None, workspace: str | None = None,
                    engine: str | None = None, env: dict[str, str] | None = None,
-                   ports: tuple[str, ...] = ()) -> Project:
+                   ports: tuple[str, ...] = (), force: bool = False) -> Project:
     """Create a project of a configured type (default: the config's default type);
     `workspace`: an existing directory of the user's to mount instead of a new one;
     `engine`: a named engine to pin it to, whose workspace kind (bind or volume) it keeps.
@@ -111,6 +128,10 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
         if not directory.is_dir():
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
+        sharing = app.projects.using(directory)
+        if sharing and not force:
+            raise ConflictError(f"{directory} is already the workspace of {sharing[0].id} ({sharing[0].name})",
+                                hint="use that project, or add --force to give this directory to two projects")
         mountable(str(directory), "use a directory whose path has none of these")
     runtime = None
     if engine is None:  # made on the default engine: it keeps that kind when the default changes

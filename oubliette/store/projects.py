@@ -9,6 +9,8 @@ work), and no path is ever built from a file's contents.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -25,6 +27,7 @@ from oubliette.validate import is_valid_type_name, project_name_problem
 
 METADATA = "metadata.json"
 LOCK = ".lock"
+WORKSPACE = "workspace"
 METADATA_MAX_BYTES = 256 * 1024  # a record is a few hundred bytes
 NAMES_LOCK = ".names.lock"  # held while a name is checked and written: names are unique
 LIST_HINT = "list projects with `oubliette project list`"
@@ -70,15 +73,17 @@ class DamagedProjectError(OublietteError):
 
 
 class ProjectStore:
-    def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, home: Path, warn: Callable[[str], None] | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
         self.warn = warn or (lambda _message: None)
+        self.note = note or (lambda _message: None)
 
     def project_dir(self, project_id: str) -> Path:
         return self.root / project_id
 
     def workspace(self, project_id: str) -> Path:
-        return self.project_dir(project_id) / "workspace"
+        return self.project_dir(project_id) / WORKSPACE
 
     def exists(self, project_id: str) -> bool:
         return PROJECT_ID_RE.fullmatch(project_id) is not None and (self.project_dir(project_id) / METADATA).is_file()
@@ -220,9 +225,31 @@ class ProjectStore:
         """A project by id, name or unique id prefix (`proj_ab12`, or just `ab12`)."""
         return self._load(self.resolve(ref))
 
+    def here(self, directory: Path) -> Project:
+        """The project whose workspace is `directory` or holds it (the innermost), said on stderr."""
+        directory = directory.resolve()
+        best: tuple[int, Project] | None = None
+        for project in self.list():
+            workspace = self.workspace_of(project).resolve()
+            if (directory == workspace or workspace in directory.parents) and \
+                    (best is None or len(workspace.parts) > best[0]):
+                best = (len(workspace.parts), project)
+        if best is None:
+            raise NotFoundError(f"no project's workspace is {directory} or holds it (no project id was given)",
+                                hint="give a project id or name, or cd into a project's workspace; " + LIST_HINT)
+        self.note(f"Using {best[1].id} ({best[1].name}): its workspace holds the current directory.")
+        return best[1]
+
+    def using(self, directory: Path) -> builtins.list[Project]:
+        """The projects whose --workspace is `directory`."""
+        return [p for p in self.list() if p.workspace and Path(p.workspace).resolve() == directory.resolve()]
+
     def resolve(self, ref: str) -> str:
-        """A project's id from an exact id, else an exact name, else a unique id prefix."""
+        """A project's id from an exact id, else an exact name, else a unique id prefix
+        (`.` or nothing: the project of the current directory)."""
         given = ref.strip()
+        if given in ("", "."):
+            return self.here(Path.cwd()).id
         if PROJECT_ID_RE.fullmatch(given) and self.exists(given):
             return given
         named = [p.id for p in self.list() if p.name == given]
@@ -259,8 +286,35 @@ class ProjectStore:
             (directory / LOCK).unlink(missing_ok=True)
             if purge:
                 shutil.rmtree(directory, ignore_errors=True)  # a lock file a waiter opened since
+            else:
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)  # nothing kept (a --workspace project): no empty directory left
         except OSError as exc:
             raise os_error(f"cannot delete project {project_id}", exc) from None
+
+    def kept_workspaces(self) -> builtins.list[tuple[str, Path]]:
+        """Workspaces `delete` kept, by the deleted project's id (oldest first)."""
+        kept = []
+        for entry in sorted(os.listdir(self.root)) if self.root.is_dir() else ():
+            directory = self.root / entry
+            if PROJECT_ID_RE.fullmatch(entry) and not (directory / METADATA).exists() \
+                    and (directory / WORKSPACE).is_dir() and not (directory / WORKSPACE).is_symlink():
+                kept.append((entry, directory / WORKSPACE))
+        return sorted(kept, key=lambda item: item[1].stat().st_mtime)
+
+    def purge_kept(self, project_id: str) -> Path:
+        """Delete the workspace `delete` kept for `project_id` (an exact id); its path."""
+        import shutil
+
+        for kept_id, workspace in self.kept_workspaces():
+            if kept_id == project_id.strip():
+                try:
+                    shutil.rmtree(workspace.parent)
+                except OSError as exc:
+                    raise os_error(f"cannot delete the kept workspace of {kept_id}", exc) from None
+                return workspace
+        raise NotFoundError(f"no project matches {project_id!r}, and no workspace of a deleted project has that id",
+                            hint=LIST_HINT)
 
     def _load(self, project_id: str) -> Project:
         path = self.project_dir(project_id) / METADATA

@@ -272,7 +272,7 @@ class ImageFactory:
         with tarfile.open(tar_path, "w") as tar:
             tar.add(self.busybox, arcname="bin/busybox")
             applets = ["sh", "ls", "cat", "echo", "true", "id", "touch", "kill", "ps", "env", "test", "tar",
-                       "mkdir", "find", "sort", "cp", "md5sum"]
+                       "mkdir", "find", "sort", "cp", "md5sum", "httpd", "hostname", "pwd"]
             if with_sleep:
                 applets.append("sleep")
             for applet in applets:
