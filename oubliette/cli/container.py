@@ -8,7 +8,7 @@ import click
 
 from oubliette.app import App
 from oubliette.cli.complete import complete_projects
-from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
+from oubliette.cli.output import json_option, named, print_json, print_listing, quiet_option, reporter_for
 from oubliette.errors import OublietteError
 
 
@@ -40,9 +40,9 @@ def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
         return
     for result in results:
         if result.action == "already_running":
-            click.echo(f"Container {result.name} is already running.")
+            click.echo(f"Container {result.name} of {named(app, result.project_id)} is already running.")
         else:
-            click.echo(f"Started container {result.name} ({result.image}).")
+            click.echo(f"Started container {result.name} of {named(app, result.project_id)} ({result.image}).")
 
 
 @container.command("list")
@@ -221,9 +221,9 @@ def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_jso
         return
     for result in results:
         if result.action == "no_container":
-            click.echo(f"{result.project_id} has no container; nothing to stop.")
+            click.echo(f"{named(app, result.project_id)} has no container; nothing to stop.")
         else:
-            click.echo(f"Stopped and removed {result.name}.")
+            click.echo(f"Stopped and removed {result.name} of {named(app, result.project_id)}.")
 
 
 def _fail_if_left_out(left_out: list[OublietteError], what: str) -> None:

@@ -53,3 +53,20 @@ def reporter_for(app: Any, as_json: bool) -> Reporter:
 
     app.reporter = Reporter(to_stderr=as_json)
     return app.reporter
+
+
+def project_name(app: Any, project_id: str | None) -> str | None:
+    """A project's name, or None when it is gone."""
+    from oubliette.errors import OublietteError
+
+    try:
+        return str(app.projects.get(project_id or "").name)
+    except OublietteError:
+        return None
+
+
+def named(app: Any, project_id: str | None) -> str:
+    """`proj_ab12 (web)`: a project id with its name, for messages (the id alone when the
+    project is gone)."""
+    name = project_name(app, project_id)
+    return f"{project_id} ({name})" if name else str(project_id)

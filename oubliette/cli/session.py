@@ -9,7 +9,7 @@ import click
 
 from oubliette.app import App
 from oubliette.cli.complete import complete_projects, complete_sessions
-from oubliette.cli.output import json_option, print_json, print_listing, quiet_option, reporter_for
+from oubliette.cli.output import json_option, print_json, print_listing, project_name, quiet_option, reporter_for
 
 
 @click.group("session")
@@ -120,9 +120,12 @@ def _split_options(args: list[str]) -> tuple[_Options, list[str]]:
 @click.pass_obj
 def list_(app: App, as_json: bool, quiet: bool) -> None:
     """List active sessions (records of sessions that died are cleaned up)."""
-    print_listing(app.sessions.active(), as_json, quiet, record=lambda s: s.to_dict(), ident=lambda s: s.id,
-                  headers=["SESSION ID", "PROJECT ID", "PID", "STARTED", "COMMAND"],
-                  row=lambda s: [s.id, s.project_id, s.pid, s.started_at, " ".join(s.command) or "(shell)"])
+    sessions = app.sessions.active()
+    names = {} if quiet else {s.project_id: project_name(app, s.project_id) for s in sessions}
+    print_listing(sessions, as_json, quiet, record=lambda s: {**s.to_dict(), "project_name": names[s.project_id]},
+                  ident=lambda s: s.id, headers=["SESSION ID", "PROJECT ID", "NAME", "PID", "STARTED", "COMMAND"],
+                  row=lambda s: [s.id, s.project_id, names[s.project_id] or "-", s.pid, s.started_at,
+                                 " ".join(s.command) or "(shell)"])
 
 
 @session.command("end")

@@ -175,7 +175,7 @@ def _fail(target: _Target, error: OublietteError, report: bool) -> None:
     target.result.status, target.result.error, target.result.hint = "failed", error.message, error.hint
     if report:
         step = target.reporter.nested()
-        step.note(f"{step.indent}{target.project.id}: failed: {error.message}")
+        step.note(f"{step.indent}{target.project.id} ({target.project.name}): failed: {error.message}")
         if error.hint:
             step.note(f"{step.indent}Hint: {error.hint}")
 
@@ -270,7 +270,7 @@ def _unchanged(app: App, target: _Target, if_changed: bool) -> bool:
         target.result.status, target.result.changed = "unchanged", False
         if target.result.note:
             target.result.status = f"unchanged ({target.result.note})"
-        target.reporter.info(f"{target.project.id}: unchanged, left running.")
+        target.reporter.info(f"{target.project.id} ({target.project.name}): unchanged, left running.")
     return same
 
 
@@ -313,7 +313,7 @@ def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool)
     result, project, old = target.result, target.project, target.old
     assert old is not None and result.image is not None
     step = target.reporter.nested()
-    target.reporter.info(f"{project.id}: restarting its container...")
+    target.reporter.info(f"{project.id} ({project.name}): restarting its container...")
     try:
         replace(engine, project.id, spec_for(engine.app, project, result.image), old, target.kept)
     except RolledBack as error:

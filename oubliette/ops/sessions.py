@@ -56,7 +56,7 @@ def run_session(app: App, project_ref: str, command: Sequence[str], tty: bool, r
             reporter.note(f"Started container {started.name}.")
         session = app.sessions.register(project.id, list(command))  # under the lock: refresh sees it
     try:
-        reporter.note(f"Session {session.id} in {project.id}.")
+        reporter.note(f"Session {session.id} in {project.id} ({project.name}).")
         variables = {**session_identity(app.config.identity, app.env), **(env or {}),
                      "OUBLIETTE_SESSION_ID": session.id, **({"OUBLIETTE_SESSION_ROOT": "1"} if root else {})}
         return app.for_project(project).runtime.exec(container_name(project.id), wrap_command(list(command)), tty=tty,

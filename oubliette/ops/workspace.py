@@ -71,7 +71,7 @@ def push(app: App, project_ref: str, source: str, reporter: Reporter) -> Transfe
         extract = runtime.exec_argv(name, wrap_command(["tar", "-x", "-o", "-f", "-", "-C", WORKSPACE]),
                                     tty=False, env={"OUBLIETTE_SESSION_ID": "workspace-push"})
         total = _copy(create, None, extract, runtime.env, f"Pushing {directory} to {name}", runtime, reporter)
-    reporter.info(f"Pushed {_size(total)} from {directory} to {project.id}:{WORKSPACE}.")
+    reporter.info(f"Pushed {_size(total)} from {directory} to {project.id} ({project.name}):{WORKSPACE}.")
     return Transfer(project.id, "push", str(directory), f"{name}:{WORKSPACE}", total)
 
 
@@ -104,7 +104,7 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
         reporter.warn(f"not pulled: {warning}")
     if len(warnings) > WARNINGS_SHOWN:
         reporter.warn(f"... and {len(warnings) - WARNINGS_SHOWN} more entries not pulled")
-    reporter.info(f"Pulled {_size(shown.total)} from {project.id}:{WORKSPACE} to {directory}.")
+    reporter.info(f"Pulled {_size(shown.total)} from {project.id} ({project.name}):{WORKSPACE} to {directory}.")
     return Transfer(project.id, "pull", f"{name}:{WORKSPACE}", str(directory), shown.total)
 
 

@@ -172,7 +172,8 @@ def test_refresh_moves_the_container_to_the_newer_image(run, docker):
     lines = result.stdout.splitlines()
     assert lines[0] == "Refreshing 1 container..."
     assert lines[1] == f"Pulling {DEV}..."
-    assert f"{project_id}: restarting its container..." in lines
+    assert any(line.startswith(f"{project_id} (") and line.endswith("): restarting its container...")
+               for line in lines)
     assert f"  Image updated: {old.image_id} -> {new_id}" in lines and lines[-1] == "  Done."
     new = container_of(docker, project_id)
     assert new.id != old.id and new.image_id == new_id and new.state == "running"
@@ -279,8 +280,8 @@ def test_several_projects_go_on_past_a_failure(run, docker):
     del docker.images[DEV]
     result = run("container", "refresh", bad, ok)
     assert result.exit_code == 1
-    assert f"{ok}: restarting its container..." in result.stdout
-    assert f"{bad}: failed: cannot reach the registry" in result.stderr
+    assert f"{ok} (" in result.stdout and "): restarting its container..." in result.stdout
+    assert f"{bad} (" in result.stderr and "): failed: cannot reach the registry" in result.stderr
     assert result.stderr.rstrip().endswith("1 of 2 containers failed to refresh.")
     records = {r["project_id"]: r for r in json.loads(run("container", "refresh", bad, ok, "--json").stdout)}
     assert records[bad]["status"] == "failed" and "cannot reach" in records[bad]["error"]

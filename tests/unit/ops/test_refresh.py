@@ -35,7 +35,8 @@ def test_projects_are_replaced_concurrently_with_each_projects_lines_together(ru
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     for project_id in projects:
-        at = lines.index(f"{project_id}: restarting its container...")
+        at = next(i for i, line in enumerate(lines)
+                  if line.startswith(f"{project_id} (") and line.endswith("): restarting its container..."))
         assert lines[at + 1].startswith("  Image updated: ") and lines[at + 2] == "  Done."
     assert {c.state for c in docker.containers.values()} == {"running"}
     assert sorted(docker.containers) == sorted(f"oubliette-{p}" for p in projects)
