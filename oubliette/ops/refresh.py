@@ -132,17 +132,34 @@ def refresh(app: App, projects: Sequence[Project], reporter: Reporter, report_fa
     groups: dict[str, list[_Target]] = {}
     for project in projects:
         groups.setdefault(app.engine_key(project), []).append(_Target(project, reporter))
-    for name, targets in groups.items():
-        try:
-            _refresh_on(app.engine(name), targets, reporter, report_failures, jobs, if_changed, prune)
-        except (EngineUnavailableError, ConfigError) as error:
-            if len(groups) == 1:
-                raise
-            for target in targets:
-                if target.result.status == "failed" and target.result.error is None:  # not done yet
-                    _fail(target, error, report_failures)
+    try:
+        for name, targets in groups.items():
+            try:
+                _refresh_on(app.engine(name), targets, reporter, report_failures, jobs, if_changed, prune)
+            except (EngineUnavailableError, ConfigError) as error:
+                if len(groups) == 1:
+                    raise
+                for target in targets:
+                    if target.result.status == "failed" and target.result.error is None:  # not done yet
+                        _fail(target, error, report_failures)
+    except KeyboardInterrupt:
+        _report_interrupted([t for targets in groups.values() for t in targets], reporter)
+        raise
     by_id = {t.project.id: t.result for targets in groups.values() for t in targets}
     return [by_id[p.id] for p in projects]
+
+
+def _report_interrupted(targets: list[_Target], reporter: Reporter) -> None:
+    """Ctrl-C or SIGTERM: which projects were refreshed, which were left as they were."""
+    done = [t for t in targets if t.result.status == "refreshed" or t.result.status.startswith("unchanged")]
+    failed = [t for t in targets if t.result.status == "failed" and t.result.error is not None]
+    untouched = [t for t in targets if t not in done and t not in failed]
+
+    def names(group: list[_Target]) -> str:
+        return ", ".join(f"{t.project.id} ({t.project.name})" for t in group) or "none"
+
+    reporter.warn(f"refresh interrupted: refreshed {names(done)}; failed {names(failed)}; "
+                  f"untouched (their containers run as before) {names(untouched)}")
 
 
 def _refresh_on(engine: Engine, targets: list[_Target], reporter: Reporter, report_failures: bool,
@@ -315,7 +332,10 @@ def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool)
     step = target.reporter.nested()
     target.reporter.info(f"{project.id} ({project.name}): restarting its container...")
     try:
-        replace(engine, project.id, spec_for(engine.app, project, result.image), old, target.kept)
+        def swapped() -> None:
+            result.status = "refreshed"
+
+        replace(engine, project.id, spec_for(engine.app, project, result.image), old, target.kept, swapped)
     except RolledBack as error:
         if target.kept:
             run.in_use.add(target.kept)

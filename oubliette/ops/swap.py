@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,12 +232,14 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
     return runtime.inspect(container_name(project_id))
 
 
-def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None) -> None:
+def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None,
+            swapped: Callable[[], None] | None = None) -> None:
     """Swap `old` for a container of `spec`; if the new one does not start, the old one
     (or its image) runs again and RolledBack says so.
 
     `kept` (engines without rename): a local name of the image `old` runs, made before
-    the pull moved its tag.
+    the pull moved its tag. `swapped` is told once the new container runs, before an
+    interrupt held during the swap is raised (so an interrupted run can say it was done).
     """
     with swapping(engine.app, project_id) as journal:
         runtime = engine.runtime.journalled(journal.record)
@@ -245,6 +247,8 @@ def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: Container
             _replace_by_rename(runtime, spec, old, aside_name(project_id))
         else:
             _replace_in_place(runtime, spec, old, kept)
+        if swapped is not None:
+            swapped()
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:

@@ -98,6 +98,7 @@ def test_sigterm_mid_refresh_finishes_the_swap_and_exits_143(engine, home, slow_
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "Terminated." in err and "Traceback" not in err
+    assert f"Warning: refresh interrupted: refreshed {project_id} (" in err  # says which were done
     now = engine.inspect(f"oubliette-{project_id}")
     assert now["Id"] != old["Id"] and now["State"]["Running"] and now["Image"] == new_image.id
     assert engine.labelled(f"oubliette.project={project_id}") == [now["Id"]]  # nothing set aside
