@@ -5,18 +5,21 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/build.sh [--engine docker|container] [--no-cache] [-h|--help]
+Usage: scripts/build.sh [--engine docker|container] [--tag-prefix P] [--no-cache] [-h|--help]
 
 Builds containers/base/Dockerfile as oubliette-base:latest, then
 containers/dev/Dockerfile on top of it as oubliette-dev:latest, with the
 repository root as build context.
 
-  --engine E   docker or container (Apple's CLI); default: docker if it is
-               installed, else container
-  --no-cache   build every layer again
-  -h, --help   show this help
+  --engine E       docker or container (Apple's CLI); default: docker if it is
+                   installed, else container
+  --tag-prefix P   name the images P-oubliette-base:latest and P-oubliette-dev:latest
+                   (several people building on one shared engine); it prints the
+                   "containers" lines for your config
+  --no-cache       build every layer again
+  -h, --help       show this help
 
-Then: OUBLIETTE_DEV=1 oubliette init   (dev mode uses these local images)
+Then: OUBLIETTE_DEV=1 oubliette init --dev   (dev mode uses these local images)
 USAGE
 }
 
@@ -27,12 +30,15 @@ fail() {  # fail MESSAGE HINT
 }
 
 engine=""
+prefix=""
 build_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --engine) [ $# -ge 2 ] || { usage >&2; exit 2; }; engine=$2; shift 2 ;;
     --engine=*) engine=${1#--engine=}; shift ;;
+    --tag-prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; prefix=$2; shift 2 ;;
+    --tag-prefix=*) prefix=${1#--tag-prefix=}; shift ;;
     --no-cache) build_args+=(--no-cache); shift ;;
     *) echo "build.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -64,10 +70,21 @@ case "$engine" in
   *) echo "build.sh: --engine must be docker or container, not '$engine'" >&2; exit 2 ;;
 esac
 
+if [ -n "$prefix" ]; then
+  [[ "$prefix" =~ ^[a-z0-9][a-z0-9._-]{0,63}$ ]] || {
+    echo "build.sh: --tag-prefix must be lowercase letters, digits, '.', '_' or '-', not '$prefix'" >&2; exit 2; }
+  prefix="$prefix-"
+fi
+base="${prefix}oubliette-base:latest"
+dev="${prefix}oubliette-dev:latest"
+
 cd "$(dirname "$0")/.."
-echo "Building oubliette-base:latest with $engine..."
-"${build[@]}" "${build_args[@]}" --file containers/base/Dockerfile --tag oubliette-base:latest .
-echo "Building oubliette-dev:latest with $engine..."
+echo "Building $base with $engine..."
+"${build[@]}" "${build_args[@]}" --file containers/base/Dockerfile --tag "$base" .
+echo "Building $dev with $engine..."
 "${build[@]}" "${build_args[@]}" --file containers/dev/Dockerfile \
-  --build-arg BASE_IMAGE=oubliette-base:latest --tag oubliette-dev:latest .
-echo "Built oubliette-base:latest and oubliette-dev:latest."
+  --build-arg BASE_IMAGE="$base" --tag "$dev" .
+echo "Built $base and $dev."
+if [ -n "$prefix" ]; then
+  echo "Use them in your config (oubliette.jsonc): \"containers\": {\"base\": \"$base\", \"dev\": \"$dev\"}"
+fi

@@ -68,7 +68,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.engines.fleet import engines_in_use, home_containers  # not ops: tight loops
+    from oubliette.engines.fleet import engines_in_use, home_containers, project_names  # not ops: tight loops
     from oubliette.model import ContainerInfo
 
     engines = engines_in_use(app)
@@ -97,18 +97,6 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
         return
     print_listing(infos, as_json, quiet, record=lambda i: named(i.to_record(), i),
                   ident=lambda i: i.project_id, headers=headers, row=columns)
-
-
-def project_names(app: App, infos: list) -> dict[str, str]:
-    """Each listed container's project name (orphans have none)."""
-    names = {}
-    for info in infos:
-        if info.project_id and not info.orphan:
-            try:
-                names[info.project_id] = app.projects.get(info.project_id).name
-            except OublietteError:
-                pass
-    return names
 
 
 @container.command("logs")

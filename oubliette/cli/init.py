@@ -18,10 +18,13 @@ from oubliette.errors import OublietteError
               help="Rewrite the config; the old one is kept as oubliette.jsonc.bak (or .bak.1, .bak.2, ... - "
                    "a backup is never overwritten). The token is kept.")
 @click.option("--no-pull", is_flag=True, help="Do not pre-pull the configured images.")
+@click.option("--dev", "dev", is_flag=True,
+              help="Rewrite the config for dev mode: the local images scripts/build.sh makes, never pulled "
+                   "(the old config is kept as a backup); use with OUBLIETTE_DEV=1.")
 @click.option("--runtime", "engine_kind", type=click.Choice(list(ENGINES)),
               help="Make this engine the home's default from now on (projects made on another keep theirs).")
 @click.pass_obj
-def init(app: App, home_dir: str | None, force: bool, no_pull: bool, engine_kind: str | None) -> None:
+def init(app: App, home_dir: str | None, force: bool, no_pull: bool, dev: bool, engine_kind: str | None) -> None:
     """Create the config, data directories and admin token, then pull every configured image.
 
     Safe to run again: an existing config and token are kept. A failed pull, or no
@@ -34,7 +37,7 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool, engine_kind
     if home_dir:
         app = App(home=home_dir, runtime_choice=app.runtime_choice, reporter=app.reporter)
     reporter = app.reporter
-    result = initialize(app.home, app.dev_mode, force=force)
+    result = initialize(app.home, app.dev_mode or dev, force=force or dev)
 
     if result.config_backup:
         reporter.info(f"Rewrote {result.config_path} (previous config saved as {result.config_backup.name}).")
@@ -57,6 +60,15 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool, engine_kind
     if app.config.dev_mode:
         reporter.info("Dev mode (OUBLIETTE_DEV=1): not pulling; build the local images with "
                       "scripts/build.sh: " + ", ".join(images.distinct_images()))
+        published = [image for image in images.distinct_images() if "/" in image.split(":")[0]]
+        if published:
+            reporter.note("  Note: the config names published images (" + ", ".join(published) + "), which "
+                          "build.sh does not make: `oubliette init --dev` rewrites it for the local ones "
+                          "(the old config is kept as a backup).")
+        return
+    if dev:
+        reporter.note("The config now names the local images; set OUBLIETTE_DEV=1 so oubliette uses them "
+                      "without pulling, and build them with scripts/build.sh.")
         return
     _prepull(app)
 
@@ -104,3 +116,5 @@ def _warn_skipped(app: App, error: OublietteError, images: list[str], manual: Ca
     reporter.note("  Pull them later with:")
     for image in images:
         reporter.note(f"    {manual(image)}")
+    reporter.note("  Or, without a registry, build them here with scripts/build.sh and use dev mode: "
+                  "`OUBLIETTE_DEV=1 oubliette init --dev`.")

@@ -127,6 +127,9 @@ def _images(engine: Engine) -> list[Check]:
             continue
         if present:
             checks.append(Check(f"image {image}", OK, "present locally"))
+        elif engine.app.config.dev_mode:
+            checks.append(Check(f"image {image}", WARN, "not built yet (dev mode never pulls)",
+                                "build it with scripts/build.sh (or give the config an image this engine has)"))
         else:
             checks.append(Check(f"image {image}", WARN, "not pulled yet (the first start pulls it)",
                                 f"pull it now with `oubliette init` or `{engine.runtime.pull_command(image)}`"))

@@ -72,8 +72,8 @@ def test_two_projects_on_two_types_are_listed(engine, home, images):
     assert mine[first]["image"] == base.ref and mine[second]["image"] == dev.ref
     assert {row["status"] for row in mine.values()} == {"running"}
     table = oubliette("container", "list", home=home).stdout.splitlines()
-    assert table[0].split() == ["PROJECT", "ID", "IMAGE", "STATUS"]
-    assert any(line.split() == [first, base.ref, "running"] for line in table)
+    assert table[0].split() == ["PROJECT", "ID", "NAME", "IMAGE", "STATUS"]
+    assert any(line.split()[:1] + line.split()[2:] == [first, base.ref, "running"] for line in table)
 
 
 def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(engine, home, images, foreign):

@@ -141,3 +141,21 @@ def test_build_sh_help_and_clear_failures(tmp_path):
     bad = subprocess.run([build, "--engine", "podman"], capture_output=True, text=True,
                          env={**os.environ, "PATH": str(bash_only)})
     assert bad.returncode == 2
+
+
+def test_build_sh_tag_prefix_names_the_images_and_prints_the_config(tmp_path):
+    """Two people building on one engine: --tag-prefix keeps their images apart."""
+    build = str(ROOT / "scripts" / "build.sh")
+    calls = tmp_path / "calls"
+    fake_docker = tmp_path / "docker"
+    fake_docker.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexit 0\n')
+    fake_docker.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    made = subprocess.run([build, "--tag-prefix", "alice"], capture_output=True, text=True, env=env)
+    assert made.returncode == 0, made.stderr
+    builds = [line for line in calls.read_text().splitlines() if line.startswith("build")]
+    assert "--tag alice-oubliette-base:latest" in builds[0]
+    assert "BASE_IMAGE=alice-oubliette-base:latest" in builds[1] and "--tag alice-oubliette-dev:latest" in builds[1]
+    assert '"dev": "alice-oubliette-dev:latest"' in made.stdout
+    bad = subprocess.run([build, "--tag-prefix", "Not OK"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "--tag-prefix" in bad.stderr

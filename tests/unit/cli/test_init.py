@@ -97,6 +97,7 @@ def test_daemon_down_warns_once_and_lists_manual_pulls(run, oubliette_home, fp):
     assert result.exit_code == 0
     assert result.stderr.count("Warning:") == 1 and "cannot be reached" in result.stderr
     assert "docker pull r.example/a:1" in result.stderr and "docker pull r.example/b:1" in result.stderr
+    assert "scripts/build.sh" in result.stderr and "OUBLIETTE_DEV=1 oubliette init --dev" in result.stderr
     assert len(fp.calls) == 1
 
 
@@ -141,3 +142,18 @@ def test_version_and_help(run):
 
     assert run("--version").stdout.strip() == f"oubliette {__version__}"
     assert "init" in run("-h").stdout
+
+
+def test_init_dev_switches_the_config_to_the_local_images_and_doctor_knows_dev_mode(run, oubliette_home,
+                                                                                      monkeypatch, docker):
+    assert run("init", "--no-pull").exit_code == 0  # keeps the fixture's registry config
+    monkeypatch.setenv("OUBLIETTE_DEV", "1")
+    kept = run("init")
+    assert kept.exit_code == 0 and "`oubliette init --dev` rewrites it" in kept.stderr
+    switched = run("init", "--dev")
+    assert switched.exit_code == 0, switched.output
+    text = (oubliette_home / "config" / "oubliette.jsonc").read_text()
+    assert '"dev": "oubliette-dev:latest"' in text and "registry.example/oubliette" not in text
+    assert list((oubliette_home / "config").glob("oubliette.jsonc.bak*"))
+    doctor = run("doctor")
+    assert "not built yet (dev mode never pulls)" in doctor.output and "scripts/build.sh" in doctor.output

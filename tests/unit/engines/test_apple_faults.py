@@ -179,3 +179,30 @@ def test_fake_exec_honours_user_workdir_and_tty_and_0_1_cuts_output(tmp_path, mo
     assert len(fake("exec", name, *big).stdout) == 10000
     monkeypatch.setenv("FAKE_CONTAINER_VERSION", "0.1.0")
     assert len(fake("exec", name, *big).stdout) == 4096
+
+
+# --- a type object on Apple's CLI --------------------------------------------------------
+
+
+def test_a_type_objects_keys_become_apples_own_flags_and_setup_runs_as_root(tmp_path, monkeypatch, oubliette_home):
+    engine = at_version("1.2.2", tmp_path, monkeypatch, oubliette_home)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(shared))  # exists: the agent's socket, as far as the check goes
+    write_config(oubliette_home, {"containers": {"web": {
+        "image": DEV, "env": {"A": "1"}, "ports": ["8080:80", "5173"], "mounts": [f"{shared}:/shared:ro"],
+        "setup": ["echo ready > setup-ran"], "cpus": 1.6, "memory": "2g", "ssh_agent": True}}})
+    project_id = started("web", "--type", "web")
+    (call,) = engine.calls("run")
+    pairs = list(zip(call, call[1:], strict=False))
+    assert ("--env", "A=1") in pairs and ("--publish", "127.0.0.1:8080:80") in pairs
+    assert ("--publish", "127.0.0.1:5173:5173") in pairs and ("--cpus", "2") in pairs
+    assert ("--memory", "2g") in pairs
+    assert ("--mount", f"type=bind,source={shared},target=/shared,readonly") in pairs and "--ssh" in call
+    assert "--hostname" not in call  # Apple names the host after the container
+    (setup,) = [c for c in engine.calls("exec") if "echo ready > setup-ran" in c]
+    assert setup[setup.index("--user") + 1] == "0"
+    workspace = oubliette_home / "data" / "projects" / project_id / "workspace"
+    assert (workspace / "setup-ran").read_text() == "ready\n"
+    logs = run("container", "logs", project_id)
+    assert logs.exit_code == 0 and "setup 1/1: echo ready > setup-ran" in logs.stdout
