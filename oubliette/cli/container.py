@@ -68,7 +68,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     and `oubliette container list --outdated -q | xargs -r oubliette container
     refresh` refreshes just those.
     """
-    from oubliette.engines.fleet import engines_in_use, home_containers, project_names  # not ops: tight loops
+    from oubliette.engines.fleet import engines_in_use, home_containers
     from oubliette.model import ContainerInfo
 
     engines = engines_in_use(app)
@@ -78,14 +78,18 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
     def status(info: ContainerInfo) -> str:
         return info.status + (" (orphaned)" if info.orphan else "")
 
-    names = {} if quiet else project_names(app, infos)
+    from oubliette.ops.rows import container_rows
+
+    # by engine and name: `--outdated` lists the same containers inside its own records
+    rows = {} if quiet else {(i.engine, i.name): row for i, row in zip(infos, container_rows(app, infos), strict=True)}
 
     def columns(info: ContainerInfo) -> list:
-        return [info.project_id, names.get(info.project_id or "") or "-", info.image, status(info),
+        return [info.project_id, rows[info.engine, info.name]["project_name"] or "-", info.image, status(info),
                 *([info.engine] if several else [])]
 
     def named(record: Mapping[str, object], info: ContainerInfo) -> dict:
-        return {**record, "project_name": names.get(info.project_id or "")}
+        row = rows[info.engine, info.name]
+        return {**record, "project_name": row["project_name"], "ports": row["ports"]}
 
     headers = ["PROJECT ID", "NAME", "IMAGE", "STATUS", *(["ENGINE"] if several else [])]
     if outdated:

@@ -115,20 +115,3 @@ def strictly_listed(app: App, engines: Iterable[str], include_stopped: bool = Tr
         if isinstance(result, OublietteError):
             raise result
     return results  # type: ignore[return-value]
-
-
-def project_names(app: App, infos: Iterable[ContainerInfo]) -> dict[str, str]:
-    """Each listed container's project name, by project id (orphans have none)."""
-    names = {}
-    for info in infos:
-        if info.project_id and not info.orphan:
-            try:
-                names[info.project_id] = app.projects.get(info.project_id).name
-            except OublietteError:
-                pass
-    return names
-
-
-def named_record(info: ContainerInfo, names: dict[str, str]) -> dict[str, object]:
-    """A container row of `container list --json` and the MCP tool: its record and its project's name."""
-    return {**info.to_record(), "project_name": names.get(info.project_id or "")}

@@ -104,11 +104,11 @@ def build_server(new_app: Callable[[], App]) -> MCPServer:
         if action == "stop":
             ref = _required(project_id, "project_id", action)
             return _call(lambda: lifecycle.stop_containers(app, [ref], app.reporter)[0].to_dict())
-        from oubliette.engines.fleet import home_containers, named_record, project_names
+        from oubliette.engines.fleet import home_containers
+        from oubliette.ops.rows import container_rows
 
         infos = _call(lambda: home_containers(app, include_stopped=all))
-        names = project_names(app, infos)
-        return {"containers": [named_record(info, names) for info in infos]}
+        return {"containers": list(container_rows(app, infos))}
 
     @server.tool(annotations=REFRESH_HINTS)
     def container_refresh(

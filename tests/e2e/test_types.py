@@ -47,6 +47,8 @@ def test_a_type_with_env_port_mount_setup_and_limits(engine, home, images, tmp_p
     assert "setup 1/2: echo set-up-ran > /etc/setup-done" in logs and "(exit 0)" in logs
     shown = json.loads(ok("project", "show", project_id, "--json", home=home))
     assert shown["status"] == "running" and shown["ports"][0]["url"] == f"http://127.0.0.1:{port}"
+    (row,) = json.loads(ok("container", "list", "--json", home=home))
+    assert row["project_name"] == "my-web" and row["ports"][0]["url"] == f"http://127.0.0.1:{port}"
 
     # setup's effect survives stop and start, and a refresh: every new container gets it
     ok("container", "stop", project_id, home=home)

@@ -139,9 +139,9 @@ def test_list_is_one_labelled_call_and_shows_the_configured_reference(run, docke
     rows = json.loads(result.stdout)
     assert rows == sorted([
         {"project_id": first, "name": f"oubliette-{first}", "image": DEV, "type": "dev", "status": "running",
-         "orphan": False, "engine": "default", "project_name": "a"},
+         "orphan": False, "engine": "default", "project_name": "a", "ports": []},
         {"project_id": second, "name": f"oubliette-{second}", "image": BASE, "type": "base", "status": "running",
-         "orphan": False, "engine": "default", "project_name": "b"},
+         "orphan": False, "engine": "default", "project_name": "b", "ports": []},
     ], key=lambda r: r["project_id"])
 
 

@@ -78,7 +78,7 @@ def test_list_selects_by_label_on_the_client(run, apple):
     rows = json.loads(run("container", "list", "--json").stdout)
     assert len(apple.state["calls"]) == before + 1
     assert rows == [{"project_id": running, "name": f"oubliette-{running}", "image": DEV, "type": "dev",
-                     "status": "running", "orphan": False, "engine": "default", "project_name": "a"}]
+                     "status": "running", "orphan": False, "engine": "default", "project_name": "a", "ports": []}]
     everything = json.loads(run("container", "list", "--all", "--json").stdout)
     assert {r["project_id"]: r["status"] for r in everything} == {running: "running", stopped: "stopped"}
 

@@ -123,7 +123,7 @@ def test_container_actions_refresh_and_recovery_after_errors(oubliette_home, eng
         listed = await tools.ok("container", action="list")
         assert listed["containers"] == [{"project_id": project_id, "name": f"oubliette-{project_id}",
                                          "image": ML, "type": "python-ml", "status": "running",
-                                         "orphan": False, "engine": "default", "project_name": "ml"}]
+                                         "orphan": False, "engine": "default", "project_name": "ml", "ports": []}]
 
         engine.write(registry={ML: DIGEST["3"]})
         refreshed = await tools.ok("container_refresh", project_id=project_id)
