@@ -8,7 +8,15 @@ import click
 
 from oubliette.app import App
 from oubliette.cli.complete import complete_projects
-from oubliette.cli.output import json_option, named, print_json, print_listing, quiet_option, reporter_for
+from oubliette.cli.output import (
+    json_option,
+    named,
+    print_json,
+    print_listing,
+    project_name,
+    quiet_option,
+    reporter_for,
+)
 from oubliette.errors import OublietteError
 
 
@@ -40,9 +48,9 @@ def start(app: App, project_ids: tuple[str, ...], as_json: bool) -> None:
         return
     for result in results:
         if result.action == "already_running":
-            click.echo(f"Container {result.name} of {named(app, result.project_id)} is already running.")
+            click.echo(f"Container {result.name} ({project_name(app, result.project_id)}) is already running.")
         else:
-            click.echo(f"Started container {result.name} of {named(app, result.project_id)} ({result.image}).")
+            click.echo(f"Started container {result.name} ({project_name(app, result.project_id)}, {result.image}).")
 
 
 @container.command("list")
@@ -215,7 +223,7 @@ def stop(app: App, project_ids: tuple[str, ...], all_: bool, force: bool, as_jso
         if result.action == "no_container":
             click.echo(f"{named(app, result.project_id)} has no container; nothing to stop.")
         else:
-            click.echo(f"Stopped and removed {result.name} of {named(app, result.project_id)}.")
+            click.echo(f"Stopped and removed {result.name} ({project_name(app, result.project_id) or 'orphaned'}).")
 
 
 def _fail_if_left_out(left_out: list[OublietteError], what: str) -> None:

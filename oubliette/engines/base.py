@@ -10,11 +10,10 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from oubliette.engines import process
 from oubliette.engines.kinds import EngineKind, ExecFlags
-from oubliette.engines.where import Endpoint, default_endpoint, ssh_stderr, unreachable_hint
 from oubliette.engines.wording import ErrorTexts, classify_failure
 from oubliette.errors import (
     EngineError,
@@ -25,6 +24,9 @@ from oubliette.errors import (
 )
 from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
+
+if TYPE_CHECKING:
+    from oubliette.engines.where import Endpoint
 
 DOCKER_EXEC = ExecFlags()  # every kind so far
 # Every engine call has a bound; a call still going after it is a hung engine (exit 3).
@@ -209,6 +211,8 @@ class Runtime(abc.ABC):
         cannot be reached names it and where it is, with a hint that fits how it is reached."""
         error = classify_failure(result, self.texts, image)
         if isinstance(error, EngineUnavailableError):
+            from oubliette.engines.where import ssh_stderr
+
             detail = error.detail or error.message
             self.unreachable(error, ssh_stderr(detail) if (self.where().url or "").startswith("ssh://") else detail,
                              detail)
@@ -216,6 +220,8 @@ class Runtime(abc.ABC):
 
     def where(self) -> Endpoint:
         """Where this engine is: a named engine's endpoint, or what the default one's CLI reads."""
+        from oubliette.engines.where import Endpoint, default_endpoint  # error paths and records only
+
         if self.engine != DEFAULT_ENGINE:
             text = self.endpoint or self.display_name
             return Endpoint(text, None, text if "://" in text else None)
@@ -223,6 +229,8 @@ class Runtime(abc.ABC):
 
     def unreachable(self, error: EngineUnavailableError, said: str, detail: str = "") -> EngineUnavailableError:
         """Word `error` for this engine not answering: which engine, where, and what to check."""
+        from oubliette.engines.where import unreachable_hint
+
         where = self.where()
         if self.engine != DEFAULT_ENGINE:
             error.message = shorten(f"the engine {self.engine!r} ({where}) cannot be reached: {said}")

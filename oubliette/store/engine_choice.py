@@ -10,7 +10,6 @@ so listings look at each without reading every project's metadata.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,6 +57,8 @@ def read_choice(home: Path) -> EngineChoice | None:
 def record_choice(home: Path, runtime: str, endpoint: str, how: str,
                   previous: EngineChoice | None = None) -> EngineChoice:
     """Make `runtime` the home's default engine (kinds used before are kept)."""
+    from datetime import datetime, timezone  # only when recording: every command reads the record
+
     kinds = tuple(dict.fromkeys([*(previous.kinds if previous else ()), runtime]))
     choice = EngineChoice(runtime, endpoint, how, datetime.now(timezone.utc).isoformat(timespec="seconds"), kinds)
     _write(home, choice)
