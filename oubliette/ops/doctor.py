@@ -43,7 +43,7 @@ def run_checks(app: App) -> list[Check]:
     if checks[0].status != FAIL and runtime is not None and engine_check.status == OK:
         checks += _images(Engine(app, DEFAULT_ENGINE, runtime))  # the engine just checked
     if checks[0].status != FAIL:
-        checks += _named_engines(app)
+        checks += _named_engines(app) + _earlier_defaults(app)
     checks += [_home(app), _token(app)]
     return checks
 
@@ -114,6 +114,28 @@ def _named_engines(app: App) -> list[Check]:
                                 + ("" if name in used else " (no project uses it)"),
                                 f"check that it is up and reachable from here, and the entry engines.{name} "
                                 f"in {app.config.path}"))
+    return checks
+
+
+def _earlier_defaults(app: App) -> list[Check]:
+    """The default engine of another kind that older projects were made on (`default:docker`)."""
+    from oubliette.engines.fleet import engines_in_use
+
+    try:
+        earlier = [name for name in engines_in_use(app) if name.startswith(f"{DEFAULT_ENGINE}:")]
+    except OublietteError:
+        return []
+    checks = []
+    for name in earlier:
+        runtime = app.engine(name).runtime
+        where = runtime.where().of(runtime.display_name)
+        if runtime.is_running():
+            checks.append(Check(f"engine {name}", OK, f"{where} answers (projects made on it before the home's "
+                                                      "engine changed)"))
+        else:
+            checks.append(Check(f"engine {name}", FAIL, f"{where} does not answer; projects made on it before the "
+                                                        "home's engine changed wait for it",
+                                runtime.texts.start_hint))
     return checks
 
 

@@ -107,6 +107,10 @@ def test_the_config_choosing_podman_moves_new_projects_and_old_ones_keep_docker(
     assert {(r["project_id"], r["engine"]) for r in rows} == {(new, "default"), (old, "default:docker")}
     projects = {p["id"]: p for p in json.loads(auto(run, "project", "list", "--json").stdout)}
     assert projects[old]["runtime"] == "docker" and projects[new]["runtime"] == "podman"
+    assert "ok    engine default:docker" in auto(run, "doctor").output
+    docker.daemon_down = True  # the old projects' engine is down: a failed check of its own
+    assert "fail  engine default:docker" in auto(run, "doctor").output
+    docker.daemon_down = False
     assert auto(run, "container", "stop", old).exit_code == 0
     assert docker.calls("stop") and not podman.calls("stop")
 
