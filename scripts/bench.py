@@ -19,7 +19,9 @@ temporary home, and cleans up after itself. Targets:
   refresh` of 10 projects sharing one image at most 0.8x a sequential script (pull,
   then stop, rename, run, rm per container); `container stop` of 10 projects at most
   1.3x `docker stop N...; docker rm N...`; `container start` of one project whose
-  image is here at most 2.0x `docker run -d ...`. Where `docker-compose` is installed
+  image is here at most 2.0x `docker run -d ...`; `session start ID -- true` is shown beside
+  its floor (click + `docker exec -w /workspace NAME true`) and `docker exec` alone, with
+  no target yet. Where `docker-compose` is installed
   it recreates 10 services after a pull in the same rounds, and its ratio is printed;
 - with a second Docker engine (`--second-engine URL`, e.g. the one `.ci/second-engine`
   starts): `container list --json` over two engines, each behind a proxy adding ~50 ms
@@ -216,7 +218,11 @@ def bench_workflows(oubliette: list[str], env: dict, image: str, work: Path, rou
     start_all()
     if compose:
         run(compose_argv + ["up", "-d"], env)
-    ratios: dict[str, list[float]] = {"refresh": [], "stop": [], "start": [], "compose": []}
+    ratios: dict[str, list[float]] = {"refresh": [], "stop": [], "start": [], "compose": [], "session": [],
+                                      "session_raw": []}
+    exec_floor = work / "floor-exec.py"  # python + click + the one engine call a session needs
+    exec_argv = ["docker", "exec", "-w", "/workspace", f"oubliette-{ids[0]}", "true"]
+    exec_floor.write_text(f"import subprocess\nimport click\nsubprocess.run({exec_argv!r})\n")
     for round_ in range(rounds):
         started = time.perf_counter()
         raw_refresh()
@@ -241,6 +247,7 @@ def bench_workflows(oubliette: list[str], env: dict, image: str, work: Path, rou
             raw_time = timed(raw_run_argv(image, raw[0], workspaces[0]), env)
             ours = timed(oubliette + ["container", "start", ids[0]], env)
             ratios["start"].append(ours / raw_time)
+        time_sessions(oubliette + ["session", "start", ids[0], "--", "true"], exec_floor, exec_argv, env, ratios)
         print(f"bench: workflow round {round_ + 1} of {rounds} done", file=sys.stderr)
     if compose:
         subprocess.run(compose_argv + ["down"], capture_output=True, env=env)
@@ -251,12 +258,25 @@ def bench_workflows(oubliette: list[str], env: dict, image: str, work: Path, rou
         (f"stop of {WORKFLOW_PROJECTS} projects vs raw stop+rm", f"{median['stop']:.2f}x", "<= 1.30x",
          median["stop"] <= 1.3),
         ("start of one project vs raw run", f"{median['start']:.2f}x", "<= 2.00x", median["start"] <= 2.0),
+        ("session start ID -- true vs its floor", f"{median['session']:.2f}x floor, "
+         f"{median['session_raw']:.2f}x docker exec", "", None),  # issue 23 asks <= 1.15x floor: not met yet
     ]
     if compose:
         rows.append(("docker-compose pull + up --force-recreate", f"{median['compose']:.2f}x raw script", "", None))
     else:
         rows.append(("docker-compose", "not installed: not timed", "", None))
     return rows
+
+
+def time_sessions(ours: list[str], floor: Path, exec_argv: list[str], env: dict,
+                  ratios: dict[str, list[float]]) -> None:
+    """`session start ID -- true` beside its floor and `docker exec` alone, three times."""
+    for _ in range(3):
+        floor_time = timed([sys.executable, str(floor)], env)
+        raw_time = timed(exec_argv, env)
+        session_time = timed(ours, env)
+        ratios["session"].append(session_time / floor_time)
+        ratios["session_raw"].append(session_time / raw_time)
 
 
 def bench_two_engines(oubliette: list[str], env: dict, image: str, work: Path, second: str, runs: int) -> list[tuple]:
