@@ -151,9 +151,10 @@ class App:
         record = self.engine_choice
         if asked != "auto":
             runtime = make_runtime(asked, self.env)
-            how = ("--runtime" if self.runtime_choice else "OUBLIETTE_RUNTIME" if self.env.get("OUBLIETTE_RUNTIME")
+            for_one_command = bool(self.runtime_choice or self.env.get("OUBLIETTE_RUNTIME"))
+            how = ("--runtime" if self.runtime_choice else "OUBLIETTE_RUNTIME" if for_one_command
                    else "the config's \"runtime\"")
-            if record is None or (how.startswith("the config") and record.runtime != asked):
+            if record is None or (not for_one_command and record.runtime != asked):  # the config: from now on
                 self._record(runtime, how, record)
         elif record is not None and self.runtime_choice != "auto":  # `--runtime auto` detects, for this command
             runtime = make_runtime(record.runtime, self.env)

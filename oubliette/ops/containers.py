@@ -44,6 +44,7 @@ from oubliette.ops.swap import (
     verify_running,
 )
 from oubliette.report import Reporter
+from oubliette.store.config import has_settings
 from oubliette.store.files import os_error
 
 if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores
@@ -89,7 +90,7 @@ def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
         init=True,
         hostname=hostname_of(project.name),
     )
-    if project.type in app.config.types or project.env or project.ports:
+    if has_settings(app.config, project):
         from oubliette.ops.settings import with_settings
 
         spec = with_settings(app, project, spec)
@@ -329,11 +330,12 @@ def refuse_active_sessions(app: App, project_id: str, what: str, hint: str | Non
 def container_logs(app: App, project_ref: str, follow: bool, lines: int | None, out: TextIO) -> int:
     """The setup log, then the engine's `logs` of the project's container; its exit code."""
     from oubliette.engines import process
+    from oubliette.ops.settings import project_log
+    from oubliette.store.files import read_home_file
 
     project = app.projects.get(project_ref)
-    log = app.home / "data" / "logs" / f"{project.id}.log"
+    log = project_log(app.home, project.id)
     try:
-        from oubliette.store.files import read_home_file
 
         text = read_home_file(log, 8 * 2**20)
     except FileNotFoundError:

@@ -48,9 +48,10 @@ def project_record(app: App, project: Project, with_sessions: bool = False,
 def configured(app: App, project: Project) -> tuple[list[dict[str, str]], dict[str, str]]:
     """The ports the project's container publishes (its type's and its own, with the host
     URL of each) and the variables it gets beyond oubliette's own."""
-    if project.type not in app.config.types and not project.env and not project.ports:
+    from oubliette.store.config import has_settings, type_spec
+
+    if not has_settings(app.config, project):
         return [], {}
-    from oubliette.store.config import type_spec
     from oubliette.store.types import parse_ports
 
     kind = type_spec(app.config, project.type) if project.type in app.config.containers else None

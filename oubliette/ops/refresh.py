@@ -32,6 +32,7 @@ from oubliette.ops.containers import locked_project, owned_pair, refuse_active_s
 from oubliette.ops.images import not_built
 from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
 from oubliette.report import Reporter
+from oubliette.store.config import has_settings
 
 if TYPE_CHECKING:
     from oubliette.store.projects import Project
@@ -267,7 +268,7 @@ def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report
 
 def config_label(app: App, project: Project) -> str | None:
     """The fingerprint of the project's type definition and own settings (None: a plain type)."""
-    if project.type not in app.config.types and not project.env and not project.ports:
+    if not has_settings(app.config, project):
         return None
     from oubliette.ops.settings import expected_config_label
 

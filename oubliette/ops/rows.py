@@ -10,6 +10,7 @@ from typing import Any
 from oubliette.app import App
 from oubliette.errors import OublietteError
 from oubliette.model import ContainerInfo
+from oubliette.store.config import has_settings
 
 
 def container_rows(app: App, infos: Iterable[ContainerInfo]) -> tuple[dict[str, Any], ...]:
@@ -25,7 +26,7 @@ def container_rows(app: App, infos: Iterable[ContainerInfo]) -> tuple[dict[str, 
     for info in infos:
         project = projects.get(info.project_id or "")
         ports: list[dict[str, str]] = []
-        if project is not None and info.running and (project.type in app.config.types or project.ports):
+        if project is not None and info.running and has_settings(app.config, project):
             from oubliette.ops.projects import configured
 
             ports = configured(app, project)[0]

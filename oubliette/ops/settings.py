@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from oubliette.errors import OublietteError
 from oubliette.model import LABEL_CONFIG, ContainerSpec
-from oubliette.store.config import type_spec
-from oubliette.store.types import fingerprint, parse_ports
+from oubliette.store.config import has_settings, type_spec
+from oubliette.store.types import TypeSpec, fingerprint, parse_ports
 
 if TYPE_CHECKING:
     from oubliette.app import App
@@ -47,10 +47,8 @@ def with_settings(app: App, project: Project, spec: ContainerSpec) -> ContainerS
     agent = None
     if kind.ssh_agent:
         agent = _agent_socket(project, app.env)
-    definition = kind.definition()
-    own = {"env": dict(project.env or {}), "ports": list(project.ports or ())}
     return spec._replace(
-        labels={**spec.labels, LABEL_CONFIG: fingerprint(definition, own)},
+        labels={**spec.labels, LABEL_CONFIG: _fingerprint(kind, project)},
         env={**spec.env, **kind.env, **(project.env or {})},
         ports=[str(p) for p in (*kind.ports, *own_ports)],
         mounts=mounts, ro_mounts=ro_mounts, cpus=kind.cpus, memory=kind.memory,
@@ -64,11 +62,12 @@ def project_log(home: Path, project_id: str) -> Path:
 
 def expected_config_label(app: App, project: Project) -> str | None:
     """The fingerprint a container of this project carries now (None: a plain type)."""
-    if project.type not in app.config.types and not project.env and not project.ports:
+    if not has_settings(app.config, project) or project.type not in app.config.containers:
         return None
-    if project.type not in app.config.containers:
-        return None
-    kind = type_spec(app.config, project.type)
+    return _fingerprint(type_spec(app.config, project.type), project)
+
+
+def _fingerprint(kind: TypeSpec, project: Project) -> str:
     return fingerprint(kind.definition(), {"env": dict(project.env or {}), "ports": list(project.ports or ())})
 
 
@@ -115,7 +114,9 @@ def append_log(path: Path, text: str) -> None:
         with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as handle:
             handle.write(f"[{stamp}] {text}")
         if path.stat().st_size > LOG_LIMIT:
-            data = path.read_bytes()[-LOG_LIMIT // 2:]
-            path.write_bytes(data)
+            with open(path, "rb") as log:  # its last half only: never the whole of a grown file
+                log.seek(-(LOG_LIMIT // 2), os.SEEK_END)
+                tail = log.read(LOG_LIMIT // 2)
+            path.write_bytes(tail)
     except OSError:
         pass  # a log that cannot be written never fails the start

@@ -219,6 +219,12 @@ def _parse_containers(value: Any, path: Path) -> tuple[dict[str, str], dict[str,
     return images, objects
 
 
+def has_settings(config: Config, project: Any) -> bool:
+    """Whether a project's container gets more than its image: its type is an object, or the
+    project has variables or ports of its own (the rest never loads store/types.py)."""
+    return project.type in config.types or bool(project.env) or bool(project.ports)
+
+
 def type_spec(config: Config, name: str) -> TypeSpec:
     """A configured type as an object (an image string is a type with nothing else)."""
     from oubliette.store.types import TypeSpec

@@ -245,9 +245,9 @@ class ProjectStore:
 
     def resolve(self, ref: str) -> str:
         """A project's id from an exact id, else an exact name, else a unique id prefix
-        (`.` or nothing: the project of the current directory)."""
+        (`.`: the project of the current directory; commands pass it for a left-out ID)."""
         given = ref.strip()
-        if given in ("", "."):
+        if given == ".":
             return self.here(Path.cwd()).id
         if PROJECT_ID_RE.fullmatch(given) and self.exists(given):
             return given

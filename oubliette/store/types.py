@@ -120,12 +120,8 @@ def parse_env(key: str, value: Any, error: Callable[[str, str], Exception]) -> d
 def parse_ports(key: str, value: Any, error: Callable[[str, str], Exception]) -> list[Port]:
     """`["8080:80", "5173", "0.0.0.0:9000:9000/udp"]`: HOST:CONTAINER, or one port for both;
     published on loopback unless an address is given."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise error(key, "expected a list such as [\"8080:80\", \"5173\"]")
     ports = []
-    for index, item in enumerate(value):
+    for index, item in enumerate(_items(key, value, error, '["8080:80", "5173"]')):
         found = PORT_RE.fullmatch(str(item)) if isinstance(item, (str, int)) and not isinstance(item, bool) else None
         numbers = [int(n) for n in (found["host"] or found["port"], found["port"])] if found else [0]
         if found is None or not all(0 < n < 65536 for n in numbers) or (
@@ -137,12 +133,8 @@ def parse_ports(key: str, value: Any, error: Callable[[str, str], Exception]) ->
 
 
 def _mounts(key: str, value: Any, error: Callable[[str, str], Exception]) -> list[Mount]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise error(key, "expected a list such as [\"~/.cache/pip:/root/.cache/pip\", \"/data:/data:ro\"]")
     mounts = []
-    for index, item in enumerate(value):
+    for index, item in enumerate(_items(key, value, error, '["~/.cache/pip:/root/.cache/pip", "/data:/data:ro"]')):
         parts = item.split(":") if isinstance(item, str) else []
         readonly = len(parts) == 3 and parts[2] == "ro"
         source = os.path.expanduser(parts[0]) if parts else ""
@@ -155,6 +147,15 @@ def _mounts(key: str, value: Any, error: Callable[[str, str], Exception]) -> lis
             raise error(f"{key}[{index}]", "the target may not be / or /workspace (the project's workspace)")
         mounts.append(Mount(os.path.normpath(source), os.path.normpath(parts[1]), readonly))
     return mounts
+
+
+def _items(key: str, value: Any, error: Callable[[str, str], Exception], example: str) -> list[Any]:
+    """A key that holds a list (missing: empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise error(key, f"expected a list such as {example}")
+    return value
 
 
 def _setup(key: str, value: Any, error: Callable[[str, str], Exception]) -> list[str]:

@@ -66,3 +66,4 @@ def test_identity_is_checked():
     with pytest.raises(ConfigError, match="identity"):
         parse_config('{"identity": {"git": "no"}}', PATH)
     assert parse_config('{"identity": {"git": false}}', PATH).identity == {"git": False}
+
