@@ -316,8 +316,8 @@ def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: 
             buffered.flush()
 
     pool = ThreadPoolExecutor(max_workers=min(jobs, len(targets)), thread_name_prefix="refresh")
-    futures = [pool.submit(work, t) for t in targets]
-    try:
+    try:  # a signal may come while the work is still being handed out: the swaps under way still finish
+        futures = [pool.submit(work, t) for t in targets]
         for future in futures:
             future.result()
     except BaseException:

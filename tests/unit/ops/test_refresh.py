@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 
 from oubliette.ops import swap
@@ -60,6 +61,27 @@ def test_ctrl_c_while_containers_are_replaced_leaves_every_project_a_container(r
     assert sorted(docker.containers) == sorted(f"oubliette-{p}" for p in projects)  # nothing set aside
     assert {c.state for c in docker.containers.values()} == {"running"}
     assert len(runs) < len(projects)  # the ones not started yet were skipped
+
+
+def test_ctrl_c_while_the_work_is_handed_out_still_waits_for_the_swaps_under_way(run, docker, monkeypatch):
+    from oubliette.ops import refresh
+
+    projects = [started(run, name) for name in "abcdef"]
+    docker.push(DEV, seed="dev-2")
+
+    class InterruptedPool(refresh.ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            if len(self._threads) == 2:  # both workers under way; the signal lands in the hand-out
+                raise KeyboardInterrupt
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(refresh, "ThreadPoolExecutor", InterruptedPool)
+    result = run("container", "refresh", "--jobs", "2", *projects)
+    assert result.exit_code == 130
+    assert not [t for t in threading.enumerate() if t.name.startswith("refresh")]  # none outlives the command
+    assert result.stdout.count("  Done.") == 2 and "refreshed proj_" in result.stderr
+    assert {c.state for c in docker.containers.values()} == {"running"}
+    assert sorted(docker.containers) == sorted(f"oubliette-{p}" for p in projects)
 
 
 def test_stop_of_several_projects_is_one_stop_and_one_remove_call(run, docker):
