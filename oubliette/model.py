@@ -17,6 +17,7 @@ from typing import NamedTuple, TypedDict
 PROJECT_ID_RE = re.compile(r"proj_[0-9a-f]{12}")
 DEFAULT_ENGINE = "default"  # the engine of projects not pinned to a named one (engines/endpoints.py)
 NAME_PREFIX = "oubliette-"
+WORKSPACE = "/workspace"  # where a project's files are, in its container
 LABEL_PROJECT = "oubliette.project"
 LABEL_TYPE = "oubliette.type"
 LABEL_IMAGE = "oubliette.image"

@@ -192,9 +192,24 @@ class Runtime(abc.ABC):
     def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
              workdir: str | None = None, user: str | None = None) -> int:
         """Run a command in the container with the terminal attached; its exit code."""
+        from oubliette.engines import attached
+
         argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
         try:
-            return process.interactive(argv, env=self.env)
+            return attached.interactive(argv, env=self.env)
+        except process.BinaryMissing:
+            raise self.missing_binary() from None
+
+    def exec_first(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+                   workdir: str | None = None, user: str | None = None) -> tuple[int, str | None]:
+        """`exec` without looking at the container first; (exit code, refusal): the engine's
+        error line, not shown, when it seems to have refused to run it (no such container,
+        not running, unreachable)."""
+        from oubliette.engines import attached
+
+        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
+        try:
+            return attached.interactive_unless_refused(argv, self.texts.refuses_exec, env=self.env)
         except process.BinaryMissing:
             raise self.missing_binary() from None
 

@@ -188,6 +188,7 @@ TEXTS = ErrorTexts(
     start_hint=START_HINT,
     pull_command=ENGINES["docker"].pull_command,
     login_command="docker login",
+    exec_refused=("is not running", "no such container", "is paused", "is restarting"),
 )
 
 

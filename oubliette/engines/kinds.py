@@ -44,6 +44,10 @@ class EngineKind(NamedTuple):
     exec_flags: ExecFlags = ExecFlags()
     name_style: str = "docker"  # how names and label values are mapped (model.engine_name)
     tail_flag: str = "--tail"  # `logs`: the last N lines
+    # `exec` inherits the container's environment and, when the container is not running,
+    # fails before running anything with a line ErrorTexts.exec_refused knows: sessions exec
+    # first and look at the container only when refused (one engine call, not two)
+    exec_first: bool = True
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
@@ -68,7 +72,7 @@ ENGINES: dict[str, EngineKind] = {
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
                         "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}",
                         "install it from https://github.com/apple/container/releases, or use --runtime docker",
-                        can_rename=False, volumes=False, tail_flag="-n"),
+                        can_rename=False, volumes=False, tail_flag="-n", exec_first=False),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.

@@ -91,6 +91,8 @@ TEXTS = ErrorTexts(
     start_hint=START_HINT,
     pull_command=ENGINES["podman"].pull_command,
     login_command="podman login",
+    exec_refused=("can only create exec sessions on running containers", "no such container",
+                  "container state improper"),
 )
 
 

@@ -6,7 +6,8 @@ Three shapes of call:
 - `stream`: the engine's own progress reaches the user (stdout as a real file
   descriptor when there is one, so the engine sees a terminal), while stderr is
   copied through and kept for error classification.
-- `interactive`: the child owns the terminal (sessions); we return its exit code.
+- attached (engines/attached.py): the child owns the terminal (sessions); we return
+  its exit code.
 """
 
 from __future__ import annotations
@@ -296,19 +297,6 @@ def stream(
             os.close(pty_master)
     debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, "", pumps.strip_ansi(pumps.text(bytes(kept))))
-
-
-def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-    """Run with the terminal inherited (stdin included); return the exit code."""
-    for stream_ in (sys.stdout, sys.stderr):
-        stream_.flush()
-    proc = spawn(argv, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        # The child saw the same Ctrl-C (same process group); let it finish.
-        proc.wait()
-        raise
 
 
 def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, str] | None = None,

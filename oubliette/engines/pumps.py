@@ -104,3 +104,46 @@ def strip_ansi(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", text) if "\x1b" in text or "\r" in text else text
+
+
+class RefusalRelay(threading.Thread):
+    """Copies an engine's stderr to ours as it comes, except a first line that reads like
+    the engine refusing the call ("Error response from daemon: Container X is not
+    running"): that is held, so a caller can try another way without the user seeing it.
+    Anything else (a command's own stderr) passes at once; a held line that turns out not
+    to be a refusal is released at the end. Holds at most KEEP bytes."""
+
+    def __init__(self, source: IO[bytes], target_fd: int) -> None:
+        super().__init__(daemon=True)
+        self.source, self.target_fd = source, target_fd
+        self.head = bytearray()
+        self.sniffing = True
+        self.start()
+
+    def run(self) -> None:
+        reader = getattr(self.source, "read1", self.source.read)
+        while chunk := reader(65536):
+            if not self.sniffing:
+                self._write(chunk)
+                continue
+            self.head += chunk
+            first = bytes(self.head[:5])
+            if not b"Error".startswith(first) or len(self.head) > KEEP:
+                self.release()  # not an engine's error line (or too long to be one): pass it on
+
+    def held(self) -> str | None:
+        """After the child exited and the relay ended: the held text, if any."""
+        self.join()
+        return text(bytes(self.head)) if self.sniffing and self.head else None
+
+    def release(self) -> None:
+        self.sniffing = False
+        data, self.head = bytes(self.head), bytearray()
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        while data:
+            try:
+                data = data[os.write(self.target_fd, data):]
+            except OSError:  # our stderr is gone: nothing to show it on
+                return

@@ -43,6 +43,12 @@ class ErrorTexts(NamedTuple):
     start_hint: str
     pull_command: str  # e.g. "docker pull {image}"
     login_command: str
+    exec_refused: tuple[str, ...] = ()  # `exec` refused before running: no such container, not running
+
+    def refuses_exec(self, stderr: str) -> bool:
+        """Is this an engine's whole answer to an `exec` it did not run (or could not reach)?"""
+        text = stderr.strip().lower()
+        return "\n" not in text and any(s in text for s in (*self.exec_refused, *self.not_running))
 
 
 def classify_failure(result: process.Result, texts: ErrorTexts, image: str | None = None) -> EngineError:

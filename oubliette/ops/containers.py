@@ -12,8 +12,8 @@ Invariants kept here:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from oubliette.app import App, Engine
@@ -25,6 +25,7 @@ from oubliette.model import (
     LABEL_PROJECT,
     LABEL_TYPE,
     PAUSED,
+    WORKSPACE,
     ContainerInfo,
     ContainerSpec,
     aside_name,
@@ -33,6 +34,7 @@ from oubliette.model import (
     is_legacy,
     volume_name,
 )
+from oubliette.ops.locking import locked_project
 from oubliette.ops.swap import (
     Journal,
     name_taken,
@@ -45,12 +47,10 @@ from oubliette.ops.swap import (
 )
 from oubliette.report import Reporter
 from oubliette.store.config import has_settings
-from oubliette.store.files import os_error
 
 if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores
     from oubliette.store.projects import Project
 
-WORKSPACE = "/workspace"
 ACTIVE_SESSIONS_HINT = "see them with `oubliette session list`; end one with `oubliette session end SID`"
 
 
@@ -85,7 +85,7 @@ def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
         mounts=mounts,
         volumes=volumes,
         workdir=WORKSPACE,
-        env={"OUBLIETTE_PROJECT_ID": project.id},
+        env={"OUBLIETTE_PROJECT_ID": project.id, "OUBLIETTE_HOME_ID": app.home_id},  # the session wrapper's check
         command=["sleep", "infinity"],
         init=True,
         hostname=hostname_of(project.name),
@@ -155,38 +155,6 @@ def owned_pair(engine: Engine, project_id: str, by_name: dict[str, ContainerInfo
             info = None
         found.append(info)
     return found[0], found[1]
-
-
-@contextmanager
-def locked_project(app: App, project_ref: str, reporter: Reporter) -> Iterator[Project]:
-    """Resolve a project, hold its lock, and re-read it under the lock: a project deleted
-    while we waited is reported as gone, never brought back."""
-    project_id = app.projects.resolve(project_ref)
-    lock = app.projects.lock(project_id, on_wait=lambda holder: reporter.note(
-        f"Waiting for {holder} to finish with {project_id}..."), timeout=app.lock_timeout)
-    try:
-        lock.__enter__()
-    except FileNotFoundError:  # its directory is gone: deleted, and not to be re-created
-        if app.projects.exists(project_id):  # there, but its lock file cannot be made
-            raise OublietteError(f"cannot lock project {project_id}: its lock file cannot be created (the "
-                                 "oubliette home is read-only)",
-                                 hint="commands that change a project need a writable home: check its mount "
-                                      "and permissions") from None
-        raise _deleted(project_id) from None
-    except OSError as exc:
-        raise os_error(f"cannot lock project {project_id}", exc) from None
-    try:
-        try:
-            project = app.projects.get(project_id)
-        except NotFoundError:
-            raise _deleted(project_id) from None
-        yield project
-    finally:
-        lock.__exit__(None, None, None)
-
-
-def _deleted(project_id: str) -> NotFoundError:
-    return NotFoundError(f"project {project_id} was deleted", hint="list projects with `oubliette project list`")
 
 
 # --- start ------------------------------------------------------------------------------
@@ -351,6 +319,8 @@ def container_logs(app: App, project_ref: str, follow: bool, lines: int | None, 
         raise NotFoundError(f"{project.id} ({project.name}) has no container",
                             hint=f"start it with `oubliette container start {project.name}`")
     try:
-        return process.interactive(runtime.logs_argv(project.container_name, follow, lines), env=runtime.env)
+        from oubliette.engines.attached import interactive
+
+        return interactive(runtime.logs_argv(project.container_name, follow, lines), env=runtime.env)
     except process.BinaryMissing:
         raise runtime.missing_binary() from None

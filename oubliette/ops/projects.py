@@ -15,7 +15,8 @@ from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
 from oubliette.errors import ConflictError, EngineUnavailableError, OublietteError
 from oubliette.model import DEFAULT_ENGINE, ProjectStatusRecord, volume_name
-from oubliette.ops.containers import locked_project, mountable, project_containers, refuse_active_sessions
+from oubliette.ops.containers import mountable, project_containers, refuse_active_sessions
+from oubliette.ops.locking import locked_project
 from oubliette.ops.swap import stop_and_remove, swapping
 from oubliette.report import Reporter
 from oubliette.store.files import user_path

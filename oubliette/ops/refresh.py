@@ -28,8 +28,9 @@ from oubliette.errors import (
     PullError,
 )
 from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo
-from oubliette.ops.containers import locked_project, owned_pair, refuse_active_sessions, spec_for
+from oubliette.ops.containers import owned_pair, refuse_active_sessions, spec_for
 from oubliette.ops.images import not_built
+from oubliette.ops.locking import locked_project
 from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
 from oubliette.report import Reporter
 from oubliette.store.config import has_settings

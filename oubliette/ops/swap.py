@@ -32,6 +32,7 @@ from oubliette.model import (
     aside_name,
     container_name,
 )
+from oubliette.ops.locking import JOURNAL
 from oubliette.report import Reporter
 from oubliette.store.files import read_home_file, write_atomic
 from oubliette.store.sessions import PID_MAX
@@ -40,7 +41,6 @@ from oubliette.validate import split_reference
 if TYPE_CHECKING:
     from oubliette.app import App, Engine
 
-JOURNAL = ".swap"
 JOURNAL_MAX_BYTES = 256 * 1024
 ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s, then SIGKILL)
 # A container whose command cannot start (no `sleep`, a broken entrypoint) dies within

@@ -21,9 +21,10 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from oubliette.app import App
 from oubliette.engines import process
 from oubliette.errors import EngineUnavailableError, OublietteError
-from oubliette.model import container_name
+from oubliette.model import WORKSPACE, container_name
 from oubliette.ops import untar
-from oubliette.ops.containers import WORKSPACE, locked_project, start_locked
+from oubliette.ops.containers import start_locked
+from oubliette.ops.locking import locked_project
 from oubliette.report import Reporter
 from oubliette.store.files import os_error, user_path
 from oubliette.store.sessions import wrap_command

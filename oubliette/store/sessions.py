@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
 from oubliette.model import id_prefix
@@ -29,6 +27,7 @@ SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
 PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
 RECORD_MAX_BYTES = 1024 * 1024  # a record holds the command's argv; more than this is not one of ours
 PID_DIR = "/tmp/.oubliette-sessions"
+NOT_THIS_HOME = 199  # the wrapper's exit when asked to check a container some other home made (or an older one)
 LIST_HINT = "list sessions with `oubliette session list`"
 
 # Runs in the container: note our pid for `session end`, then become the command.
@@ -36,6 +35,8 @@ LIST_HINT = "list sessions with `oubliette session list`"
 # oubliette images' init script), a root exec switches to that user first, unless the
 # session asked for root (`session start --root`: OUBLIETTE_SESSION_ROOT=1).
 WRAPPER = rf"""
+if [ "$1" != - ] && [ "$OUBLIETTE_HOME_ID" != "$1" ]; then exit {NOT_THIS_HOME}; fi
+shift
 mkdir -p {PID_DIR} 2>/dev/null && chmod 1777 {PID_DIR} 2>/dev/null
 echo $$ > {PID_DIR}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
 if [ "$(id -u)" = 0 ] && [ -z "$OUBLIETTE_SESSION_ROOT" ] && [ -r /etc/oubliette/session-user ]; then
@@ -82,9 +83,11 @@ exit 0
 """.strip()
 
 
-def wrap_command(command: list[str]) -> list[str]:
-    """The argv run in the container for a session of `command` (default: a login shell)."""
-    return ["sh", "-c", WRAPPER, "oubliette-session", *(command or DEFAULT_SHELL)]
+def wrap_command(command: list[str], home_id: str | None = None) -> list[str]:
+    """The argv run in the container for a session of `command` (default: a login shell).
+    With `home_id`, it runs only in a container made by that home (its OUBLIETTE_HOME_ID),
+    else exits NOT_THIS_HOME: the check of an exec that did not look at the container first."""
+    return ["sh", "-c", WRAPPER, "oubliette-session", home_id or "-", *(command or DEFAULT_SHELL)]
 
 
 def end_command(session_id: str) -> list[str]:
@@ -92,18 +95,17 @@ def end_command(session_id: str) -> list[str]:
     return ["sh", "-c", END_SCRIPT, "oubliette-session-end", session_id]
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):  # not a dataclass: defining one costs a session start ~1 ms
     id: str
     project_id: str
     pid: int
     pid_started: str
-    command: list[str] = field(default_factory=list)
+    command: list[str]
     started_at: str = ""
     client: str = "cli"  # "cli": pid is `session start`'s own; "agent": pid is the MCP server's
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**self._asdict(), "command": list(self.command)}
 
 
 def process_start_time(pid: int) -> str | None:
@@ -124,7 +126,8 @@ class SessionRegistry:
     def register(self, project_id: str, command: list[str], pid: int | None = None, client: str = "cli") -> Session:
         pid = os.getpid() if pid is None else pid
         stamp = process_start_time(pid) or ""
-        session = Session("sess_" + secrets.token_hex(4), project_id, pid, stamp, list(command),
+        # the id from os.urandom, not `secrets`: hashlib behind it costs a session start ~3 ms
+        session = Session("sess_" + os.urandom(4).hex(), project_id, pid, stamp, list(command),
                           datetime.now(timezone.utc).replace(microsecond=0).isoformat(), client)
         try:
             private_dir(self._dir(project_id))

@@ -14,8 +14,15 @@ import pytest
 
 from oubliette.interrupts import defer_interrupts
 from oubliette.store.files import FileLock
-from oubliette.store.sessions import DEFAULT_SHELL, SessionRegistry, end_command, process_start_time, wrap_command
-from tests.unit.helpers import assert_clean_error
+from oubliette.store.sessions import (
+    DEFAULT_SHELL,
+    NOT_THIS_HOME,
+    SessionRegistry,
+    end_command,
+    process_start_time,
+    wrap_command,
+)
+from tests.unit.helpers import assert_clean_error, started
 
 
 def create(run, *args):
@@ -49,9 +56,10 @@ def test_process_start_time_is_stable_and_none_for_dead():
 
 def test_wrapped_command_records_pid_and_execs():
     argv = wrap_command(["ls", "-la"])
-    assert argv[:2] == ["sh", "-c"] and argv[3:] == ["oubliette-session", "ls", "-la"]
+    assert argv[:2] == ["sh", "-c"] and argv[3:] == ["oubliette-session", "-", "ls", "-la"]
     assert 'exec "$@"' in argv[2] and "$OUBLIETTE_SESSION_ID.pid" in argv[2]
-    assert wrap_command([])[4:] == DEFAULT_SHELL
+    assert wrap_command([])[5:] == DEFAULT_SHELL
+    assert wrap_command(["id"], "0123456789abcdef")[3:] == ["oubliette-session", "0123456789abcdef", "id"]
     assert end_command("sess_0000abcd")[-1] == "sess_0000abcd"
 
 
@@ -65,6 +73,21 @@ def test_wrapper_really_runs_the_command_in_a_shell(tmp_path):
     assert (tmp_path / "pids" / "sess_12345678.pid").read_text().strip().isdigit()
 
 
+def test_the_wrapper_runs_nothing_in_a_container_another_home_made(tmp_path):
+    """An exec that did not look at the container first names the home it expects: the
+    wrapper runs the command only where OUBLIETTE_HOME_ID says that home made it."""
+    marker = tmp_path / "ran"
+    for container_home, code in (("0123456789abcdef", 0), ("fedcba9876543210", NOT_THIS_HOME), (None, NOT_THIS_HOME)):
+        argv = wrap_command(["touch", str(marker)], "0123456789abcdef")
+        script = argv[2].replace("/tmp/.oubliette-sessions", str(tmp_path / "pids"))
+        env = {k: v for k, v in os.environ.items() if k != "OUBLIETTE_HOME_ID"}
+        result = subprocess.run([argv[0], argv[1], script, *argv[3:]], capture_output=True, text=True,
+                                env={**env, "OUBLIETTE_SESSION_ID": "sess_12345678",
+                                     **({"OUBLIETTE_HOME_ID": container_home} if container_home else {})})
+        assert (result.returncode, marker.exists()) == (code, code == 0), result
+        marker.unlink(missing_ok=True)
+
+
 def test_session_start_execs_with_the_command_exit_code(run, docker, oubliette_home):
     project_id = create(run, "web")
     docker.exec_codes.append(5)
@@ -74,10 +97,67 @@ def test_session_start_execs_with_the_command_exit_code(run, docker, oubliette_h
     assert exec_call[:3] == ["docker", "exec", "--interactive"] and "--tty" not in exec_call  # stdin is no tty
     assert exec_call[exec_call.index("--workdir") + 1] == "/workspace"
     assert any(a.startswith("OUBLIETTE_SESSION_ID=sess_") for a in exec_call)
-    assert exec_call[-4:] == ["oubliette-session", "make", "-j2", "test"]
+    assert exec_call[-5:] == ["oubliette-session", "-", "make", "-j2", "test"]  # checked by looking, here
     assert docker.containers[f"oubliette-{project_id}"].state == "running"  # started on the way
     assert SessionRegistry(oubliette_home).active() == []  # record gone once it ended
     assert "Session sess_" in result.stderr and result.stdout == ""
+
+
+def test_a_session_in_a_running_container_is_one_engine_call(run, docker, oubliette_home):
+    project_id = started(run, "web")
+    home_id = (oubliette_home / "data" / "home.id").read_text().strip()
+    before = len(docker.calls())
+    docker.exec_codes.append(3)
+    result = run("session", "start", project_id, "--", "make")
+    assert result.exit_code == 3, result.output
+    calls = docker.calls()[before:]
+    assert [c[1] for c in calls] == ["exec"]  # no listing first
+    assert calls[0][-3:] == ["oubliette-session", home_id, "make"]  # the wrapper checks whose container it is
+
+
+def test_a_stopped_container_is_started_and_the_command_runs_once(run, docker):
+    project_id = started(run, "web")
+    docker.containers[f"oubliette-{project_id}"].state = "exited"
+    result = run("session", "start", project_id, "--", "make")
+    assert result.exit_code == 0, result.output
+    assert "is not running" not in result.stderr  # the engine's refusal is not shown
+    assert [c[-1] for c in docker.calls("exec")][-2:] == ["make", "make"]  # refused, then run once
+    assert docker.containers[f"oubliette-{project_id}"].state == "running"
+
+
+def test_a_command_printing_an_engine_like_refusal_runs_once_and_its_line_is_shown(run, docker, monkeypatch):
+    project_id = started(run, "web")
+    refusal = f"Error response from daemon: Container oubliette-{project_id} is not running\n"
+    real_exec = docker._exec
+
+    def command_prints_refusal(args):
+        code, out, err = real_exec(args)
+        return (1, out, refusal) if args[-1] == "make" else (code, out, err)
+
+    monkeypatch.setattr(docker, "_exec", command_prints_refusal)
+    result = run("session", "start", project_id, "--", "make")
+    assert result.exit_code == 1
+    assert [c[-1] for c in docker.calls("exec")].count("make") == 1  # never run a second time
+    assert refusal.strip() in result.stderr
+
+
+def test_a_container_another_home_made_under_the_name_runs_nothing(run, docker):
+    project_id = started(run, "web")
+    container = docker.containers[f"oubliette-{project_id}"]
+    container.env["OUBLIETTE_HOME_ID"] = "fedcba9876543210"
+    container.labels["oubliette.home"] = "fedcba9876543210"
+    docker.exec_codes.append(0)
+    result = run("session", "start", project_id, "--", "make")
+    assert_clean_error(result, 1, "oubliette-" + project_id)
+    assert [c[-1] for c in docker.calls("exec")].count("make") == 1  # the wrapper refused it
+
+
+def test_a_command_exiting_with_the_wrappers_own_code_is_not_run_again(run, docker):
+    project_id = started(run, "web")
+    docker.exec_codes.append(NOT_THIS_HOME)
+    result = run("session", "start", project_id, "--", "make")
+    assert result.exit_code == NOT_THIS_HOME
+    assert [c[-1] for c in docker.calls("exec")].count("make") == 1
 
 
 def test_session_start_without_command_opens_a_shell(run, docker):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from oubliette.engines import process
+from oubliette.engines import attached, process
 
 PY = sys.executable
 
@@ -79,4 +79,36 @@ def test_stderr_without_terminal_is_piped():
 
 
 def test_interactive_returns_exit_code():
-    assert process.interactive([PY, "-c", "import sys; sys.exit(7)"]) == 7
+    assert attached.interactive([PY, "-c", "import sys; sys.exit(7)"]) == 7
+
+
+def refused(text: str) -> bool:
+    return "no such container" in text.lower()
+
+
+def test_an_engines_refusal_is_held_back_and_told_to_the_caller(capfd):
+    code, refusal = attached.interactive_unless_refused(
+        [PY, "-c", "import sys; sys.stderr.write('Error response from daemon: No such container: x\\n'); sys.exit(1)"],
+        refused)
+    assert (code, refusal) == (1, "Error response from daemon: No such container: x\n")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_commands_own_stderr_passes_at_once_and_a_refusal_like_line_with_success_is_shown(capfd):
+    script = ("import sys, time; sys.stderr.write('warming up\\n'); sys.stderr.flush(); time.sleep(0.3); "
+              "sys.stderr.write('Error response from daemon: No such container: x\\n')")
+    child = f"import subprocess, sys; subprocess.run([{PY!r}, '-c', {script!r}])"
+    assert attached.interactive_unless_refused([PY, "-c", child], refused) == (0, None)
+    assert capfd.readouterr().err == "warming up\nError response from daemon: No such container: x\n"
+    assert attached.interactive_unless_refused(
+        [PY, "-c", "import sys; sys.stderr.write('Error: No such container here, but it ran'); sys.exit(0)"],
+        refused) == (0, None)
+    assert capfd.readouterr().err == "Error: No such container here, but it ran"
+
+
+def test_an_endless_error_line_is_not_held_in_memory(capfd):
+    """A container printing 'Error' and then megabytes without a newline: relayed, not kept."""
+    code, refusal = attached.interactive_unless_refused(
+        [PY, "-c", "import sys; sys.stderr.write('Error' + 'x' * 8_000_000); sys.exit(1)"], refused)
+    assert (code, refusal) == (1, None)
+    assert len(capfd.readouterr().err) == 8_000_005

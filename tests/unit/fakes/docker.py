@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from oubliette.engines import process
+from oubliette.store.sessions import NOT_THIS_HOME
 from tests.unit.helpers import recorded
 
 NO_SUCH_IMAGE = "Error response from daemon: no such image: {ref}: No such image: {ref}\n"
@@ -46,6 +47,7 @@ class Container:
     mounts: list = field(default_factory=list)  # host sources
     volumes: list = field(default_factory=list)  # named volumes
     broken: bool = False  # made from an image whose command cannot run: it exits on every start
+    env: dict = field(default_factory=dict)  # what its processes, `exec`s included, see
 
 
 GIT_IDENTITY = "user.name Ada Lovelace\nuser.email ada@example.com\n"
@@ -218,6 +220,9 @@ class FakeDocker:
             if flag == "--label":
                 key, _, val = value.partition("=")
                 opts["labels"][key] = val
+            elif flag == "--env":
+                key, _, val = value.partition("=")
+                opts.setdefault("env", {})[key] = val
             elif flag == "--mount":
                 fields = dict(part.split("=", 1) for part in value.split(","))
                 assert fields["type"] in ("bind", "volume"), value
@@ -236,7 +241,7 @@ class FakeDocker:
             return 125, "", f"Unable to find image '{image}' locally\n"
         container = Container(uuid.uuid4().hex + uuid.uuid4().hex, name, image, self.images[image],
                               opts["labels"], command=command, mounts=opts["mounts"],
-                              volumes=opts.get("volumes", []))
+                              volumes=opts.get("volumes", []), env=opts.get("env", {}))
         if image in self.broken_images:
             container.state, container.broken = "exited", True
         self.containers[name] = container
@@ -336,6 +341,12 @@ class FakeDocker:
             return 1, "", self.no_such_container.format(name=name)
         if c.state != "running":
             return 126, "", f"Error response from daemon: Container {c.id} is not running\n"
+        if "oubliette-session" in args:  # the session wrapper's check, as its shell code does it
+            expected = args[args.index("oubliette-session") + 1]
+            if expected != "-" and c.env.get("OUBLIETTE_HOME_ID") != expected:
+                return NOT_THIS_HOME, "", ""
+        if args[-3:] == ["sh", "-c", 'printf %s "$OUBLIETTE_HOME_ID"']:
+            return 0, c.env.get("OUBLIETTE_HOME_ID", ""), ""
         return (self.exec_codes.pop(0) if self.exec_codes else 0), "", ""
 
     @staticmethod

@@ -53,13 +53,17 @@ def test_a_foreign_container_holding_the_projects_name_is_reported_and_left_alon
     assert docker.calls("rm") == [] and docker.calls("stop") == []
 
 
-def test_a_labelled_container_of_another_home_with_the_projects_name_is_not_the_projects(run, docker):
+def test_a_labelled_container_of_another_home_with_the_projects_name_is_not_the_projects(run, docker,
+                                                                                          oubliette_home):
     project_id = create(run, "web")
     theirs = other_homes_container(docker, project_id)
     for args in (("container", "start", project_id), ("session", "start", project_id, "--", "true"),
                  ("container", "refresh", project_id)):
         assert_clean_error(run(*args), 1, "did not create")
-    assert docker.calls("exec") == [] and docker.containers[theirs.name].state == "running"
+    # a session execs without looking first, naming this home: the wrapper ran nothing there
+    home_id = (oubliette_home / "data/home.id").read_text().strip()
+    assert [c[-3:] for c in docker.calls("exec")] == [["oubliette-session", home_id, "true"]]
+    assert docker.containers[theirs.name].state == "running"
     stop = run("container", "stop", project_id)
     assert stop.exit_code == 0 and "has no container" in stop.stdout
     assert docker.containers[theirs.name].state == "running"
