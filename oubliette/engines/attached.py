@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from oubliette.engines import pumps
-from oubliette.engines.process import spawn
+from oubliette.engines.process import debug, spawn
 
 
 def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     """Run with the terminal inherited (stdin included); return the exit code."""
     for stream_ in (sys.stdout, sys.stderr):
         stream_.flush()
+    started = time.monotonic()
     proc = spawn(argv, env=env)
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
         # The child saw the same Ctrl-C (same process group); let it finish.
         proc.wait()
         raise
+    debug(argv, started, code)
+    return code
 
 
 def interactive_unless_refused(argv: Sequence[str], refusal: Callable[[str], bool],
@@ -32,6 +36,7 @@ def interactive_unless_refused(argv: Sequence[str], refusal: Callable[[str], boo
     caller may look and try again (or show it, when the line was the command's own)."""
     for stream_ in (sys.stdout, sys.stderr):
         stream_.flush()
+    started = time.monotonic()
     proc = spawn(argv, env=env, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     relay = pumps.RefusalRelay(proc.stderr, 2)
@@ -43,6 +48,7 @@ def interactive_unless_refused(argv: Sequence[str], refusal: Callable[[str], boo
         relay.release()
         raise
     held = relay.held()
+    debug(argv, started, code)
     if code != 0 and held is not None and refusal(held):
         return code, held
     relay.release()

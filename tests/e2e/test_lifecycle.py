@@ -274,6 +274,47 @@ def test_session_runs_in_the_workspace_with_the_commands_exit_code(engine, home,
     assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]  # started on the way
 
 
+def test_a_session_execs_first_and_never_runs_its_command_twice(engine, home, images):
+    """One engine call where the container runs; a stopped, removed or older container is
+    looked at, started or used, and the command runs once; the engine's refusal is not shown."""
+    repo = images.repo("dev") + ":latest"
+    images.push(repo)
+    write_config(home, {"dev": repo})
+    project_id = create(home, "dev")
+    start(engine, home, project_id)
+    name = f"oubliette-{project_id}"
+    count = home / "data/projects" / project_id / "workspace/count"
+    bump = ["sh", "-c", "echo x >> /workspace/count; exit 3"]
+
+    def session(*command: str) -> subprocess.CompletedProcess:
+        return oubliette("session", "start", project_id, "--", *command, home=home, env={"OUBLIETTE_DEBUG": "1"})
+
+    result = session(*bump)
+    calls = [line for line in result.stderr.splitlines() if line.startswith("[oubliette] ")]
+    assert result.returncode == 3 and len(calls) == 1, result.stderr  # the exec alone
+    assert " exec " in calls[-1] and count.read_text() == "x\n"
+    engine.cli("stop", "--time", "1", name)  # stopped behind oubliette's back
+    result = session(*bump)
+    assert result.returncode == 3 and count.read_text() == "x\n" * 2, result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith("Error")]  # the refusal unseen
+    assert engine.inspect(name)["State"]["Running"]
+    engine.cli("rm", "--force", name)  # gone
+    result = oubliette("session", "start", project_id, "--", *bump, home=home)
+    assert result.returncode == 3 and count.read_text() == "x\n" * 3, result.stderr
+    assert "no such container" not in result.stderr.lower() and "Started container" in result.stderr
+    refusal = f"Error response from daemon: Container {name} is not running"
+    result = oubliette("session", "start", project_id, "--", "sh", "-c", f"echo x >> /workspace/count; "
+                       f"echo '{refusal}' >&2; exit 1", home=home)
+    assert result.returncode == 1 and count.read_text() == "x\n" * 4 and refusal in result.stderr
+    # a container made before sessions checked OUBLIETTE_HOME_ID: the wrapper refuses it, the command runs once
+    labels = engine.inspect(name)["Config"]["Labels"]
+    engine.cli("rm", "--force", name)
+    engine.out("run", "-d", "--init", "--name", name, *[a for k, v in labels.items() for a in ("--label", f"{k}={v}")],
+               "-v", f"{count.parent}:/workspace", repo, "sleep", "infinity")
+    result = oubliette("session", "start", project_id, "--", *bump, home=home)
+    assert result.returncode == 3 and count.read_text() == "x\n" * 5, result.stderr
+
+
 def test_refresh_without_a_container_fails(engine, home, images):
     repo = images.repo("dev") + ":latest"
     images.push(repo)
