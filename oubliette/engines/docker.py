@@ -43,7 +43,9 @@ SSH_AGENT_TARGET = "/run/oubliette/ssh-agent.sock"  # where a forwarded agent's 
 def run_argv(binary: str, spec: ContainerSpec, extra: Sequence[str] = (),
              init_flag: str | None = ENGINES["docker"].init_flag) -> list[str]:
     """`docker run` for a spec; `extra` flags (an engine's own, e.g. podman's) go before the image."""
-    argv = [binary, "run", "--detach", "--name", name_ok(spec.name)]
+    # --pull=never: the image was made sure of (and pulled with progress) before, or a
+    # start that runs first falls back to that on "no such image" (ops/swap.run_verified)
+    argv = [binary, "run", "--detach", "--pull=never", "--name", name_ok(spec.name)]
     if spec.init and init_flag:
         argv.append(init_flag)
     for key, value in spec.labels.items():
@@ -189,6 +191,7 @@ TEXTS = ErrorTexts(
     pull_command=ENGINES["docker"].pull_command,
     login_command="docker login",
     exec_refused=("is not running", "no such container", "is paused", "is restarting"),
+    run_refused=("is already in use", "no such image"),
 )
 
 

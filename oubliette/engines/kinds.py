@@ -48,6 +48,9 @@ class EngineKind(NamedTuple):
     # fails before running anything with a line ErrorTexts.exec_refused knows: sessions exec
     # first and look at the container only when refused (one engine call, not two)
     exec_first: bool = True
+    # `run` refuses plainly when the name is taken or the image is missing (docker and podman
+    # with --pull=never): a start runs first and looks at what is there only when refused
+    run_first: bool = True
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
@@ -72,7 +75,8 @@ ENGINES: dict[str, EngineKind] = {
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
                         "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}",
                         "install it from https://github.com/apple/container/releases, or use --runtime docker",
-                        can_rename=False, volumes=False, tail_flag="-n", exec_first=False),
+                        can_rename=False, volumes=False, tail_flag="-n", exec_first=False,
+                        run_first=False),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.

@@ -93,6 +93,7 @@ TEXTS = ErrorTexts(
     login_command="podman login",
     exec_refused=("can only create exec sessions on running containers", "no such container",
                   "container state improper"),
+    run_refused=("is already in use", "image not known", "no such image"),
 )
 
 

@@ -44,6 +44,7 @@ class ErrorTexts(NamedTuple):
     pull_command: str  # e.g. "docker pull {image}"
     login_command: str
     exec_refused: tuple[str, ...] = ()  # `exec` refused before running: no such container, not running
+    run_refused: tuple[str, ...] = ()  # `run --pull=never` refused: the name is taken, the image is not here
 
     def refuses_exec(self, stderr: str) -> bool:
         """Is this an engine's whole answer to an `exec` it did not run (or could not reach)?"""

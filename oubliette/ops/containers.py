@@ -34,7 +34,7 @@ from oubliette.model import (
     is_legacy,
     volume_name,
 )
-from oubliette.ops.locking import locked_project
+from oubliette.ops.locking import locked_project, swap_unsettled
 from oubliette.ops.swap import (
     Journal,
     name_taken,
@@ -170,6 +170,12 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
     engine = app.for_project(project)
     runtime = engine.runtime
     image = app.types.get_image_name(project.type)
+    if runtime.kind.run_first and not swap_unsettled(app, project.id):  # one engine call, not three
+        spec = spec_for(app, project, image)
+        if project.volume:
+            runtime.create_volume(volume_name(project.id), {LABEL_PROJECT: project.id, LABEL_HOME: app.home_id})
+        if run_verified(runtime, spec, first=True) is not None:
+            return StartResult(project.id, spec.name, image, "started")
     main, aside = project_containers(engine, project.id, reporter)
     main = recover(engine, project.id, main, aside, reporter)
     if main is not None and is_legacy(main):
@@ -199,8 +205,8 @@ def start_locked(app: App, project: Project, reporter: Reporter) -> StartResult:
     spec = spec_for(app, project, image)
     if project.volume:  # made on the first start, so creating a project needs no engine
         runtime.create_volume(volume_name(project.id), {LABEL_PROJECT: project.id, LABEL_HOME: app.home_id})
-    info = run_verified(runtime, spec)
-    return StartResult(project.id, info.name, image, "started")
+    run_verified(runtime, spec)
+    return StartResult(project.id, spec.name, image, "started")
 
 
 # --- list -------------------------------------------------------------------------------

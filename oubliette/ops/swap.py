@@ -102,13 +102,17 @@ def swapping(app: App, project_id: str) -> Iterator[Journal]:
     its engine calls through `runtime.journalled(journal.record)`."""
     journal = Journal(app.projects.project_dir(project_id) / JOURNAL)
     with defer_interrupts():
-        try:
-            yield journal
-        finally:
-            try:
-                journal.path.unlink()
-            except OSError:
-                pass
+        yield journal
+        # Complete: the journal goes. A swap that failed or was cut short leaves it, so the
+        # next command looks at the containers (and finishes or undoes the swap) first.
+        clear_journal(app, project_id)
+
+
+def clear_journal(app: App, project_id: str) -> None:
+    try:
+        (app.projects.project_dir(project_id) / JOURNAL).unlink()
+    except OSError:
+        pass
 
 
 def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bool:
@@ -127,11 +131,7 @@ def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bo
         while pending and time.monotonic() < deadline:
             time.sleep(0.05)
             pending = [call for call in pending if _alive(*call)]
-    try:
-        path.unlink()
-    except OSError:
-        pass
-    return True
+    return True  # the journal stays until `recover` (or a complete swap) has put things right
 
 
 class RolledBack(OublietteError):
@@ -150,18 +150,22 @@ def name_taken(runtime: Runtime, holder: ContainerInfo) -> ConflictError:
              + "); otherwise use another oubliette home for this engine")
 
 
-def run_verified(runtime: Runtime, spec: ContainerSpec) -> ContainerInfo:
+def run_verified(runtime: Runtime, spec: ContainerSpec, first: bool = False) -> ContainerInfo | None:
     """Run a container, make sure it is still running a moment later and run its type's
     setup in it; else remove it.
 
     After a failed run, whatever holds the name is removed only if this home made it
-    for this project; anything else is reported and left alone.
+    for this project; anything else is reported and left alone. `first`: a start that
+    did not look before; None when the name is taken or the image is not here (then it
+    looks, as without `first`).
     """
     try:
         runtime.run(spec)
     except EngineUnavailableError:
         raise
-    except EngineError:
+    except EngineError as error:
+        if first and any(s in error.stderr.lower() for s in runtime.texts.run_refused):
+            return None
         holder = runtime.inspect(spec.name)
         if holder is None:
             raise
@@ -218,6 +222,7 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
             reporter: Reporter) -> ContainerInfo | None:
     """Finish or undo what an interrupted refresh left; return the project's container."""
     if aside is None:
+        clear_journal(engine.app, project_id)  # nothing set aside: nothing left to finish
         return main
     with swapping(engine.app, project_id) as journal:
         runtime = engine.runtime.journalled(journal.record)
@@ -229,7 +234,7 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
         runtime.rename(aside.name, container_name(project_id))
         runtime.start(container_name(project_id))
     reporter.note(f"Restored the container of {project_id} that an interrupted refresh had set aside.")
-    return runtime.inspect(container_name(project_id))
+    return engine.runtime.inspect(container_name(project_id))  # not journalled: the swap is over
 
 
 def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None,

@@ -27,7 +27,7 @@ def test_start_pulls_a_missing_image_then_runs_the_design_spec(run, docker, oubl
     assert f"Pulling {DEV}..." in result.stdout and "Status: Downloaded newer image" in result.stdout
     run_call = docker.calls("run")[0]
     workspace = oubliette_home / "data/projects" / project_id / "workspace"
-    assert run_call[:6] == ["docker", "run", "--detach", "--name", f"oubliette-{project_id}", "--init"]
+    assert run_call[:7] == ["docker", "run", "--detach", "--pull=never", "--name", f"oubliette-{project_id}", "--init"]
     assert f"type=bind,source={workspace},target=/workspace" in run_call and run_call[-3:] == [DEV, "sleep", "infinity"]
     assert f"OUBLIETTE_PROJECT_ID={project_id}" in run_call
     c = container_of(docker, project_id)
@@ -40,9 +40,24 @@ def test_start_with_image_present_does_not_pull_and_running_is_a_noop(run, docke
     docker.local(DEV)
     project_id = started(run, "web")
     assert docker.calls("pull") == []
+    before = container_of(docker, project_id).id
     again = run("container", "start", project_id)
     assert again.exit_code == 0 and "already running" in again.stdout
-    assert len(docker.calls("run")) == 1
+    # the run that comes first was refused (the name is in use), then a look: nothing new
+    assert container_of(docker, project_id).id == before and len(docker.containers) == 1
+
+
+def test_a_start_runs_first_and_looks_only_when_refused(run, docker):
+    docker.local(DEV)
+    project_id = create(run, "web")
+    before = len(docker.calls())
+    assert run("container", "start", project_id).exit_code == 0
+    assert {c[1] for c in docker.calls()[before:]} == {"run", "container"}  # no listing, no image inspect first
+    docker.images.pop(DEV)  # gone from the engine: the refused run falls back to looking and pulling
+    docker.containers.clear()
+    result = run("container", "start", project_id)
+    assert result.exit_code == 0, result.output
+    assert docker.calls("pull") and container_of(docker, project_id).state == "running"
 
 
 def test_start_resumes_a_stopped_container_instead_of_replacing_it(run, docker):
@@ -81,17 +96,20 @@ def test_start_in_dev_mode_never_pulls(run, docker, monkeypatch):
     assert "scripts/build.sh" in result.stderr and docker.calls("pull") == []
 
 
-def test_start_recovers_a_container_set_aside_by_an_interrupted_refresh(run, docker):
+def test_start_recovers_a_container_set_aside_by_an_interrupted_refresh(run, docker, oubliette_home):
     project_id = started(run, "web")
     original = container_of(docker, project_id).id
     docker.containers[f"oubliette-{project_id}"].state = "exited"
     run_ = docker._rename([f"oubliette-{project_id}", f"oubliette-{project_id}-previous"])
     assert run_[0] == 0
+    journal = oubliette_home / "data/projects" / project_id / ".swap"
+    journal.write_text('{"calls": []}')  # what the killed refresh left: its engine calls have ended
     result = run("container", "start", project_id)
     assert result.exit_code == 0, result.output
     assert "interrupted refresh" in result.stderr
     assert list(docker.containers) == [f"oubliette-{project_id}"]
     assert container_of(docker, project_id).id == original and container_of(docker, project_id).state == "running"
+    assert not journal.exists()
 
 
 def test_a_home_path_the_engine_cannot_mount_is_a_clear_error(run, docker, tmp_path, monkeypatch):

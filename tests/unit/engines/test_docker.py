@@ -41,7 +41,7 @@ def spec(**overrides):
 def test_run_argv_puts_every_option_before_the_image():
     argv = d.run_argv("docker", spec())
     assert argv == [
-        "docker", "run", "--detach", "--name", "oubliette-proj_0123456789ab", "--init",
+        "docker", "run", "--detach", "--pull=never", "--name", "oubliette-proj_0123456789ab", "--init",
         "--label", "oubliette.project=proj_0123456789ab", "--label", "oubliette.type=dev",
         "--label", f"oubliette.image={IMAGE}",
         "--mount", "type=bind,source=/h/data/projects/proj_0123456789ab/workspace,target=/workspace",

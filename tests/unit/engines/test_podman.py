@@ -28,7 +28,7 @@ RT = p.PodmanRuntime()
 
 def test_run_argv_adds_init_path_and_keep_id_before_the_image():
     plain = p.run_argv("podman", spec())
-    assert plain[:6] == ["podman", "run", "--detach", "--name", "oubliette-proj_0123456789ab", "--init"]
+    assert plain[:7] == ["podman", "run", "--detach", "--pull=never", "--name", "oubliette-proj_0123456789ab", "--init"]
     assert plain[-3:] == [IMAGE, "sleep", "infinity"] and "--init-path" not in plain
     argv = p.run_argv("podman", spec(), init_path="/usr/bin/tini", rootless=True)
     assert argv[-6:] == ["--init-path", "/usr/bin/tini", "--userns=keep-id", IMAGE, "sleep", "infinity"]

@@ -212,8 +212,9 @@ class FakeDocker:
         opts, i = {"labels": {}, "init": False, "mounts": []}, 0
         while args[i].startswith("--"):
             flag = args[i]
-            if flag in ("--detach", "--init"):
+            if flag in ("--detach", "--init", "--pull=never"):
                 opts["init"] = opts["init"] or flag == "--init"
+                opts["pull_never"] = opts.get("pull_never") or flag == "--pull=never"
                 i += 1
                 continue
             value = args[i + 1]
@@ -238,6 +239,9 @@ class FakeDocker:
         if name in self.containers:
             return 125, "", CONFLICT.format(name=name, id=self.containers[name].id)
         if image not in self.images:
+            if opts.get("pull_never"):
+                return 125, "", (f"docker: Error response from daemon: No such image: {image}\n\n"
+                                 "Run 'docker run --help' for more information\n")
             return 125, "", f"Unable to find image '{image}' locally\n"
         container = Container(uuid.uuid4().hex + uuid.uuid4().hex, name, image, self.images[image],
                               opts["labels"], command=command, mounts=opts["mounts"],

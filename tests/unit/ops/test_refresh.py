@@ -176,3 +176,16 @@ def test_prune_never_forces_an_image_a_container_still_uses(run, docker):
     assert result.exit_code == 0, result.output
     assert "Kept the superseded image" in result.stdout and docker.removed_images == []
     assert docker.containers[f"oubliette-{second}"].image_id == old_dev
+
+
+def test_a_swap_that_failed_leaves_its_journal_so_the_next_start_looks_first(run, docker, oubliette_home):
+    project_id = started(run, "web")
+    docker.push(DEV, seed="dev-2")
+    docker.broken_images.add(DEV)  # the new image cannot run: the refresh rolls back
+    assert run("container", "refresh", project_id).exit_code != 0
+    journal = oubliette_home / "data/projects" / project_id / ".swap"
+    assert journal.exists()
+    docker.broken_images.clear()
+    before = len(docker.calls())
+    assert run("container", "start", project_id).exit_code == 0
+    assert docker.calls()[before][1] == "ps" and not journal.exists()  # looked first, then cleared
