@@ -8,14 +8,26 @@ from collections.abc import Callable, Mapping
 GIT_SECONDS = 5
 
 
+# What a process that runs many sessions (the MCP server) asked git last, by the files it reads.
+_ASKED: dict[tuple, dict[str, str]] = {}
+_GIT_ENV = ("HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_DIR",
+            "GIT_CONFIG_COUNT")
+
+
 def git_identity(env: Mapping[str, str]) -> Callable[[], dict[str, str]]:
     """GIT_AUTHOR_*/GIT_COMMITTER_* from the host's `git config`, asked now and read when
     called, so the call overlaps the session's own set-up (nothing when git is missing,
-    says nothing, or the values would not survive an engine's argv)."""
+    says nothing, or the values would not survive an engine's argv). In one process the
+    answer is kept for a minute at most, while the config files git reads are unchanged and
+    include no others."""
     import subprocess
 
     from oubliette.engines import process
 
+    key = _config_key(env)
+    cached = _ASKED.get(key) if key is not None else None
+    if cached is not None:
+        return lambda: dict(cached)
     try:
         proc = process.spawn(["git", "config", "--get-regexp", r"^user\.(name|email)$"], env=dict(env),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -30,9 +42,38 @@ def git_identity(env: Mapping[str, str]) -> Callable[[], dict[str, str]]:
             proc.kill()
             proc.wait()
             return {}
-        return _identity(out[:4096].decode(errors="replace")) if proc.returncode == 0 else {}
+        found = _identity(out[:4096].decode(errors="replace")) if proc.returncode == 0 else {}
+        if key is not None:
+            _ASKED.clear()
+            _ASKED[key] = found
+        return dict(found)
 
     return answer
+
+
+def _config_key(env: Mapping[str, str]) -> tuple | None:
+    """What git's answer depends on: its variables, and the files it reads (the user's,
+    the system's, the current repository's), by inode, size and time. None (ask every
+    time) when one of them includes other files, which this key would not see."""
+    import os
+    import time
+
+    home, xdg = env.get("HOME", ""), env.get("XDG_CONFIG_HOME", "")
+    paths = [env.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
+             os.path.join(xdg or os.path.join(home, ".config"), "git", "config"),
+             env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig", os.path.join(os.getcwd(), ".git", "config")]
+    stamps = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            with open(path, "rb") as handle:
+                if b"include" in handle.read(1 << 20).lower():
+                    return None
+        except OSError:
+            info = None
+        stamps.append((path, info and (info.st_ino, info.st_size, info.st_mtime_ns)))
+    minute = int(time.monotonic() // 60)  # and a repository above the current directory is seen within a minute
+    return (tuple(env.get(name) for name in _GIT_ENV), os.getcwd(), tuple(stamps), minute)
 
 
 def _identity(config: str) -> dict[str, str]:

@@ -131,7 +131,9 @@ class SessionRegistry:
                           datetime.now(timezone.utc).replace(microsecond=0).isoformat(), client)
         try:
             private_dir(self._dir(project_id))
-            write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n")
+            # not durable: a record that a crash loses belonged to a session the crash ended
+            write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n",
+                         durable=False)
         except OSError as exc:
             raise os_error("cannot record the session", exc) from None
         return session

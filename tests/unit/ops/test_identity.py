@@ -1,0 +1,51 @@
+"""The host's git identity, carried into sessions: asked once per unchanged config in a
+process that runs many sessions (the MCP server)."""
+
+from __future__ import annotations
+
+from oubliette.ops import identity
+
+ANSWER = "user.name Ada Lovelace\nuser.email ada@example.com\n"
+
+
+def asked(fp) -> int:
+    return fp.call_count(["git", "config", "--get-regexp", r"^user\.(name|email)$"])
+
+
+def test_an_unchanged_config_is_asked_once_and_a_changed_one_again(fp, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    identity._ASKED.clear()
+    fp.register(["git", "config", fp.any()], stdout=ANSWER, occurrences=10)
+    config = tmp_path / ".gitconfig"
+    config.write_text("[user]\n\tname = Ada Lovelace\n")
+    env = {"HOME": str(tmp_path)}
+    first = identity.git_identity(env)()
+    assert first["GIT_AUTHOR_NAME"] == "Ada Lovelace" and first["GIT_COMMITTER_EMAIL"] == "ada@example.com"
+    assert identity.git_identity(env)() == first and asked(fp) == 1
+    config.write_text("[user]\n\tname = Ada King\n")  # another size: asked again
+    identity.git_identity(env)()
+    assert asked(fp) == 2
+
+
+def test_a_config_that_includes_others_is_asked_every_time(fp, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    identity._ASKED.clear()
+    fp.register(["git", "config", fp.any()], stdout=ANSWER, occurrences=10)
+    (tmp_path / ".gitconfig").write_text("[include]\n\tpath = ~/.gitconfig.local\n")
+    env = {"HOME": str(tmp_path)}
+    identity.git_identity(env)()
+    identity.git_identity(env)()
+    assert asked(fp) == 2
+
+
+def test_no_git_is_no_identity(tmp_path, monkeypatch):
+    from oubliette.engines import process
+
+    monkeypatch.chdir(tmp_path)
+    identity._ASKED.clear()
+
+    def missing(argv, **_options):
+        raise process.BinaryMissing("git", argv)
+
+    monkeypatch.setattr(process, "spawn", missing)
+    assert identity.git_identity({"HOME": str(tmp_path)})() == {}
