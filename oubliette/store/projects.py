@@ -75,6 +75,7 @@ class ProjectStore:
     def __init__(self, home: Path, warn: Callable[[str], None] | None = None,
                  note: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
+        self._root = str(self.root)  # paths of files read per listed project: os.path, ~30 us less each than pathlib
         self.warn = warn or (lambda _message: None)
         self.note = note or (lambda _message: None)
 
@@ -85,7 +86,8 @@ class ProjectStore:
         return self.project_dir(project_id) / WORKSPACE
 
     def exists(self, project_id: str) -> bool:
-        return PROJECT_ID_RE.fullmatch(project_id) is not None and (self.project_dir(project_id) / METADATA).is_file()
+        return (PROJECT_ID_RE.fullmatch(project_id) is not None
+                and os.path.isfile(os.path.join(self._root, project_id, METADATA)))
 
     def lock(self, project_id: str, on_wait: Callable[[str], None] | None = None,
              timeout: float | None = None) -> FileLock:
@@ -224,6 +226,16 @@ class ProjectStore:
         """A project by id, name or unique id prefix (`proj_ab12`, or just `ab12`)."""
         return self._load(self.resolve(ref))
 
+    def by_id(self, project_id: str) -> Project | None:
+        """The project of an exact id (a container's label, say), or None: no name or prefix
+        look-up, for listings that read one project per container."""
+        if PROJECT_ID_RE.fullmatch(project_id) is None:
+            return None
+        try:
+            return self._load(project_id)
+        except NotFoundError:
+            return None
+
     def here(self, directory: Path) -> Project:
         """The project whose workspace is `directory` or holds it (the innermost), said on stderr."""
         directory = directory.resolve()
@@ -316,7 +328,7 @@ class ProjectStore:
                             hint=LIST_HINT)
 
     def _load(self, project_id: str) -> Project:
-        path = self.project_dir(project_id) / METADATA
+        path = os.path.join(self._root, project_id, METADATA)
         try:
             data = json.loads(read_home_file(path, METADATA_MAX_BYTES))
         except FileNotFoundError:
@@ -385,7 +397,7 @@ def _settings_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _damaged(path: Path, why: str) -> DamagedProjectError:
+def _damaged(path: str | Path, why: str) -> DamagedProjectError:
     return DamagedProjectError(
         f"project metadata {path} is damaged: {why}",
         hint="fix that file (a JSON object with id, name, type, created_at), or remove that one file to "
