@@ -18,3 +18,16 @@ def test_only_a_dot_names_the_current_directorys_project(tmp_path, monkeypatch):
     assert store.resolve(".") == project.id
     with pytest.raises(NotFoundError):
         store.resolve("")
+
+
+def test_a_listing_reads_a_project_by_its_exact_id_and_nothing_else(tmp_path):
+    """A container's label is untrusted: only an exact project id reaches a path."""
+    from oubliette.store.projects import ProjectStore
+
+    store = ProjectStore(tmp_path / "home")
+    project = store.create("web", "dev")
+    assert store.by_id(project.id) == project
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "metadata.json").write_text('{"id": "x"}')
+    for label in ("web", project.id[:8], "../../outside", f"{project.id}/..", "proj_000000000000", ""):
+        assert store.by_id(label) is None, label
