@@ -136,7 +136,7 @@ def logs(app: App, project_id: str, follow: bool, lines: int | None) -> None:
                    "(or whose type changed); leave the others running (status \"unchanged\").")
 @click.option("--prune", is_flag=True,
               help="Afterwards, remove each superseded image that no container uses any more (never forced).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 32), default=4, show_default=True, metavar="N",
+@click.option("-j", "--jobs", type=click.IntRange(1, 32), default=16, show_default=True, metavar="N",
               help="Replace up to N containers at once (after the pulls).")
 @json_option
 @click.pass_obj
