@@ -47,10 +47,25 @@ def print_json(data: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """tabulate's `plain` format; an empty table prints the header alone."""
-    from tabulate import tabulate  # lazy: --json and -q never pay for it
+    """Columns left-aligned, two spaces apart, each at least its header and two wide, no
+    trailing blanks: tabulate's `plain` layout, without importing tabulate (~50 ms). An
+    empty table prints the header alone.
+    None is an empty cell; wide characters (CJK) count two columns."""
+    table = [[str(cell) for cell in headers]] + [["" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max([_width(table[0][i]) + 2] + [_width(line[i]) for line in table[1:]]) for i in range(len(headers))]
+    lines = ("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(line, widths, strict=True))
+             for line in table)
+    click.echo("\n".join(line.rstrip() for line in lines))
 
-    click.echo(tabulate(rows, headers=list(headers), tablefmt="plain", disable_numparse=True))
+
+def _width(text: str) -> int:
+    """Terminal columns: two for a wide or full-width character, none for a combining one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
 
 
 def reporter_for(app: Any, as_json: bool) -> Reporter:

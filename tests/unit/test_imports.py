@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("tabulate", "mcp")
+HEAVY = ("tabulate", "mcp")  # tabulate: no longer a dependency, and never to come back through one
 
 
 def imported_modules(*args: str, home, path: str = "") -> set[str]:
@@ -49,6 +49,19 @@ def test_container_list_json_imports_neither_tabulate_mcp_nor_json5(stub_docker,
     assert "oubliette.ops.containers" not in modules and "oubliette.store.projects" not in modules
 
 
-def test_the_table_form_does_use_tabulate(stub_docker, oubliette_home):
+def test_the_table_form_imports_no_table_library(stub_docker, oubliette_home):
     modules = imported_modules("container", "list", home=oubliette_home, path=stub_docker)
-    assert "tabulate" in modules and not any(m.startswith("mcp") for m in modules)
+    assert heavy(modules) == []
+
+
+def test_tables_keep_tabulates_plain_layout(capsys):
+    from oubliette.cli.output import print_table
+
+    print_table(["PROJECT ID", "NAME", "N"], [["proj_aa1fe5888520", "web", 1], ["proj_b", None, 100],
+                                              ["proj_c", "名前", True]])
+    assert capsys.readouterr().out == ("PROJECT ID         NAME    N\n"
+                                       "proj_aa1fe5888520  web     1\n"
+                                       "proj_b                     100\n"
+                                       "proj_c             名前    True\n")  # aligned on screen: 名前 is 4 wide
+    print_table(["A", "BB"], [])
+    assert capsys.readouterr().out == "A    BB\n"
