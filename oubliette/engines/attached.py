@@ -39,7 +39,7 @@ def interactive_unless_refused(argv: Sequence[str], refusal: Callable[[str], boo
     started = time.monotonic()
     proc = spawn(argv, env=env, stderr=subprocess.PIPE)
     assert proc.stderr is not None
-    relay = pumps.RefusalRelay(proc.stderr, 2)
+    relay = pumps.RefusalRelay(proc.stderr, 2, refusal)
     try:
         code = proc.wait()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import IO, TextIO
 
 KEEP = 64 * 1024  # bytes of stderr kept for classification
@@ -106,16 +107,23 @@ def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", text) if "\x1b" in text or "\r" in text else text
 
 
-class RefusalRelay(threading.Thread):
-    """Copies an engine's stderr to ours as it comes, except a first line that reads like
-    the engine refusing the call ("Error response from daemon: Container X is not
-    running"): that is held, so a caller can try another way without the user seeing it.
-    Anything else (a command's own stderr) passes at once; a held line that turns out not
-    to be a refusal is released at the end. Holds at most KEEP bytes."""
+# How an engine's own refusal of a call begins ("Error response from daemon: ...", "Error:
+# ...", "error during connect: ...", "Cannot connect to the Docker daemon ..."): a first
+# line that begins so is held until it is whole, then kept back if it is a refusal.
+REFUSAL_STARTS = (b"Error", b"error", b"Cannot connect")
 
-    def __init__(self, source: IO[bytes], target_fd: int) -> None:
+
+class RefusalRelay(threading.Thread):
+    """Copies an engine's stderr to ours as it comes, except a first line that `refusal`
+    recognises as the engine refusing the call ("Error response from daemon: Container X
+    is not running"): that is held, so a caller can try another way without the user
+    seeing it. Anything else (a command's own stderr) passes at once, a line that begins
+    like a refusal once it is whole; a held line that turns out not to be a refusal is
+    released at the end. Holds at most KEEP bytes."""
+
+    def __init__(self, source: IO[bytes], target_fd: int, refusal: Callable[[str], bool]) -> None:
         super().__init__(daemon=True)
-        self.source, self.target_fd = source, target_fd
+        self.source, self.target_fd, self.refusal = source, target_fd, refusal
         self.head = bytearray()
         self.sniffing = True
         self.start()
@@ -127,9 +135,11 @@ class RefusalRelay(threading.Thread):
                 self._write(chunk)
                 continue
             self.head += chunk
-            first = bytes(self.head[:5])
-            if not b"Error".startswith(first) or len(self.head) > KEEP:
-                self.release()  # not an engine's error line (or too long to be one): pass it on
+            if len(self.head) > KEEP or not any(bytes(self.head[:len(s)]) == s[:len(self.head)]
+                                                for s in REFUSAL_STARTS):
+                self.release()  # not an engine's refusal (or too long to be one): pass it on
+            elif b"\n" in self.head and not self.refusal(text(bytes(self.head).split(b"\n", 1)[0])):
+                self.release()
 
     def held(self) -> str | None:
         """After the child exited and the relay ended: the held text, if any."""

@@ -47,9 +47,9 @@ class ErrorTexts(NamedTuple):
     run_refused: tuple[str, ...] = ()  # `run --pull=never` refused: the name is taken, the image is not here
 
     def refuses_exec(self, stderr: str) -> bool:
-        """Is this an engine's whole answer to an `exec` it did not run (or could not reach)?"""
-        text = stderr.strip().lower()
-        return "\n" not in text and any(s in text for s in (*self.exec_refused, *self.not_running))
+        """Does this read as an engine's answer to an `exec` it did not run (or could not reach)?"""
+        first = stderr.strip().split("\n", 1)[0].lower()
+        return any(s in first for s in (*self.exec_refused, *self.not_running))
 
 
 def classify_failure(result: process.Result, texts: ErrorTexts, image: str | None = None) -> EngineError:

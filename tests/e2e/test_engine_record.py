@@ -27,10 +27,12 @@ def test_docker_unreachable_is_exit_3_naming_it_and_podman_is_never_used(both, h
     try:
         assert oubliette("container", "start", old, home=home).returncode == 0
         down = {"DOCKER_HOST": "unix:///nonexistent.sock"}
-        for args in (("container", "start", old), ("container", "list"), ("project", "list"), ("doctor",)):
+        for args in (("container", "start", old), ("container", "list"), ("project", "list"), ("doctor",),
+                     ("session", "start", old, "--", "true")):  # a session execs first: its refusal unseen
             result = oubliette(*args, home=home, env=down)
             assert result.returncode == 3, (args, result.stdout, result.stderr)
             assert "unix:///nonexistent.sock" in result.stdout + result.stderr, args
+            assert not [line for line in result.stderr.splitlines() if line.startswith("Cannot connect")], args
             assert "Traceback" not in result.stderr and "Using Podman" not in result.stderr
         listed = oubliette("project", "list", home=home, env=down)
         assert "unknown" in listed.stdout and " none " not in listed.stdout

@@ -90,6 +90,8 @@ def test_an_endpoint_set_in_the_shell_is_named_with_a_hint_that_fits(both, run, 
     result = auto(run, "container", "start", project_id)
     assert_clean_error(result, 3, "Docker at unix:///nope (DOCKER_HOST)")
     assert "unset DOCKER_HOST" in result.stderr
+    result = auto(run, "session", "start", project_id, "--", "true")  # execs first: the refusal, then a look
+    assert_clean_error(result, 3, "Docker at unix:///nope (DOCKER_HOST)")
 
 
 def test_the_config_choosing_podman_moves_new_projects_and_old_ones_keep_docker(both, run, oubliette_home):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pty
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -104,6 +106,25 @@ def test_a_commands_own_stderr_passes_at_once_and_a_refusal_like_line_with_succe
         [PY, "-c", "import sys; sys.stderr.write('Error: No such container here, but it ran'); sys.exit(0)"],
         refused) == (0, None)
     assert capfd.readouterr().err == "Error: No such container here, but it ran"
+
+
+def test_an_unreachable_engine_reads_as_a_refusal_and_a_partial_line_is_not_held(capfd):
+    def unreachable(text: str) -> bool:
+        return "cannot connect to the docker daemon" in text.lower()
+
+    script = "import sys; sys.stderr.write('Cannot connect to the Docker daemon at unix:///x.\\n'); sys.exit(1)"
+    assert attached.interactive_unless_refused([PY, "-c", script], unreachable)[1] is not None
+    assert capfd.readouterr().err == ""
+    prompt = "import sys, time; sys.stderr.write('Password: '); sys.stderr.flush(); time.sleep(5)"
+    relayed = (f"import sys; from oubliette.engines import attached; "
+               f"attached.interactive_unless_refused([{PY!r}, '-c', {prompt!r}], lambda text: True)")
+    child = subprocess.Popen([PY, "-c", relayed], stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert child.stderr is not None
+        assert child.stderr.read(10) == b"Password: " and child.poll() is None  # shown while it waits
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the relay and the command under it
+        child.wait()
 
 
 def test_an_endless_error_line_is_not_held_in_memory(capfd):
