@@ -138,7 +138,7 @@ def main() -> int:
 
         workflows = bench_workflows(oubliette, env, image, work, args.rounds)
         workflows += bench_mcp_exec(oubliette, env, work / "home", mcp_project, f"oubliette-{mcp_project}", args.runs)
-        workflows += bench_many(oubliette, env, image, work, max(5, args.rounds))
+        workflows += bench_many(oubliette, env, image, work, max(9, args.rounds))
         if args.second_engine:
             workflows += bench_two_engines(oubliette, env, image, work, args.second_engine, args.runs)
         else:
