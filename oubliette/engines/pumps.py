@@ -74,12 +74,8 @@ def pump_fd(master: int, target_fd: int | None, kept: bytearray) -> threading.Th
             if not chunk:
                 break
             keep(kept, chunk)
-            if target_fd is None:
-                continue
-            try:
-                os.write(target_fd, chunk)
-            except OSError:
-                pass
+            if target_fd is not None:
+                write_all(target_fd, chunk)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -152,8 +148,13 @@ class RefusalRelay(threading.Thread):
         self._write(data)
 
     def _write(self, data: bytes) -> None:
-        while data:
-            try:
-                data = data[os.write(self.target_fd, data):]
-            except OSError:  # our stderr is gone: nothing to show it on
-                return
+        write_all(self.target_fd, data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to `fd` (a terminal may take part of a write); a closed one takes nothing."""
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:  # it is gone: nothing to show it on
+            return

@@ -46,6 +46,11 @@ class ErrorTexts(NamedTuple):
     exec_refused: tuple[str, ...] = ()  # `exec` refused before running: no such container, not running
     run_refused: tuple[str, ...] = ()  # `run --pull=never` refused: the name is taken, the image is not here
 
+    def refuses_run(self, stderr: str) -> bool:
+        """Did `run --pull=never` fail because the name is taken or the image is not here?"""
+        text = stderr.lower()
+        return any(s in text for s in self.run_refused)
+
     def refuses_exec(self, stderr: str) -> bool:
         """Does this read as an engine's answer to an `exec` it did not run (or could not reach)?"""
         first = stderr.strip().split("\n", 1)[0].lower()

@@ -14,17 +14,17 @@ _GIT_ENV = ("HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
             "GIT_CONFIG_COUNT")
 
 
-def git_identity(env: Mapping[str, str]) -> Callable[[], dict[str, str]]:
+def git_identity(env: Mapping[str, str], keep: bool = False) -> Callable[[], dict[str, str]]:
     """GIT_AUTHOR_*/GIT_COMMITTER_* from the host's `git config`, asked now and read when
     called, so the call overlaps the session's own set-up (nothing when git is missing,
-    says nothing, or the values would not survive an engine's argv). In one process the
-    answer is kept for a minute at most, while the config files git reads are unchanged and
-    include no others."""
+    says nothing, or the values would not survive an engine's argv). `keep` (a process that
+    runs many sessions): the answer is kept for a minute at most, while the config files git
+    reads are unchanged and include no others; a one-session command never looks at them."""
     import subprocess
 
     from oubliette.engines import process
 
-    key = _config_key(env)
+    key = _config_key(env) if keep else None
     cached = _ASKED.get(key) if key is not None else None
     if cached is not None:
         return lambda: dict(cached)
@@ -90,6 +90,7 @@ def _identity(config: str) -> dict[str, str]:
     return identity
 
 
-def session_identity(identity_config: Mapping[str, object], env: Mapping[str, str]) -> Callable[[], dict[str, str]]:
+def session_identity(identity_config: Mapping[str, object], env: Mapping[str, str],
+                     keep: bool = False) -> Callable[[], dict[str, str]]:
     """What every session gets, as the config allows: asked now, read when called."""
-    return git_identity(env) if identity_config.get("git", True) is not False else dict
+    return git_identity(env, keep) if identity_config.get("git", True) is not False else dict

@@ -97,7 +97,7 @@ def exec_captured(app: App, project_ref: str, command: Sequence[str], reporter: 
         raise InvalidReferenceError(f"invalid timeout_s {timeout_s!r}: give seconds, more than 0 and at most a day")
     from oubliette.ops.identity import session_identity
 
-    identity = session_identity(app.config.identity, app.env)
+    identity = session_identity(app.config.identity, app.env, keep=True)  # the MCP server: many sessions
     with locked_project(app, project_ref, reporter) as project:
         first = _exec_first(app, project)
         if not first:

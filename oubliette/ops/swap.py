@@ -165,7 +165,7 @@ def run_verified(runtime: Runtime, spec: ContainerSpec, first: bool = False) -> 
     except EngineUnavailableError:
         raise
     except EngineError as error:
-        if first and any(s in error.stderr.lower() for s in runtime.texts.run_refused):
+        if first and runtime.texts.refuses_run(error.stderr):
             return None
         holder = runtime.inspect(spec.name)
         if holder is None:

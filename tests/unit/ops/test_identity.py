@@ -19,11 +19,11 @@ def test_an_unchanged_config_is_asked_once_and_a_changed_one_again(fp, tmp_path,
     config = tmp_path / ".gitconfig"
     config.write_text("[user]\n\tname = Ada Lovelace\n")
     env = {"HOME": str(tmp_path)}
-    first = identity.git_identity(env)()
+    first = identity.git_identity(env, keep=True)()
     assert first["GIT_AUTHOR_NAME"] == "Ada Lovelace" and first["GIT_COMMITTER_EMAIL"] == "ada@example.com"
-    assert identity.git_identity(env)() == first and asked(fp) == 1
+    assert identity.git_identity(env, keep=True)() == first and asked(fp) == 1
     config.write_text("[user]\n\tname = Ada King\n")  # another size: asked again
-    identity.git_identity(env)()
+    identity.git_identity(env, keep=True)()
     assert asked(fp) == 2
 
 
@@ -33,8 +33,8 @@ def test_a_config_that_includes_others_is_asked_every_time(fp, tmp_path, monkeyp
     fp.register(["git", "config", fp.any()], stdout=ANSWER, occurrences=10)
     (tmp_path / ".gitconfig").write_text("[include]\n\tpath = ~/.gitconfig.local\n")
     env = {"HOME": str(tmp_path)}
-    identity.git_identity(env)()
-    identity.git_identity(env)()
+    identity.git_identity(env, keep=True)()
+    identity.git_identity(env, keep=True)()
     assert asked(fp) == 2
 
 
@@ -49,3 +49,14 @@ def test_no_git_is_no_identity(tmp_path, monkeypatch):
 
     monkeypatch.setattr(process, "spawn", missing)
     assert identity.git_identity({"HOME": str(tmp_path)})() == {}
+
+
+def test_a_one_session_command_asks_git_and_keeps_nothing(fp, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    identity._ASKED.clear()
+    fp.register(["git", "config", fp.any()], stdout=ANSWER, occurrences=10)
+    (tmp_path / ".gitconfig").write_text("[user]\n\tname = Ada Lovelace\n")
+    env = {"HOME": str(tmp_path)}
+    identity.git_identity(env)()
+    identity.git_identity(env)()
+    assert asked(fp) == 2 and identity._ASKED == {}
