@@ -12,11 +12,12 @@ Three shapes of call:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, NamedTuple, TextIO
 
 from oubliette.engines import pumps
@@ -54,41 +55,6 @@ class TimedOut(ProcessError):
     def __init__(self, timeout: float, argv: Sequence[str]) -> None:
         super().__init__(f"`{' '.join(list(argv)[:3])}` did not finish within {timeout:g} s", argv)
         self.timeout = timeout
-
-
-def start_stamp(pid: int) -> str | None:
-    """An opaque start time of process `pid`, telling a reused pid apart; None when there is
-    no such process. /proc's starttime on Linux, `ps -o lstart=` elsewhere (macOS)."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return None
-    except PermissionError:
-        pass  # alive, but someone else's
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
-            return handle.read(4096).rsplit(")", 1)[1].split()[19]  # field 22 follows the (command name)
-    except IndexError:
-        return None
-    except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
-            return None  # it ended meanwhile
-    except OSError:
-        return None
-    try:
-        result = capture(["ps", "-o", "lstart=", "-p", str(pid)], timeout=10)
-    except ProcessError:
-        return None
-    return result.stdout.strip() or None
-
-
-def program_of(pid: int) -> str | None:
-    """The program a process runs (argv[0]'s last part) where /proc tells (Linux); else None."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
-    except OSError:
-        return None
 
 
 def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
@@ -131,25 +97,73 @@ def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str,
     call's pid as it starts (a container swap journals its engine calls)."""
     import time
 
+    if on_spawn is not None and (files := _unlinked_files()) is not None:
+        return _capture_outliving(argv, timeout, env, (limit, err_limit), on_spawn, files)
     started = time.monotonic()
     proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  start_new_session=True, env=env)
     if on_spawn is not None:
         on_spawn(proc.pid)
-    try:
+    with _killed_unless_done(proc, argv, started, timeout):
         (out, err), overflow = _read_bounded(proc, (limit, err_limit), timeout, started)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        debug(argv, started, None)
-        raise TimedOut(timeout or 0, argv) from None
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        debug(argv, started, None)
-        raise
     debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, pumps.text(out), pumps.text(err), overflow)
+
+
+@contextlib.contextmanager
+def _killed_unless_done(proc: subprocess.Popen[bytes], argv: Sequence[str], started: float,
+                        timeout: float | None) -> Iterator[None]:
+    """A call we stop waiting for (its timeout, an interrupt) is killed and reaped; a
+    timeout is TimedOut."""
+    try:
+        yield
+    except BaseException as error:
+        proc.kill()
+        proc.wait()
+        debug(argv, started, None)
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise TimedOut(timeout or 0, argv) from None
+        raise
+
+
+def _unlinked_files() -> tuple[IO[bytes], IO[bytes]] | None:
+    """Two unlinked temporary files; None without a writable temporary directory."""
+    import tempfile
+
+    try:
+        first = tempfile.TemporaryFile()
+    except OSError:
+        return None
+    try:
+        return first, tempfile.TemporaryFile()
+    except OSError:
+        first.close()
+        return None
+
+
+def _capture_outliving(argv: Sequence[str], timeout: float | None, env: Mapping[str, str] | None,
+                       limits: tuple[int, int], on_spawn: Callable[[int], None],
+                       files: tuple[IO[bytes], IO[bytes]]) -> Result:
+    """`capture` for a call that must be able to outlive us (a journalled swap step: after a
+    SIGKILL the next command waits for it). Its output goes to unlinked files, not pipes:
+    a pipe's reader dies with us, and the call's next write (podman's "resorting to SIGKILL"
+    warning at 10 s) would kill it with SIGPIPE half done. Only the limits are read back."""
+    import time
+
+    started = time.monotonic()
+    with files[0] as out, files[1] as err:
+        proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True, env=env)
+        on_spawn(proc.pid)
+        with _killed_unless_done(proc, argv, started, timeout):
+            proc.wait(timeout)
+        kept, overflow = [], False
+        for handle, limit in zip((out, err), limits, strict=True):
+            handle.seek(0)
+            data = handle.read(limit + 1)
+            kept.append(data[:limit])
+            overflow = overflow or len(data) > limit
+    debug(argv, started, proc.returncode)
+    return Result(list(argv), proc.returncode, pumps.text(kept[0]), pumps.text(kept[1]), overflow)
 
 
 def _read_bounded(proc: subprocess.Popen[bytes], limits: tuple[int, int], timeout: float | None,

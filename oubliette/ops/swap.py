@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oubliette.engines import process
+from oubliette.engines import pids
 from oubliette.engines.base import Runtime
 from oubliette.errors import ConflictError, EngineError, EngineUnavailableError, OublietteError
 from oubliette.interrupts import defer_interrupts
@@ -52,6 +52,10 @@ ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s
 # later than that is not caught here; `container list` shows it stopped, and the next
 # `start` replaces it.
 START_WINDOW_SECONDS = 0.035
+# A dead container's log can trail its exit: Podman (conmon) had not yet written it in 1 of
+# 30 looks made right after `inspect` said it had stopped. So an empty log is read again,
+# for this long at most; this costs only a start that failed anyway.
+LAST_WORDS_SECONDS = 1.0
 IMAGE_HINT = ("the image needs a shell, `sleep`, and an entrypoint that execs its arguments "
               "(see docs/CONTAINER_TYPES.md)")
 
@@ -63,8 +67,8 @@ def _alive(pid: int, stamp: str | None, program: str | None) -> bool:
     """Is this journalled engine call still running? It must have the journalled start
     time (and, where /proc tells, program), so a reused pid, or a journal naming some
     other process (pid 1), is never waited for. A journal of an older oubliette has no program."""
-    now = process.start_stamp(pid)
-    return now is not None and stamp == now and program in (None, process.program_of(pid))
+    now = pids.start_stamp(pid)
+    return now is not None and stamp == now and program in (None, pids.program_of(pid))
 
 
 def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
@@ -90,7 +94,7 @@ class Journal:
         self.calls: list[list[int | str | None]] = []
 
     def record(self, pid: int) -> None:
-        self.calls.append([pid, process.start_stamp(pid), process.program_of(pid)])
+        self.calls.append([pid, pids.start_stamp(pid), pids.program_of(pid)])
         try:
             write_atomic(self.path, json.dumps({"pid": os.getpid(), "calls": self.calls}), durable=False)
         except OSError:
@@ -198,11 +202,20 @@ def verify_running(runtime: Runtime, name: str) -> ContainerInfo:
         return info
     why = ""
     if info is not None:
-        lines = runtime.logs_tail(name).strip().splitlines()
-        why = lines[-1].strip() if lines else ""
+        why = _last_words(runtime, name)
         runtime.remove([name], force=True)
     raise OublietteError(f"container {name} stopped right after it started" + (f": {why}" if why else ""),
                          hint=IMAGE_HINT)
+
+
+def _last_words(runtime: Runtime, name: str) -> str:
+    """The last line a dead container printed, waiting (bounded) for a log that trails."""
+    deadline = time.monotonic() + LAST_WORDS_SECONDS
+    while True:
+        lines = runtime.logs_tail(name).strip().splitlines()
+        if lines or time.monotonic() >= deadline:
+            return lines[-1].strip() if lines else ""
+        time.sleep(0.05)
 
 
 def stop_and_remove(runtime: Runtime, containers: list[ContainerInfo]) -> None:

@@ -110,7 +110,7 @@ class Session(NamedTuple):  # not a dataclass: defining one costs a session star
 
 def process_start_time(pid: int) -> str | None:
     """An opaque start stamp for `pid`, or None if there is no such process."""
-    from oubliette.engines.process import start_stamp
+    from oubliette.engines.pids import start_stamp
 
     return start_stamp(pid)
 

@@ -88,6 +88,25 @@ def test_start_of_an_image_that_cannot_run_leaves_nothing_behind(run, docker):
     assert docker.containers == {}
 
 
+def test_a_dead_containers_log_that_trails_its_exit_is_still_read(run, docker):
+    docker.broken_images.add(DEV)
+    docker.silent_logs = 2  # podman's conmon had not written the log yet when asked
+    result = run("container", "start", create(run, "web"))
+    assert_clean_error(result, 1, "stopped right after it started", "exec sleep failed")
+    assert len(docker.calls("logs")) == 3 and docker.containers == {}
+
+
+def test_a_dead_container_that_printed_nothing_is_reported_within_the_bound(run, docker, monkeypatch):
+    from oubliette.ops import swap
+
+    monkeypatch.setattr(swap, "LAST_WORDS_SECONDS", 0.2)
+    docker.broken_images.add(DEV)
+    docker.silent_logs = 1_000
+    result = run("container", "start", create(run, "web"))
+    assert_clean_error(result, 1, "stopped right after it started")
+    assert 2 <= len(docker.calls("logs")) <= 6 and docker.containers == {}
+
+
 def test_start_in_dev_mode_never_pulls(run, docker, monkeypatch):
     monkeypatch.setenv("OUBLIETTE_DEV", "1")
     project_id = create(run, "web")

@@ -8,6 +8,7 @@ import pty
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -32,6 +33,30 @@ def test_capture_past_its_bound_is_timed_out_and_killed():
     with pytest.raises(process.TimedOut) as caught:
         process.capture(["sleep", "30"], timeout=0.2)
     assert caught.value.timeout == 0.2 and caught.value.argv == ["sleep", "30"]
+
+
+def test_a_journalled_call_outlives_a_killed_oubliette_and_finishes(tmp_path):
+    # After a SIGKILL the next command waits for the swap's engine calls; a call whose
+    # output went to a pipe would die of SIGPIPE at its next write, half done.
+    mark = tmp_path / "finished"
+    child = ["sh", "-c", f"sleep 0.5; echo out; echo err >&2; touch {mark}"]
+    parent = ("import sys; from oubliette.engines import process; "
+              f"process.capture({child!r}, on_spawn=lambda pid: print(pid, flush=True))")
+    proc = subprocess.Popen([PY, "-c", parent], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().strip().isdigit()
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mark.exists()
+
+
+def test_a_journalled_calls_output_is_read_back_within_its_limits():
+    seen = []
+    result = process.capture([PY, "-c", "print('x' * 5000); import sys; print('e' * 300, file=sys.stderr)"],
+                             limit=100, err_limit=10, on_spawn=seen.append)
+    assert result.ok and seen and result.stdout == "x" * 100 and result.stderr == "e" * 10 and result.overflow
 
 
 def test_stream_to_python_streams_keeps_stderr():

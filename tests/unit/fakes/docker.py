@@ -67,6 +67,7 @@ class FakeDocker:
         self.registry: dict[str, str] = {}  # ref -> id a pull gets
         self.pull_errors: dict[str, str] = {}  # ref -> recorded stderr file
         self.broken_images: set[str] = set()  # containers of these exit right after start
+        self.silent_logs = 0  # this many `logs` calls find the log not yet written (podman)
         self.containers: dict[str, Container] = {}
         self.daemon_down = False
         self.fail_next: dict[str, str] = {}  # subcommand -> stderr for its next call
@@ -121,11 +122,14 @@ class FakeDocker:
     # --- the engine -------------------------------------------------------------------
 
     def _dispatch(self, process) -> None:
-        rc, out, err = self._routed([str(a) for a in process.args], (process.kwargs or {}).get("env"))
-        for stream, text in ((process.stdout, out), (process.stderr, err)):
+        kwargs = process.kwargs or {}
+        rc, out, err = self._routed([str(a) for a in process.args], kwargs.get("env"))
+        for stream, key, text in ((process.stdout, "stdout", out), (process.stderr, "stderr", err)):
             if stream is not None and text:
                 stream.write(text.encode())
                 stream.seek(0)
+            elif text and hasattr(kwargs.get(key), "fileno"):  # a file, as a real process writes it
+                os.write(kwargs[key].fileno(), text.encode())
         process.returncode = rc
 
     def _stream(self, argv, out=None, err=None, progress_on_stderr=False, env=None) -> process.Result:
@@ -336,6 +340,9 @@ class FakeDocker:
         return 0, contexts[args[3]] + "\n", ""
 
     def _logs(self, args):
+        if self.silent_logs:
+            self.silent_logs -= 1
+            return 0, "", ""
         return 0, "", recorded("docker/logs_no_sleep.txt")
 
     def _exec(self, args):

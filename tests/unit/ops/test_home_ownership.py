@@ -163,7 +163,7 @@ def test_a_swap_journal_left_by_sigkill_makes_the_next_command_wait_for_its_engi
     fp.pass_command([sys.executable, fp.any()])
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
     journal = oubliette_home / "data/projects" / project_id / ".swap"
-    from oubliette.engines.process import program_of, start_stamp
+    from oubliette.engines.pids import program_of, start_stamp
 
     journal.write_text(json.dumps({"pid": 999999, "calls": [[orphan.pid, start_stamp(orphan.pid),
                                                              program_of(orphan.pid)]]}))
