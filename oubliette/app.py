@@ -45,7 +45,7 @@ class Engine:
 
         if entry is not None:
             runtime = make_runtime(entry.runtime, self.app.env)
-            runtime.point_at(entry.name, entry.endpoint, entry.environment(self.app.env))
+            runtime.point_at(entry, entry.environment(self.app.env))
             return runtime
         if self.name != DEFAULT_ENGINE:  # "default:podman": the default endpoint of a kind no longer the default
             return make_runtime(self.name.partition(":")[2], self.app.env)

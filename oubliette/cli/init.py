@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 
 from oubliette.app import App
-from oubliette.engines.kinds import ENGINES
+from oubliette.engines.kinds import RUNTIME_CHOICES
 from oubliette.errors import OublietteError
 
 
@@ -21,7 +21,7 @@ from oubliette.errors import OublietteError
 @click.option("--dev", "dev", is_flag=True,
               help="Rewrite the config for dev mode: the local images scripts/build.sh makes, never pulled "
                    "(the old config is kept as a backup); use with OUBLIETTE_DEV=1.")
-@click.option("--runtime", "engine_kind", type=click.Choice(list(ENGINES)),
+@click.option("--runtime", "engine_kind", type=click.Choice(list(RUNTIME_CHOICES[1:])),
               help="Make this engine the home's default from now on (projects made on another keep theirs).")
 @click.pass_obj
 def init(app: App, home_dir: str | None, force: bool, no_pull: bool, dev: bool, engine_kind: str | None) -> None:
@@ -86,7 +86,7 @@ def _prepull(app: App) -> None:
         from oubliette.engines.kinds import ENGINES
 
         _warn_skipped(app, error, pending, lambda image: "   or: ".join(
-            kind.pull_command.format(image=image) for kind in ENGINES.values()))
+            kind.pull_command.format(image=image) for kind in ENGINES.values() if kind.client_pulls))
         return
     reporter.info(f"Pulling {len(pending)} container image{'s' if len(pending) != 1 else ''}...")
     failed = 0

@@ -26,6 +26,7 @@ from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe
 
 if TYPE_CHECKING:
+    from oubliette.engines.endpoints import EngineEntry
     from oubliette.engines.where import Endpoint
 
 DOCKER_EXEC = ExecFlags()  # every kind so far
@@ -76,9 +77,9 @@ class Runtime(abc.ABC):
         view.on_spawn = told if records else None
         return view
 
-    def point_at(self, engine: str, endpoint: str | None, env: Mapping[str, str]) -> None:
+    def point_at(self, entry: EngineEntry, env: Mapping[str, str]) -> None:
         """Make this a named engine's runtime: every call runs with `env` (its endpoint set)."""
-        self.engine, self.endpoint, self.env = engine, endpoint, env
+        self.engine, self.endpoint, self.env = entry.name, entry.endpoint, env
 
     # --- probing ---------------------------------------------------------------
 
@@ -95,6 +96,11 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def is_running(self) -> bool:
         """One cheap call: is the engine installed and its daemon/service up?"""
+
+    def health(self) -> list[tuple[str, bool | None, str]]:
+        """`doctor`'s checks beyond answering, once it answers: (what, passed or None for
+        could not tell, detail). A cluster checks its permissions and storage class."""
+        return []
 
     # --- images ----------------------------------------------------------------
 
@@ -286,11 +292,15 @@ class Runtime(abc.ABC):
                                       hint=self.kind.install_hint)
 
     def _call(self, argv: Sequence[str], check: bool = True, image: str | None = None,
-              timeout: float = QUICK_SECONDS) -> process.Result:
-        """Run one engine call within `timeout` seconds (STOP_SECONDS, RUN_SECONDS for those)."""
+              timeout: float = QUICK_SECONDS, stdin: bytes | None = None) -> process.Result:
+        """Run one engine call within `timeout` seconds (STOP_SECONDS, RUN_SECONDS for those);
+        `stdin`: a small input (a manifest) for it to read."""
 
         try:
-            result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn)
+            if stdin is None:
+                result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn)
+            else:
+                result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn, stdin=stdin)
         except process.BinaryMissing:
             raise self.missing_binary() from None
         except process.TimedOut:

@@ -11,6 +11,7 @@ others cleared. Loaded only when the config has "engines" or a command names one
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -26,7 +27,11 @@ ENGINE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 CONTEXT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 HOST_RE = re.compile(r"(unix|tcp|ssh|npipe)://[\x21-\x7e]+")
 LOCAL_SCHEMES = ("unix://", "npipe://")
-NAMEABLE = tuple(name for name, kind in ENGINES.items() if kind.nameable and kind.volumes)  # docker, podman
+NAMEABLE = tuple(name for name, kind in ENGINES.items() if kind.nameable and kind.volumes)  # docker, podman, ...
+CLUSTERS = tuple(name for name, kind in ENGINES.items() if kind.cluster)  # kubernetes
+CLUSTER_KEYS = ("runtime", "context", "namespace", "kubeconfig", "storage_class", "workspace_size")
+DNS_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")  # a namespace, a storage class
+QUANTITY_RE = re.compile(r"[1-9][0-9]{0,5}(Ki|Mi|Gi|Ti|K|M|G|T)")
 
 
 class EngineEntry(NamedTuple):
@@ -37,11 +42,19 @@ class EngineEntry(NamedTuple):
     host: str | None = None  # an endpoint URL: unix://, tcp://, ssh://
     context: str | None = None  # a docker context or podman connection, by name
     workspace: str | None = None  # "bind" | "volume"; None: decided by where the endpoint is
+    # a cluster (kubernetes) only: where in it, and its workspaces' claims
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    storage_class: str | None = None
+    workspace_size: str | None = None
 
     @property
     def endpoint(self) -> str:
         """Where it is, for messages."""
         kind = ENGINES[self.runtime]
+        if kind.cluster:
+            context = f"context {self.context}" if self.context else "the kubeconfig's current context"
+            return context + (f", namespace {self.namespace}" if self.namespace else "")
         if self.host:
             return self.host
         if self.context:
@@ -52,6 +65,8 @@ class EngineEntry(NamedTuple):
         """`base` with this engine's endpoint set and the shell's other endpoint settings cleared;
         with no endpoint, the engine's local default (docker's `default` context)."""
         kind = ENGINES[self.runtime]
+        if kind.cluster:  # context and namespace are flags (kubectl reads no variable for them)
+            return {**base, "KUBECONFIG": os.path.expanduser(self.kubeconfig)} if self.kubeconfig else dict(base)
         env = {k: v for k, v in base.items() if k not in (kind.host_env, kind.context_env)}
         if self.host and kind.host_env:
             env[kind.host_env] = self.host
@@ -64,6 +79,8 @@ class EngineEntry(NamedTuple):
     def workspace_kind(self, resolve_context: Callable[[str], str | None]) -> str:
         """`bind` or `volume`: as configured, else `volume` for an engine that is not on a
         local socket (`resolve_context` turns a context/connection name into its URL)."""
+        if ENGINES[self.runtime].cluster:
+            return VOLUME  # a claim
         if self.workspace:
             return self.workspace
         if self.host:
@@ -101,6 +118,8 @@ def parse_engines(value: Any, key_error: Callable[[str, str], Exception]) -> dic
 
 def _parse_entry(name: str, entry: dict[str, Any], key: str, key_error: Callable[[str, str], Exception]) -> EngineEntry:
     runtime = entry.get("runtime")
+    if runtime in CLUSTERS:
+        return _parse_cluster(name, entry, key, key_error)
     if runtime not in NAMEABLE:
         raise key_error(f"{key}.runtime", f"expected one of {', '.join(NAMEABLE)}, got {runtime!r}"
                         + (" (Apple's container CLI drives this Mac's engine only)" if runtime == "apple" else ""))
@@ -124,3 +143,26 @@ def _parse_entry(name: str, entry: dict[str, Any], key: str, key_error: Callable
     return EngineEntry(name, runtime, host, context, workspace)
 
 
+
+
+def _parse_cluster(name: str, entry: dict[str, Any], key: str,
+                   key_error: Callable[[str, str], Exception]) -> EngineEntry:
+    """A Kubernetes engine: a context and namespace of a kubeconfig, and its claims' class and size."""
+    unknown = sorted(set(entry) - set(CLUSTER_KEYS))
+    if unknown:
+        raise key_error(f"{key}.{unknown[0]}", f"unknown key for a {entry['runtime']} engine (expected "
+                                               f"{', '.join(sorted(CLUSTER_KEYS))})")
+    values = {field: entry.get(field) for field in CLUSTER_KEYS[1:]}
+    checks = {"context": (CONTEXT_NAME_RE, "the name of a context in the kubeconfig"),
+              "namespace": (DNS_NAME_RE, "a namespace name (lowercase letters, digits, '-', '.')"),
+              "kubeconfig": (re.compile(r"[^\x00-\x1f]{1,4096}"), "the path of a kubeconfig file"),
+              "storage_class": (DNS_NAME_RE, "a storage class name"),
+              "workspace_size": (QUANTITY_RE, 'a size such as "10Gi"')}
+    for field, (pattern, expected) in checks.items():
+        value = values[field]
+        if value is not None and not (isinstance(value, str) and pattern.fullmatch(value)
+                                      and not value.startswith("-")):
+            raise key_error(f"{key}.{field}", f"expected {expected}, got {value!r}")
+    return EngineEntry(name, entry["runtime"], context=values["context"], workspace="volume",
+                       namespace=values["namespace"], kubeconfig=values["kubeconfig"],
+                       storage_class=values["storage_class"], workspace_size=values["workspace_size"])

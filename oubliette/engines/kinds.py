@@ -51,6 +51,14 @@ class EngineKind(NamedTuple):
     # `run` refuses plainly when the name is taken or the image is missing (docker and podman
     # with --pull=never): a start runs first and looks at what is there only when refused
     run_first: bool = True
+    # A cluster (Kubernetes): only ever a named engine, never the default or auto-detected;
+    # its workspaces are claims, and its nodes pull images when a pod starts, not the client
+    cluster: bool = False
+
+    @property
+    def client_pulls(self) -> bool:
+        """Images are pulled through this CLI before a start (else the nodes pull them)."""
+        return not self.cluster
 
     def binary_path(self, env: Mapping[str, str] = os.environ) -> str:
         return (env.get(self.binary_env) if self.binary_env else None) or self.binary
@@ -58,7 +66,7 @@ class EngineKind(NamedTuple):
     @property
     def nameable(self) -> bool:
         """Can be a named engine in the config: it has an endpoint variable to point its CLI with."""
-        return self.host_env is not None
+        return self.host_env is not None or self.cluster
 
 
 ENGINES: dict[str, EngineKind] = {
@@ -77,12 +85,18 @@ ENGINES: dict[str, EngineKind] = {
                         "install it from https://github.com/apple/container/releases, or use --runtime docker",
                         can_rename=False, volumes=False, tail_flag="-n", exec_first=False,
                         run_first=False),
+    "kubernetes": EngineKind("kubernetes", "Kubernetes", "kubectl", None,
+                             "oubliette.engines.kubernetes:KubernetesRuntime",
+                             "the cluster's nodes pull {image} when a pod starts",
+                             "install kubectl (https://kubernetes.io/docs/tasks/tools/), within one minor "
+                             "version of the cluster", can_rename=False, init_flag=None, name_style="dns",
+                             exec_first=False, run_first=False, cluster=True),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.
 # Podman needs no service, so it comes last: a Docker user who also has podman keeps Docker.
 PROBE_ORDER = ("apple", "docker", "podman")
-RUNTIME_CHOICES = ("auto", *ENGINES)
+RUNTIME_CHOICES = ("auto", *(name for name, kind in ENGINES.items() if not kind.cluster))
 
 
 def make_runtime(name: str, env: Mapping[str, str] = os.environ) -> Runtime:

@@ -1,7 +1,7 @@
 """The one place that starts processes. Argv lists only, never a shell.
 
 Three shapes of call:
-- `capture`: stdin closed, output captured. The child gets its own session so a
+- `capture`: stdin closed (or a small input), output captured. The child gets its own session so a
   Ctrl-C at the terminal cannot cut an engine call in half; we decide what happens.
 - `stream`: the engine's own progress reaches the user (stdout as a real file
   descriptor when there is one, so the engine sees a terminal), while stderr is
@@ -26,7 +26,6 @@ from oubliette.engines import pumps
 # MB; an engine (or a container, through exec) printing without end must not fill memory.
 # What comes past it is read and thrown away, so the child never blocks on a full pipe.
 OUTPUT_LIMIT = 32 * 1024 * 1024
-TRAILING_LIMIT = 1024 * 1024  # bytes read after a consumer of `feed` has all it wants
 # An engine's own error lines are kept but not shown: the classified error restates them,
 # and a user (or a script) should see one `Error:` line, not two.
 ENGINE_ERROR_PREFIXES = (b"Error:", b"Error response from daemon:", b"docker: Error", b"error:")
@@ -89,25 +88,37 @@ def debug(argv: Sequence[str], started: float, returncode: int | None) -> None:
 
 def capture(argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None,
             limit: int = OUTPUT_LIMIT, err_limit: int = pumps.KEEP,
-            on_spawn: Callable[[int], None] | None = None) -> Result:
+            on_spawn: Callable[[int], None] | None = None, stdin: bytes | None = None) -> Result:
     """Run and capture at most `limit` bytes of stdout and `err_limit` of stderr (the rest
     is drained and dropped; `overflow` says so). BinaryMissing when the program is not
     installed; TimedOut (after killing the call) when `timeout` passes. `env`: the child's
     whole environment (a named engine's endpoint); None: ours. `on_spawn(pid)`: told the
-    call's pid as it starts (a container swap journals its engine calls)."""
+    call's pid as it starts (a container swap journals its engine calls). `stdin`: a small
+    input (a manifest, well under a pipe's buffer), written whole before the output is read."""
     import time
 
-    if on_spawn is not None and (files := _unlinked_files()) is not None:
+    if on_spawn is not None and stdin is None and (files := _unlinked_files()) is not None:
         return _capture_outliving(argv, timeout, env, (limit, err_limit), on_spawn, files)
     started = time.monotonic()
-    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                 start_new_session=True, env=env)
+    proc = spawn(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, start_new_session=True, env=env)
     if on_spawn is not None:
         on_spawn(proc.pid)
+    if stdin is not None and proc.stdin is not None:
+        _give(proc.stdin, stdin)
     with _killed_unless_done(proc, argv, started, timeout):
         (out, err), overflow = _read_bounded(proc, (limit, err_limit), timeout, started)
     debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, pumps.text(out), pumps.text(err), overflow)
+
+
+def _give(sink: IO[bytes], data: bytes) -> None:
+    """Write a small input and close it; a child that exits without reading it is its own matter."""
+    try:
+        sink.write(data)
+        sink.close()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 @contextlib.contextmanager
@@ -222,26 +233,6 @@ def _is_pipe(stream: IO[bytes]) -> bool:
     return True
 
 
-class _Drain(threading.Thread):
-    """Reads a pipe to its end, keeping its first `limit` bytes and dropping the rest, so
-    the child never blocks on a full pipe and we never hold more than `limit`."""
-
-    def __init__(self, source: IO[bytes], limit: int) -> None:
-        super().__init__(daemon=True)
-        self.source, self.limit = source, limit
-        self.data = bytearray()
-        self.overflow = False
-        self.start()
-
-    def run(self) -> None:
-        reader = getattr(self.source, "read1", self.source.read)
-        while chunk := reader(65536):
-            free = self.limit - len(self.data)
-            if free > 0:
-                self.data += chunk[:free]
-            self.overflow = self.overflow or len(chunk) > free
-
-
 def stream(
     argv: Sequence[str],
     out: TextIO | None = None,
@@ -311,93 +302,6 @@ def stream(
             os.close(pty_master)
     debug(argv, started, proc.returncode)
     return Result(list(argv), proc.returncode, "", pumps.strip_ansi(pumps.text(bytes(kept))))
-
-
-def pipe(source: Sequence[str], sink: Sequence[str], source_env: Mapping[str, str] | None = None,
-         sink_env: Mapping[str, str] | None = None,
-         on_bytes: Callable[[int], None] | None = None) -> tuple[Result, Result]:
-    """`source | sink`, the bytes passing through us so `on_bytes(total)` can show progress;
-    both exit codes and stderrs come back. Either program missing: BinaryMissing."""
-    import time
-
-    started = time.monotonic()
-    producer = spawn(source, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                     env=source_env)
-    try:
-        consumer = spawn(sink, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=sink_env)
-    except BaseException:
-        producer.kill()
-        producer.wait()
-        raise
-    errors = (bytearray(), bytearray())
-    readers = [pumps.pump_fd(proc.stderr.fileno(), None, kept)  # type: ignore[union-attr]
-             for proc, kept in ((producer, errors[0]), (consumer, errors[1]))]
-    total = 0
-    try:
-        assert producer.stdout is not None and consumer.stdin is not None
-        while chunk := producer.stdout.read1(65536):  # type: ignore[attr-defined]
-            try:
-                consumer.stdin.write(chunk)
-            except BrokenPipeError:  # the sink gave up; its stderr says why
-                break
-            total += len(chunk)
-            if on_bytes is not None:
-                on_bytes(total)
-        producer.stdout.close()  # a source still writing after the sink gave up gets SIGPIPE
-        try:
-            consumer.stdin.close()
-        except BrokenPipeError:
-            pass
-        producer.wait()
-        consumer.wait()
-    except BaseException:
-        for proc in (producer, consumer):
-            proc.kill()
-            proc.wait()
-        raise
-    finally:
-        for reader in readers:
-            reader.join(timeout=5)
-    debug([*source, "|", *sink], started, consumer.returncode)
-    return (Result(list(source), producer.returncode, "", pumps.text(bytes(errors[0]))),
-            Result(list(sink), consumer.returncode, "", pumps.text(bytes(errors[1]))))
-
-
-def feed(argv: Sequence[str], consume: Callable[[IO[bytes]], None],
-         env: Mapping[str, str] | None = None) -> tuple[Result, Exception | None]:
-    """Run `argv` and hand its stdout, as it comes, to `consume`; keep a bounded stderr.
-    When `consume` fails the call is killed (its failure is then an echo) and the error
-    comes back beside the call's result, so the caller can say which side failed first.
-    Ctrl-C or SIGTERM kill the call and propagate. A missing program: BinaryMissing."""
-    import time
-
-    started = time.monotonic()
-    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdout is not None and proc.stderr is not None
-    errors = _Drain(proc.stderr, pumps.KEEP)
-    failure: Exception | None = None
-    try:
-        try:
-            consume(proc.stdout)
-            trailing = 0  # what follows the end of the data (tar pads to its record size): dropped
-            while trailing <= TRAILING_LIMIT and (chunk := proc.stdout.read(65536)):
-                trailing += len(chunk)
-            if trailing > TRAILING_LIMIT:  # a producer that will not stop
-                proc.kill()
-        except Exception as exc:  # noqa: BLE001 - handed back to the caller beside the call's result
-            failure = exc
-            proc.kill()
-        proc.stdout.close()
-        proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        errors.join(5)
-    debug(argv, started, proc.returncode)
-    return Result(list(argv), proc.returncode, "", pumps.text(bytes(errors.data)), errors.overflow), failure
 
 
 # --- helpers ----------------------------------------------------------------------

@@ -108,6 +108,10 @@ def _named_engines(app: App) -> list[Check]:
         label = f"engine {name}"
         if runtime.is_running():
             checks.append(Check(label, OK, f"{runtime.display_name} at {entry.endpoint} answers"))
+            for what, passed, detail in runtime.health():
+                checks.append(Check(f"{label}: {what}", OK if passed else FAIL if passed is False else WARN, detail,
+                                    None if passed else f"see the Role and storage in docs/ENGINES.md "
+                                                        f"(engines.{name} in {app.config.path})"))
         else:
             checks.append(Check(label, FAIL if name in used else WARN,
                                 f"{runtime.display_name} at {entry.endpoint} does not answer"

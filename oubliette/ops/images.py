@@ -65,6 +65,9 @@ class ImageManager:
 
     def pull(self, image: str, reporter: Reporter) -> None:
         """Say `Pulling IMAGE...`, then let the engine draw its own progress."""
+        if not self.runtime.kind.client_pulls:
+            reporter.info(f"{image}: {self.runtime.pull_command(image)}.")
+            return
         reporter.info(f"Pulling {image}...")
         self.runtime.pull(image, out=reporter.out, err=reporter.err)
 

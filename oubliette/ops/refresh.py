@@ -27,7 +27,7 @@ from oubliette.errors import (
     OublietteError,
     PullError,
 )
-from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo
+from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo, container_name
 from oubliette.ops.containers import owned_pair, refuse_active_sessions, spec_for
 from oubliette.ops.images import not_built
 from oubliette.ops.locking import locked_project
@@ -71,8 +71,9 @@ class RefreshRun:
         self.in_use: set[str] = set()
 
     def keep(self, runtime: Runtime, image: str, old: ContainerInfo) -> str | None:
-        """A local name for the image `old` runs; made before the pull moves `image`'s tag."""
-        if runtime.can_rename or not old.image_id:
+        """A local name for the image `old` runs; made before the pull moves `image`'s tag.
+        None where a rollback runs `repository@digest` (a cluster's nodes pull that)."""
+        if runtime.can_rename or not old.image_id or not runtime.kind.client_pulls:
             return None
         name = kept_name(image, old.image_id)
         if name not in self.kept:
@@ -349,6 +350,9 @@ def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool)
         _fail(target, error, report)
         return
     result.status = "refreshed"
+    if result.new_image_id is None and not engine.runtime.kind.client_pulls:  # known once its node pulled it
+        new = engine.runtime.inspect(container_name(project.id))
+        result.new_image_id = new.image_id if new is not None else None
     result.changed = result.old_image_id != result.new_image_id
     if result.changed:
         step.info(f"Image updated: {result.old_image_id} -> {result.new_image_id}")

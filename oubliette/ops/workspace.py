@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
-from oubliette.engines import process
+from oubliette.engines import process, transfer
 from oubliette.errors import EngineUnavailableError, OublietteError
 from oubliette.model import WORKSPACE, container_name
 from oubliette.ops import untar
@@ -93,7 +93,7 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
         shown = _Progress(f"Pulling {name} to {directory}", reporter)
         outcome: list[untar.Extracted] = []
         try:
-            result, failure = process.feed(create, lambda stream: outcome.append(
+            result, failure = transfer.feed(create, lambda stream: outcome.append(
                 untar.extract(_Counted(stream, shown.update), str(directory))), runtime.env)
         except process.BinaryMissing:
             raise runtime.missing_binary() from None
@@ -147,7 +147,7 @@ def _copy(source: list[str], source_env: Mapping[str, str] | None, sink: list[st
     """Run the tar pipe with a live byte count on a terminal; errors name the side that failed."""
     shown = _Progress(what, reporter)
     try:
-        made, taken = process.pipe(source, sink, source_env, sink_env, on_bytes=shown.update)
+        made, taken = transfer.pipe(source, sink, source_env, sink_env, on_bytes=shown.update)
     except process.BinaryMissing as missing:
         if missing.binary == LOCAL_TAR:
             raise OublietteError("`tar` is not installed here; it carries the files",

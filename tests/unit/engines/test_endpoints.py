@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from oubliette.engines import process
+from oubliette.engines import transfer
 from oubliette.errors import ConfigError
 from oubliette.store.config import parse_config
 from tests.unit.conftest import BASE, DEV
@@ -239,10 +239,10 @@ def test_refresh_of_all_goes_on_past_an_unreachable_engine(run, docker, box):
 
 def test_the_pipe_carries_every_byte_and_reports_both_sides(tmp_path):
     counts = []
-    made, taken = process.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", f"cat > {tmp_path}/out"],
+    made, taken = transfer.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", f"cat > {tmp_path}/out"],
                              on_bytes=counts.append)
     assert made.ok and taken.ok and counts[-1] == 300000 == (tmp_path / "out").stat().st_size
-    made, taken = process.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", "echo no >&2; exit 4"])
+    made, taken = transfer.pipe(["sh", "-c", "head -c 300000 /dev/zero"], ["sh", "-c", "echo no >&2; exit 4"])
     assert taken.returncode == 4 and taken.stderr.strip() == "no"
 
 

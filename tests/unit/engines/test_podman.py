@@ -132,9 +132,10 @@ def test_the_service_down_on_a_listing_exits_3(fp):
 def test_the_registry_is_the_one_list_of_engines():
     from oubliette.store.config import RUNTIME_CHOICES as config_choices
 
-    assert RUNTIME_CHOICES == ("auto", *ENGINES) == config_choices
-    assert set(PROBE_ORDER) == set(ENGINES)
-    for name in ENGINES:
+    local = [name for name, kind in ENGINES.items() if not kind.cluster]  # a cluster is only ever named
+    assert RUNTIME_CHOICES == ("auto", *local) == config_choices
+    assert set(PROBE_ORDER) == set(local)
+    for name in local:
         assert detect_runtime(name, {}).name == name
 
 

@@ -1,0 +1,370 @@
+"""KubernetesRuntime: drives `kubectl`, so a kubeconfig's contexts, users and RBAC apply as-is.
+
+A project's container is a Pod in the engine's namespace; its /workspace a PersistentVolumeClaim.
+Pods cannot be renamed or restarted (a stopped project has no pod), the nodes pull images
+when a pod starts, and names and label values are mapped to what Kubernetes accepts: the
+model's own name and every label travel whole as annotations, and are read back from them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from oubliette.engines import process
+from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, Runtime
+from oubliette.engines.kinds import ENGINES
+from oubliette.engines.wording import ErrorTexts
+from oubliette.errors import EngineError, OublietteError
+from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec, engine_name
+from oubliette.validate import check_argv_safe as name_ok
+from oubliette.validate import check_image_reference as image_ok
+
+if TYPE_CHECKING:
+    from oubliette.engines.endpoints import EngineEntry
+
+NAME_ANNOTATION = "oubliette.name"  # the model's container name (the pod's is mapped)
+MAIN = "main"  # the pod's one container
+LABEL_VALUE_RE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+UNSCHEDULABLE_GRACE_SECONDS = 10.0  # a claim binding or a node joining can make it schedulable
+POLL_SECONDS = 0.25
+NEEDED = (("get", "pods"), ("list", "pods"), ("create", "pods"), ("delete", "pods"), ("create", "pods/exec"),
+          ("get", "pods/log"), ("create", "persistentvolumeclaims"), ("delete", "persistentvolumeclaims"))
+FORBIDDEN_RE = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "[^"]*")?(?: in the namespace "([^"]+)")?')
+
+START_HINT = ("check the cluster's API server and your kubeconfig (`kubectl cluster-info`, "
+              "`kubectl config get-contexts`)")
+
+
+def dns(name: str) -> str:
+    """A model name as a Kubernetes object name."""
+    return engine_name(name, "dns")
+
+
+# --- pure argv builders and manifests --------------------------------------------------
+
+
+def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, Any]:
+    """The Pod for a spec; `claims` maps each volume to its claim's name. A setting a pod
+    cannot honour here (host mounts, published ports, agent forwarding) is an error."""
+    if spec.mounts or spec.ro_mounts:
+        raise OublietteError("a Kubernetes engine cannot mount directories of this machine",
+                             hint="remove \"mounts\" from the type, or use a docker or podman engine")
+    if spec.ports:
+        raise OublietteError("a Kubernetes engine does not publish ports on this machine",
+                             hint="remove \"ports\" from the type and the project, and reach the pod with "
+                                  "`kubectl port-forward`")
+    if spec.ssh_agent:
+        raise OublietteError("a Kubernetes engine cannot forward this machine's ssh agent",
+                             hint="turn \"ssh_agent\" off in the type")
+    labels = {key: value for key, value in spec.labels.items() if LABEL_VALUE_RE.fullmatch(value)}
+    annotations = {**spec.labels, NAME_ANNOTATION: spec.name}
+    container: dict[str, Any] = {"name": MAIN, "image": image_ok(spec.image), "imagePullPolicy": "Always",
+                                 "env": [{"name": k, "value": v} for k, v in spec.env.items()],
+                                 "volumeMounts": [{"name": f"v{i}", "mountPath": target}
+                                                  for i, (_, target) in enumerate(spec.volumes)]}
+    if spec.command:
+        container["args"] = list(spec.command)
+    if spec.workdir:
+        container["workingDir"] = spec.workdir
+    limits = {**({"cpu": f"{spec.cpus:g}"} if spec.cpus is not None else {}),
+              **({"memory": _quantity(spec.memory)} if spec.memory else {})}
+    if limits:
+        container["resources"] = {"limits": limits}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never", "terminationGracePeriodSeconds": 10, "containers": [container],
+        "volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": claims[volume]}}
+                    for i, (volume, _) in enumerate(spec.volumes)]}
+    if spec.hostname:
+        pod_spec["hostname"] = dns(spec.hostname)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": dns(spec.name), "labels": labels, "annotations": annotations}, "spec": pod_spec}
+
+
+def _quantity(memory: str) -> str:
+    """docker's `4g`, `512m` as Kubernetes quantities (`4Gi`, `512Mi`)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([bkmgt]?)b?", memory.strip().lower())
+    if match is None:
+        return memory
+    number, unit = match.groups()
+    return number + {"": "", "b": "", "k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti"}[unit]
+
+
+def claim_manifest(name: str, labels: Mapping[str, str], size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": dns(name), "annotations": dict(labels),
+                         "labels": {k: v for k, v in labels.items() if LABEL_VALUE_RE.fullmatch(v)}},
+            "spec": spec}
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def pod_info(pod: dict[str, Any]) -> ContainerInfo:
+    """A Pod as the core sees a container: named and labelled as the model made it."""
+    meta = pod.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    labels = {k: v for k, v in annotations.items() if k.startswith("oubliette.") and k != NAME_ANNOTATION}
+    status = pod.get("status") or {}
+    main = _main_status(status)
+    image_id = (main.get("imageID") or "").rpartition("@")[2] or None
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return ContainerInfo(id=meta.get("uid", ""), name=annotations.get(NAME_ANNOTATION) or meta.get("name", ""),
+                         status=pod_state(pod), image=labels.get(LABEL_IMAGE) or containers[0].get("image", ""),
+                         labels=labels, image_id=image_id if image_id and image_id.startswith("sha256:") else None)
+
+
+def _main_status(status: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next((c for c in status.get("containerStatuses") or () if c.get("name") == MAIN), {})
+    return found
+
+
+def pod_state(pod: dict[str, Any]) -> str:
+    """`running` (its container runs), `stopped` (it ended), `stopping`, else `starting`."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return "stopping"
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return STOPPED
+    main = _main_status(status)
+    state = main.get("state") or {}
+    if "terminated" in state:
+        return STOPPED
+    return RUNNING if phase == "Running" and "running" in state else "starting"
+
+
+def parse_pods(stdout: str) -> list[ContainerInfo]:
+    return [pod_info(item) for item in json.loads(stdout).get("items") or ()]
+
+
+def waiting_reason(pod: dict[str, Any]) -> tuple[str, str]:
+    """(reason, message) of the pod's container waiting, or of its scheduling."""
+    status = pod.get("status") or {}
+    main = _main_status(status)
+    waiting = (main.get("state") or {}).get("waiting") or {}
+    if waiting.get("reason"):
+        return waiting["reason"], waiting.get("message") or ""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return condition.get("reason") or "Unschedulable", condition.get("message") or ""
+    return "", ""
+
+
+TEXTS = ErrorTexts(
+    not_running=("unable to connect to the server", "the connection to the server", "was refused - did you specify",
+                 "no configuration has been provided", "context was not found", "the server has asked for the "
+                 "client to provide credentials", "tls handshake timeout", "i/o timeout"),
+    denied=("unauthorized", "denied", "authentication required", "forbidden", "403"),
+    unreachable=("connection refused", "no such host", "network is unreachable", "no route to host",
+                 "dial tcp", "temporary failure in name resolution", "http: server gave http response"),
+    not_found=("not found", "manifest unknown", "name unknown", "repository does not exist"),
+    not_running_message="the cluster's API server cannot be reached",
+    start_hint=START_HINT,
+    pull_command=ENGINES["kubernetes"].pull_command,
+    login_command="kubectl create secret docker-registry",
+)
+
+
+class KubernetesRuntime(Runtime):
+    kind = ENGINES["kubernetes"]
+    texts = TEXTS
+    context: str | None = None
+    namespace: str | None = None
+    storage_class: str | None = None
+    workspace_size = "10Gi"
+
+    def point_at(self, entry: EngineEntry, env: Mapping[str, str]) -> None:
+        super().point_at(entry, env)
+        self.context, self.namespace = entry.context, entry.namespace
+        self.storage_class = entry.storage_class
+        self.workspace_size = entry.workspace_size or self.workspace_size
+
+    def kubectl(self, *args: str) -> list[str]:
+        """`kubectl` with this engine's context and namespace, then `args`."""
+        quick = args[0] not in ("exec", "logs")  # streams: bounded by their callers, not per request
+        argv = [self.binary, *(["--request-timeout=30s"] if quick else [])]
+        if self.context:
+            argv += ["--context", name_ok(self.context)]
+        if self.namespace:
+            argv += ["--namespace", name_ok(self.namespace)]
+        return argv + list(args)
+
+    # --- probing and images ------------------------------------------------------------
+
+    def version_text(self) -> str | None:
+        try:
+            result = process.capture([self.binary, "version", "--client", "-o", "json"], timeout=30, env=self.env)
+            version = json.loads(result.stdout)["clientVersion"]["gitVersion"] if result.ok else None
+        except (process.ProcessError, ValueError, KeyError, TypeError):
+            return None
+        return f"kubectl {version}" if isinstance(version, str) else None
+
+    def is_running(self) -> bool:
+        try:
+            return process.capture(self.kubectl("get", "--raw", "/version"), timeout=30, env=self.env).ok
+        except process.ProcessError:
+            return False
+
+    def health(self) -> list[tuple[str, bool | None, str]]:
+        """Each permission the Role must grant (`kubectl auth can-i`), and the storage class."""
+        checks: list[tuple[str, bool | None, str]] = []
+        where = f"in the namespace {self.namespace}" if self.namespace else "in the context's namespace"
+        for verb, resource in NEEDED:
+            result = self._call(self.kubectl("auth", "can-i", verb, resource), check=False)
+            allowed = result.stdout.strip() == "yes"
+            checks.append((f"{verb} {resource}", allowed, ("allowed " if allowed else "not allowed ") + where))
+        if self.storage_class:
+            result = self._call(self.kubectl("get", "storageclass", name_ok(self.storage_class), "-o", "name"),
+                                check=False)
+            text = result.stderr.lower()
+            found: bool | None = True if result.ok else None if "forbidden" in text else False
+            checks.append((f"storage class {self.storage_class}", found,
+                           {True: "exists", None: "cannot tell (this user may not read storage classes)",
+                            False: "not found"}[found]))
+        return checks
+
+    def image_id(self, ref: str) -> str | None:  # noqa: ARG002 - the interface
+        """The client holds no images: the nodes pull them (kind.client_pulls is False)."""
+        return None
+
+    def image_exists(self, ref: str) -> bool:  # noqa: ARG002 - the interface
+        return True
+
+    def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:  # noqa: ARG002
+        """Nothing to pull here: the node pulls the image when the pod starts."""
+
+    # --- pods ------------------------------------------------------------------------------
+
+    def classify(self, result: process.Result, image: str | None = None) -> EngineError:
+        match = FORBIDDEN_RE.search(result.stderr)
+        if match and "forbidden" in result.stderr.lower():
+            verb, resource, namespace = match.groups()
+            where = f" in the namespace {namespace}" if namespace else ""
+            return EngineError(f"the cluster does not let this user {verb} {resource}{where}",
+                               hint=f"grant `{verb}` on `{resource}` in the Role oubliette's user is bound to "
+                                    "(README: Kubernetes); `oubliette doctor` lists what is missing",
+                               argv=result.argv, returncode=result.returncode, stderr=result.stderr)
+        return super().classify(result, image)
+
+    def _create(self, manifest: dict[str, Any]) -> process.Result:
+        return self._call(self.kubectl("create", "-f", "-"), stdin=json.dumps(manifest).encode(), check=False)
+
+    def run(self, spec: ContainerSpec) -> str:
+        """Create the pod and wait (bounded) until its container runs, or ends, or cannot start."""
+        manifest = pod_manifest(spec, {volume: dns(volume) for volume, _ in spec.volumes})
+        result = self._create(manifest)
+        if not result.ok:
+            if "alreadyexists" in result.stderr.lower().replace(" ", ""):
+                raise EngineError(f"a pod named {dns(spec.name)} already exists", argv=result.argv,
+                                  returncode=result.returncode, stderr=result.stderr)
+            raise self.classify(result)
+        return self._await_start(spec)
+
+    def _await_start(self, spec: ContainerSpec) -> str:
+        deadline = time.monotonic() + RUN_SECONDS
+        unschedulable_since = None
+        while True:
+            pod = self._get(spec.name)
+            if pod is None:
+                raise EngineError(f"the pod {dns(spec.name)} was deleted while it started")
+            info = pod_info(pod)
+            if info.status in (RUNNING, STOPPED):
+                return info.id
+            reason, message = waiting_reason(pod)
+            if reason in PULL_FAILURES:
+                raise self.classify(process.Result([self.binary, "create", "pod"], 1, "", f"{reason}: {message}"),
+                                    image=spec.image)
+            if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
+                raise EngineError(f"the pod {dns(spec.name)} cannot start: {reason}: {message}")
+            now = time.monotonic()
+            if reason == "Unschedulable":
+                unschedulable_since = unschedulable_since or now
+                if now - unschedulable_since >= UNSCHEDULABLE_GRACE_SECONDS:
+                    raise EngineError(f"the pod {dns(spec.name)} cannot be scheduled: {message}",
+                                      hint="`kubectl describe pod` shows why; a workspace's volume binds the pod "
+                                           "to its node, which must be schedulable")
+            else:
+                unschedulable_since = None
+            if now >= deadline:
+                raise EngineError(f"the pod {dns(spec.name)} did not start within {RUN_SECONDS} s"
+                                  + (f" ({reason}: {message})" if reason else ""))
+            time.sleep(POLL_SECONDS)
+
+    def _get(self, name: str) -> dict[str, Any] | None:
+        result = self._call(self.kubectl("get", "pod", dns(name_ok(name)), "-o", "json"), check=False)
+        if result.ok:
+            return self.parse(result, json.loads)  # type: ignore[no-any-return]
+        if "notfound" in result.stderr.lower().replace(" ", ""):
+            return None
+        raise self.classify(result)
+
+    def start(self, name: str) -> None:
+        raise EngineError(f"a pod cannot be started again ({dns(name)})",
+                          hint="oubliette makes a new pod; the workspace's claim is kept")
+
+    def stop(self, names: Sequence[str]) -> None:
+        if names:
+            self._call(self.kubectl("delete", "pod", "--ignore-not-found", "--wait=true", "--grace-period=10",
+                                    *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
+
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        if names:
+            grace = ["--grace-period=1"] if force else []
+            self._call(self.kubectl("delete", "pod", "--ignore-not-found", "--wait=true", *grace,
+                                    *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
+
+    def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
+        key, _, value = label.partition("=")
+        selector = f"{key}={value}" if LABEL_VALUE_RE.fullmatch(value) else key
+        infos = self.parse(self._call(self.kubectl("get", "pods", "-l", name_ok(selector), "-o", "json")), parse_pods)
+        infos = [i for i in infos if not value or i.labels.get(key) == value]
+        return infos if include_stopped else [i for i in infos if i.running]
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        pod = self._get(name)
+        return None if pod is None else pod_info(pod)
+
+    def logs_argv(self, name: str, follow: bool = False, lines: int | None = None) -> list[str]:
+        return self.kubectl("logs", *(["--follow"] if follow else []),
+                            *([f"--tail={lines}"] if lines is not None else []), dns(name_ok(name)))
+
+    def logs_tail(self, name: str, lines: int = 5) -> str:
+        result = self._call(self.logs_argv(name, lines=lines), check=False)
+        return (result.stdout + result.stderr).strip()
+
+    def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+                  workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
+        """`kubectl exec` has no --env, --workdir or --user: the command is wrapped in `env`,
+        a `cd`, and `setpriv` for a user other than root (the pod runs as root)."""
+        argv = self.kubectl("exec", *(["-i"] if interactive else []), *(["-t"] if tty else []),
+                            dns(name_ok(name)), "-c", MAIN, "--")
+        if env:
+            argv += ["env", *(f"{key}={value}" for key, value in env.items())]
+        if workdir:
+            argv += ["sh", "-c", 'cd -- "$1" || exit 126; shift; exec "$@"', "oubliette-cd", workdir]
+        if user is not None and user not in ("0", "root"):
+            argv += ["setpriv", f"--reuid={name_ok(user)}", f"--regid={user}", "--init-groups", "--"]
+        return argv + list(command)
+
+    # --- workspaces: claims ------------------------------------------------------------------
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        result = self._create(claim_manifest(name, labels, self.workspace_size, self.storage_class))
+        if not result.ok and "alreadyexists" not in result.stderr.lower().replace(" ", ""):
+            raise self.classify(result)
+
+    def remove_volume(self, name: str) -> bool:
+        result = self._call(self.kubectl("delete", "pvc", dns(name_ok(name)), "--wait=false"), check=False)
+        if result.ok:
+            return True
+        if "notfound" in result.stderr.lower().replace(" ", ""):
+            return False
+        raise self.classify(result)

@@ -1,0 +1,245 @@
+"""A Kubernetes engine on a real cluster (`.ci/cluster start`, named by OUBLIETTE_TEST_CLUSTER):
+every project a pod, its workspace a claim, driven through `kubectl` as a user bound to a
+Role in one namespace, the one each test makes for itself. Checked with the cluster's own
+`kubectl` as its admin, never with oubliette's output alone."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.e2e.conftest import create, oubliette, write_config
+
+STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
+ROLE_RULES = [  # what the README's Role grants, no more
+    {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims"],
+     "verbs": ["get", "list", "watch", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+    {"apiGroups": [""], "resources": ["pods/log", "events"], "verbs": ["get", "list", "watch"]},
+]
+
+
+class Cluster:
+    """The test cluster, driven as its admin."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.kubectl = str(directory / "bin" / "kubectl")
+        self.admin = str(directory / "admin.kubeconfig")
+
+    def cli(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120):
+        result = subprocess.run([self.kubectl, "--kubeconfig", self.admin, *args], capture_output=True, text=True,
+                                input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+        return result
+
+    def get(self, namespace: str, *what: str) -> dict:
+        return json.loads(self.cli("-n", namespace, "get", *what, "-o", "json").stdout)
+
+    def pods(self, namespace: str) -> list[dict]:
+        return self.get(namespace, "pods")["items"]
+
+    def claims(self, namespace: str) -> list[dict]:
+        return self.get(namespace, "pvc")["items"]
+
+    def user(self, namespace: str, rules: list[dict], directory: Path) -> Path:
+        """A kubeconfig whose user is a service account bound to a Role of `rules` in `namespace`."""
+        objects = [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "oubliette"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "oubliette"},
+             "rules": rules},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "oubliette"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oubliette"},
+             "subjects": [{"kind": "ServiceAccount", "name": "oubliette", "namespace": namespace}]}]
+        self.cli("-n", namespace, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                         "items": objects}))
+        deadline = time.monotonic() + 60  # the controller-manager makes its token (v1.20's `wait` has no jsonpath)
+        name = ""
+        while not name and time.monotonic() < deadline:
+            name = self.cli("-n", namespace, "get", "serviceaccount", "oubliette",
+                            "-o", "jsonpath={.secrets[0].name}").stdout.strip()
+            if not name:
+                time.sleep(0.3)
+        assert name, "the service account got no token"
+        token = base64.b64decode(self.get(namespace, "secret", name)["data"]["token"]).decode()
+        server = json.loads(self.cli("config", "view", "--minify", "-o", "json").stdout)["clusters"][0]["cluster"]
+        config = {"apiVersion": "v1", "kind": "Config",
+                  "clusters": [{"name": "test", "cluster": server}],
+                  "users": [{"name": namespace, "user": {"token": token}}],
+                  "contexts": [{"name": namespace, "context": {"cluster": "test", "user": namespace,
+                                                              "namespace": namespace}}],
+                  "current-context": namespace}
+        path = directory / f"{namespace}.kubeconfig"
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        return path
+
+    def release_volumes(self, namespace: str) -> None:
+        """Make the volumes this namespace's claims held available again, emptied."""
+        for volume in self.get("default", "pv")["items"]:
+            ref = volume["spec"].get("claimRef") or {}
+            if ref.get("namespace") != namespace:
+                continue
+            path = Path(volume["spec"]["hostPath"]["path"])
+            subprocess.run(["find", str(path), "-mindepth", "1", "-delete"], check=False)
+            self.cli("patch", "pv", volume["metadata"]["name"], "--type", "json",
+                     "-p", '[{"op": "remove", "path": "/spec/claimRef"}]', check=False)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    given = os.environ.get("OUBLIETTE_TEST_CLUSTER")
+    if not given:
+        unavailable("no test cluster: set OUBLIETTE_TEST_CLUSTER (`.ci/cluster start` makes one)")
+    found = Cluster(Path(given))
+    if found.cli("get", "--raw", "/readyz", check=False, timeout=30).returncode != 0:
+        unavailable(f"the test cluster in {given} does not answer")
+    return found
+
+
+@pytest.fixture
+def namespace(cluster, monkeypatch) -> str:
+    """A namespace of this test's own, and the cluster's kubectl (v1.20, as the server) first on PATH."""
+    name = f"oubliette-t-{uuid.uuid4().hex[:8]}"
+    cluster.cli("create", "namespace", name)
+    monkeypatch.setenv("PATH", f"{cluster.directory / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    yield name
+    cluster.cli("delete", "namespace", name, "--wait=true", check=False, timeout=180)
+    cluster.release_volumes(name)
+
+
+@pytest.fixture
+def cluster_home(cluster, namespace, home, images, tmp_path) -> tuple[Path, str]:
+    """A home whose engine `cluster` is the namespace, reached as a user bound to the Role; an image."""
+    kubeconfig = cluster.user(namespace, ROLE_RULES, tmp_path)
+    repo = images.repo("k8s") + ":latest"
+    images.push(repo, marker="v1")
+    engines = {"cluster": {"runtime": "kubernetes", "kubeconfig": str(kubeconfig), "namespace": namespace,
+                           "storage_class": STORAGE_CLASS, "workspace_size": "1Gi"}}
+    write_config(home, {"dev": repo}, engines=engines)
+    return home, repo
+
+
+def create_on_cluster(home: Path) -> str:
+    result = oubliette("project", "create", f"p-{uuid.uuid4().hex[:6]}", "--engine", "cluster", home=home)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_project_is_a_pod_with_its_workspace_a_claim_through_every_workflow(cluster, namespace, cluster_home,
+                                                                            tmp_path):
+    home, repo = cluster_home
+    project_id = create_on_cluster(home)
+    started = oubliette("container", "start", project_id, home=home)
+    assert started.returncode == 0, started.stderr
+    (pod,) = cluster.pods(namespace)
+    assert pod["status"]["phase"] == "Running" and pod["metadata"]["labels"]["oubliette.project"] == project_id
+    assert pod["metadata"]["annotations"]["oubliette.image"] == repo
+    (claim,) = cluster.claims(namespace)
+    assert claim["status"]["phase"] == "Bound"
+
+    listed = oubliette("container", "list", "--json", home=home)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines() if line.strip().startswith("{")]
+    assert row["project_id"] == project_id and row["engine"] == "cluster" and row["status"] == "running"
+
+    ran = oubliette("session", "start", project_id, "--", "sh", "-c", "echo hello > /workspace/note; exit 7",
+                    home=home)
+    assert ran.returncode == 7, ran.stderr
+
+    source = tmp_path / "push"
+    (source / "src").mkdir(parents=True)
+    (source / "src" / "main.c").write_text("int main(void) { return 0; }\n")
+    pushed = oubliette("workspace", "push", project_id, str(source), home=home)
+    assert pushed.returncode == 0, pushed.stderr
+
+    stopped = oubliette("container", "stop", project_id, home=home)
+    assert stopped.returncode == 0, stopped.stderr
+    assert cluster.pods(namespace) == [] and len(cluster.claims(namespace)) == 1  # the claim is kept
+
+    back = tmp_path / "pulled"
+    pulled = oubliette("workspace", "pull", project_id, str(back), home=home)  # starts a new pod on the claim
+    assert pulled.returncode == 0, pulled.stderr
+    assert (back / "note").read_text() == "hello\n" and (back / "src" / "main.c").exists()
+
+    deleted = oubliette("project", "delete", project_id, "--purge", "--yes", home=home)
+    assert deleted.returncode == 0, deleted.stderr
+    assert cluster.pods(namespace) == []
+    assert [c for c in cluster.claims(namespace) if not c["metadata"].get("deletionTimestamp")] == []
+
+
+def test_refresh_runs_the_tags_new_image_and_keeps_the_workspace(cluster, namespace, cluster_home, images):
+    home, repo = cluster_home
+    project_id = create_on_cluster(home)
+    assert oubliette("container", "start", project_id, home=home).returncode == 0
+    old = cluster.pods(namespace)[0]["status"]["containerStatuses"][0]["imageID"]
+    assert oubliette("session", "start", project_id, "--", "touch", "/workspace/kept", home=home).returncode == 0
+    images.push(repo, marker="v2")
+    refreshed = oubliette("container", "refresh", project_id, home=home)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "Image updated" in refreshed.stdout
+    (pod,) = cluster.pods(namespace)
+    assert pod["status"]["containerStatuses"][0]["imageID"] != old
+    marker = oubliette("session", "start", project_id, "--", "cat", "/etc/oubliette-test-marker", home=home)
+    assert marker.stdout.strip() == "v2", marker.stderr
+    assert oubliette("session", "start", project_id, "--", "test", "-f", "/workspace/kept", home=home).returncode == 0
+
+
+def test_an_image_the_node_cannot_pull_is_one_error_and_leaves_no_pod(cluster, namespace, cluster_home, home):
+    _, repo = cluster_home
+    engines = json.loads((home / "config" / "oubliette.jsonc").read_text())["engines"]
+    write_config(home, {"dev": repo.rsplit(":", 1)[0] + "-missing:latest"}, engines=engines)
+    project_id = create_on_cluster(home)
+    result = oubliette("container", "start", project_id, home=home)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "not found" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and cluster.pods(namespace) == []
+
+
+def test_a_role_without_exec_is_an_error_naming_the_verb_and_resource(cluster, namespace, cluster_home, tmp_path):
+    home, _ = cluster_home
+    project_id = create_on_cluster(home)
+    assert oubliette("container", "start", project_id, home=home).returncode == 0
+    narrow = cluster.user(namespace, [ROLE_RULES[0], ROLE_RULES[2]], tmp_path / "narrow")  # no pods/exec
+    config = json.loads((home / "config" / "oubliette.jsonc").read_text())
+    config["engines"]["cluster"]["kubeconfig"] = str(narrow)
+    (home / "config" / "oubliette.jsonc").write_text(json.dumps(config))
+    result = oubliette("session", "start", project_id, "--", "true", home=home)
+    assert result.returncode != 0
+    assert "Error: the cluster does not let this user create pods/exec" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    doctor = oubliette("doctor", home=home)
+    assert doctor.returncode == 1
+    assert "create pods/exec" in doctor.stdout and "not allowed" in doctor.stdout, doctor.stdout
+
+
+def test_an_unreachable_api_server_is_exit_3_and_other_engines_projects_are_still_listed(cluster, namespace,
+                                                                                        cluster_home, tmp_path):
+    home, repo = cluster_home
+    create_on_cluster(home)
+    local = create(home)  # on the default engine (Docker)
+    assert oubliette("container", "start", local, home=home).returncode == 0
+    dead = tmp_path / "dead.kubeconfig"
+    dead.write_text(json.dumps({"apiVersion": "v1", "kind": "Config",
+                                "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:9"}}],
+                                "users": [{"name": "u", "user": {"token": "x"}}],
+                                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+                                "current-context": "gone"}))
+    config = json.loads((home / "config" / "oubliette.jsonc").read_text())
+    config["engines"]["cluster"]["kubeconfig"] = str(dead)
+    (home / "config" / "oubliette.jsonc").write_text(json.dumps(config))
+    listed = oubliette("container", "list", home=home)
+    assert local in listed.stdout, listed.stderr
+    assert "cluster" in listed.stderr and "127.0.0.1:9" in listed.stderr and "Traceback" not in listed.stderr
+    started = oubliette("container", "start", create_on_cluster(home), home=home)
+    assert started.returncode == 3 and "127.0.0.1:9" in started.stderr, started.stderr

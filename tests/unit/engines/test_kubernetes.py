@@ -1,0 +1,181 @@
+"""KubernetesRuntime: manifests, pod parsing, the start wait and its failures, permissions and
+an unreachable API server, with `kubectl` faked (pytest-subprocess) in the shapes v1.20 prints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from oubliette.engines import kubernetes as k
+from oubliette.engines.endpoints import EngineEntry, parse_engines
+from oubliette.errors import (
+    AccessDeniedError,
+    EngineError,
+    EngineUnavailableError,
+    ImageNotFoundError,
+    OublietteError,
+)
+from oubliette.model import RUNNING, STOPPED
+from tests.unit.engines.test_docker import IMAGE, spec
+
+NAME = "oubliette-proj_0123456789ab"
+POD = "oubliette-proj-0123456789ab"  # the same name, as Kubernetes takes it
+
+
+def runtime(**entry) -> k.KubernetesRuntime:
+    rt = k.KubernetesRuntime("kubectl")
+    rt.point_at(EngineEntry("cluster", "kubernetes", context="test", namespace="team", workspace="volume",
+                            **entry), {})
+    return rt
+
+
+def volume_spec(**overrides):
+    return spec(mounts=[], volumes=[("oubliette-ws-proj_0123456789ab", "/workspace")], **overrides)
+
+
+def pod(phase="Running", state=None, reason=None, message="", scheduled=True, image_id=None, deleting=False):
+    """A pod as `kubectl get pod -o json` prints it (the fields oubliette reads)."""
+    state = state or ({"running": {"startedAt": "2026-12-03T10:00:00Z"}} if phase == "Running"
+                      else {"waiting": {"reason": reason or "ContainerCreating", "message": message}})
+    status = {"phase": phase, "conditions": [
+        {"type": "PodScheduled", "status": "True" if scheduled else "False",
+         **({} if scheduled else {"reason": "Unschedulable", "message": message})}]}
+    if scheduled:
+        status["containerStatuses"] = [{"name": "main", "state": state, "image": IMAGE,
+                                        "imageID": image_id or ""}]
+    meta = {"name": POD, "uid": "6f1c-uid", "labels": {"oubliette.project": "proj_0123456789ab"},
+            "annotations": {"oubliette.name": NAME, "oubliette.project": "proj_0123456789ab",
+                            "oubliette.image": IMAGE, "oubliette.type": "dev"}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-03T10:00:00Z"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "main", "image": IMAGE}]}, "status": status}
+
+
+KUBECTL = ["kubectl", "--request-timeout=30s", "--context", "test", "--namespace", "team"]
+
+
+# --- manifests and parsing ----------------------------------------------------------------
+
+
+def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_in_annotations():
+    manifest = k.pod_manifest(volume_spec(cpus=1.5, memory="4g", hostname="My_Web"), {
+        "oubliette-ws-proj_0123456789ab": "oubliette-ws-proj-0123456789ab"})
+    meta, pod_spec = manifest["metadata"], manifest["spec"]
+    assert meta["name"] == POD and meta["annotations"]["oubliette.name"] == NAME
+    assert meta["annotations"]["oubliette.image"] == IMAGE and "oubliette.image" not in meta["labels"]
+    assert meta["labels"]["oubliette.project"] == "proj_0123456789ab"
+    main = pod_spec["containers"][0]
+    assert main["image"] == IMAGE and main["args"] == ["sleep", "infinity"] and main["imagePullPolicy"] == "Always"
+    assert main["resources"] == {"limits": {"cpu": "1.5", "memory": "4Gi"}} and pod_spec["hostname"] == "my-web"
+    assert main["volumeMounts"] == [{"name": "v0", "mountPath": "/workspace"}]
+    assert pod_spec["volumes"] == [{"name": "v0", "persistentVolumeClaim": {"claimName": "oubliette-ws-proj-0123456789ab"}}]
+    assert pod_spec["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("setting", [{"ports": ["127.0.0.1:8080:8080"]}, {"ssh_agent": "/tmp/agent.sock"},
+                                     {"ro_mounts": [("/etc/x", "/x")]}])
+def test_a_setting_a_pod_cannot_honour_is_an_error_not_a_silent_drop(setting):
+    with pytest.raises(OublietteError, match="Kubernetes engine"):
+        k.pod_manifest(volume_spec(**setting), {"oubliette-ws-proj_0123456789ab": "ws"})
+    with pytest.raises(OublietteError, match="cannot mount directories"):
+        k.pod_manifest(spec(), {})  # a bind-mounted workspace
+
+
+def test_pods_read_back_as_the_model_made_them():
+    info = k.pod_info(pod(image_id=f"localhost:5000/oubliette-base@sha256:{'a' * 64}"))
+    assert (info.name, info.status, info.image, info.image_id) == (NAME, RUNNING, IMAGE, "sha256:" + "a" * 64)
+    assert info.labels["oubliette.type"] == "dev" and "oubliette.name" not in info.labels
+    assert k.pod_info(pod(phase="Pending")).status == "starting"
+    assert k.pod_info(pod(phase="Failed", state={"terminated": {"exitCode": 127}})).status == STOPPED
+    assert k.pod_info(pod(deleting=True)).status == "stopping"
+
+
+def test_the_engine_entry_is_validated_with_the_key_in_the_error():
+    def error(key, problem):
+        return ValueError(f"{key}: {problem}")
+
+    entry = parse_engines({"c": {"runtime": "kubernetes", "namespace": "team", "context": "prod",
+                                 "storage_class": "fast", "workspace_size": "20Gi"}}, error)["c"]
+    assert (entry.namespace, entry.context, entry.storage_class, entry.workspace_size) == ("team", "prod", "fast", "20Gi")
+    assert entry.endpoint == "context prod, namespace team"
+    for bad, key in [({"namespace": "Team!"}, "c.namespace"), ({"workspace_size": "lots"}, "c.workspace_size"),
+                     ({"host": "ssh://x"}, "c.host"), ({"context": "--all"}, "c.context")]:
+        with pytest.raises(ValueError, match=key):
+            parse_engines({"c": {"runtime": "kubernetes", **bad}}, error)
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+def test_start_waits_until_the_pod_runs(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod(phase="Pending")))
+    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod()))
+    assert rt.run(volume_spec()) == "6f1c-uid"
+
+
+@pytest.mark.parametrize(("message", "error"), [
+    ('rpc error: code = NotFound desc = failed to pull and unpack image "x": not found', ImageNotFoundError),
+    ("failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized", AccessDeniedError),
+])
+def test_an_image_the_node_cannot_pull_is_classified_like_other_engines(fp, message, error):
+    rt = runtime()
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"],
+                stdout=json.dumps(pod(phase="Pending", reason="ErrImagePull", message=message)))
+    with pytest.raises(error) as caught:
+        rt.run(volume_spec())
+    assert IMAGE in caught.value.message
+
+
+def test_a_pod_that_stays_unschedulable_is_one_error_with_the_schedulers_reason(fp, monkeypatch):
+    monkeypatch.setattr(k, "UNSCHEDULABLE_GRACE_SECONDS", 0.0)
+    rt = runtime()
+    why = "0/1 nodes are available: 1 node(s) were unschedulable."
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"],
+                stdout=json.dumps(pod(phase="Pending", scheduled=False, message=why)))
+    with pytest.raises(EngineError, match="cannot be scheduled: 0/1 nodes"):
+        rt.run(volume_spec())
+
+
+def test_a_missing_permission_names_the_verb_and_the_resource(fp):
+    rt = runtime()
+    fp.register(["kubectl", "--context", "test", "--namespace", "team", "exec", POD, "-c", "main", "--", "true"],
+                returncode=1, stderr='Error from server (Forbidden): pods "x" is forbidden: User '
+                '"system:serviceaccount:team:oubliette" cannot create resource "pods/exec" in API group "" '
+                'in the namespace "team"\n')
+    result = rt.exec_capture(NAME, ["true"])
+    error = rt.classify(result)
+    assert error.message == "the cluster does not let this user create pods/exec in the namespace team"
+    assert "Role" in (error.hint or "")
+
+
+def test_an_unreachable_api_server_is_exit_3_naming_the_context(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "get", "pods", "-l", "oubliette.home=h1", "-o", "json"], returncode=1,
+                stderr="The connection to the server 127.0.0.1:16444 was refused - did you specify the right "
+                       "host or port?\n")
+    with pytest.raises(EngineUnavailableError) as caught:
+        rt.list_containers("oubliette.home=h1")
+    assert caught.value.exit_code == 3
+    assert "context test, namespace team" in caught.value.message and "127.0.0.1:16444" in caught.value.message
+
+
+def test_exec_wraps_env_workdir_and_user_that_kubectl_exec_does_not_take():
+    argv = runtime().exec_argv(NAME, ["id"], tty=True, env={"A": "1"}, workdir="/workspace/src", user="dev")
+    assert argv[:9] == ["kubectl", "--context", "test", "--namespace", "team", "exec", "-i", "-t", POD]
+    tail = argv[argv.index("--") + 1:]
+    assert tail[:2] == ["env", "A=1"] and tail[-1] == "id" and "/workspace/src" in tail
+    assert "--reuid=dev" in tail
+    assert "setpriv" not in runtime().exec_argv(NAME, ["id"], tty=False, user="0")
+
+
+def test_stop_deletes_the_pod_and_keeps_the_claim(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "delete", "pod", "--ignore-not-found", "--wait=true", "--grace-period=10", POD])
+    rt.stop([NAME])
+    assert not any("pvc" in call for call in fp.calls)
