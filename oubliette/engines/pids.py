@@ -35,9 +35,12 @@ def start_stamp(pid: int) -> str | None:
 
 
 def program_of(pid: int) -> str | None:
-    """The program a process runs (argv[0]'s last part) where /proc tells (Linux); else None."""
+    """The program a process runs (argv[0]'s last part) where /proc tells (Linux); else None.
+    None too while /proc's cmdline is empty: a child just spawned can still be inside
+    `exec` when Popen returns (seen under load: 7 of 20), and a zombie has none."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
+            name = os.path.basename(handle.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace"))
     except OSError:
         return None
+    return name or None
