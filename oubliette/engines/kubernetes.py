@@ -170,6 +170,8 @@ TEXTS = ErrorTexts(
     start_hint=START_HINT,
     pull_command=ENGINES["kubernetes"].pull_command,
     login_command="kubectl create secret docker-registry",
+    exec_refused=("error from server (forbidden)", "error from server (notfound)", "unable to upgrade connection",
+                  "container not found", "cannot exec into a container in a completed pod"),
 )
 
 
@@ -218,7 +220,9 @@ class KubernetesRuntime(Runtime):
         checks: list[tuple[str, bool | None, str]] = []
         where = f"in the namespace {self.namespace}" if self.namespace else "in the context's namespace"
         for verb, resource in NEEDED:
-            result = self._call(self.kubectl("auth", "can-i", verb, resource), check=False)
+            kind, _, sub = resource.partition("/")  # `pods/exec` alone would read as the pod named exec
+            result = self._call(self.kubectl("auth", "can-i", verb, kind, *([f"--subresource={sub}"] if sub else [])),
+                                check=False)
             allowed = result.stdout.strip() == "yes"
             checks.append((f"{verb} {resource}", allowed, ("allowed " if allowed else "not allowed ") + where))
         if self.storage_class:
@@ -322,8 +326,8 @@ class KubernetesRuntime(Runtime):
                                     *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
 
     def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
-        key, _, value = label.partition("=")
-        selector = f"{key}={value}" if LABEL_VALUE_RE.fullmatch(value) else key
+        key, _, value = label.partition("=")  # `key` alone: every pod that has the label
+        selector = f"{key}={value}" if value and LABEL_VALUE_RE.fullmatch(value) else key
         infos = self.parse(self._call(self.kubectl("get", "pods", "-l", name_ok(selector), "-o", "json")), parse_pods)
         infos = [i for i in infos if not value or i.labels.get(key) == value]
         return infos if include_stopped else [i for i in infos if i.running]
@@ -353,6 +357,21 @@ class KubernetesRuntime(Runtime):
         if user is not None and user not in ("0", "root"):
             argv += ["setpriv", f"--reuid={name_ok(user)}", f"--regid={user}", "--init-groups", "--"]
         return argv + list(command)
+
+    def exec(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
+             workdir: str | None = None, user: str | None = None) -> int:
+        """As other engines', except that kubectl's refusal (a permission, a pod gone) is
+        one classified `Error:`, not a line of the command's own output and its exit code."""
+        from oubliette.engines import attached
+
+        argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
+        try:
+            code, refusal = attached.interactive_unless_refused(argv, self.texts.refuses_exec, env=self.env)
+        except process.BinaryMissing:
+            raise self.missing_binary() from None
+        if refusal is not None:
+            raise self.classify(process.Result(argv, code, "", refusal))
+        return code
 
     # --- workspaces: claims ------------------------------------------------------------------
 

@@ -78,6 +78,7 @@ class Cluster:
                   "contexts": [{"name": namespace, "context": {"cluster": "test", "user": namespace,
                                                               "namespace": namespace}}],
                   "current-context": namespace}
+        directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{namespace}.kubeconfig"
         path.write_text(json.dumps(config))
         path.chmod(0o600)
@@ -149,7 +150,7 @@ def test_a_project_is_a_pod_with_its_workspace_a_claim_through_every_workflow(cl
 
     listed = oubliette("container", "list", "--json", home=home)
     assert listed.returncode == 0, listed.stderr
-    (row,) = [json.loads(line) for line in listed.stdout.splitlines() if line.strip().startswith("{")]
+    (row,) = json.loads(listed.stdout)
     assert row["project_id"] == project_id and row["engine"] == "cluster" and row["status"] == "running"
 
     ran = oubliette("session", "start", project_id, "--", "sh", "-c", "echo hello > /workspace/note; exit 7",

@@ -16,9 +16,10 @@ def test_every_name_made_for_a_project_leads_back_to_it():
     assert project_of("oubliette-proj_0123") is None and project_of("someone-elses") is None
 
 
-def test_docker_podman_and_apple_take_the_names_as_they_are():
+def test_docker_podman_and_apple_take_the_names_as_they_are_a_cluster_its_own_way():
     for kind in ENGINES.values():
-        assert engine_name(container_name(PROJECT), kind.name_style) == "oubliette-proj_0123456789ab"
+        expected = "oubliette-proj-0123456789ab" if kind.cluster else "oubliette-proj_0123456789ab"
+        assert engine_name(container_name(PROJECT), kind.name_style) == expected
 
 
 @pytest.mark.parametrize("name, mapped", [

@@ -70,7 +70,8 @@ def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_
     assert main["image"] == IMAGE and main["args"] == ["sleep", "infinity"] and main["imagePullPolicy"] == "Always"
     assert main["resources"] == {"limits": {"cpu": "1.5", "memory": "4Gi"}} and pod_spec["hostname"] == "my-web"
     assert main["volumeMounts"] == [{"name": "v0", "mountPath": "/workspace"}]
-    assert pod_spec["volumes"] == [{"name": "v0", "persistentVolumeClaim": {"claimName": "oubliette-ws-proj-0123456789ab"}}]
+    claim = {"claimName": "oubliette-ws-proj-0123456789ab"}
+    assert pod_spec["volumes"] == [{"name": "v0", "persistentVolumeClaim": claim}]
     assert pod_spec["restartPolicy"] == "Never"
 
 
@@ -98,7 +99,8 @@ def test_the_engine_entry_is_validated_with_the_key_in_the_error():
 
     entry = parse_engines({"c": {"runtime": "kubernetes", "namespace": "team", "context": "prod",
                                  "storage_class": "fast", "workspace_size": "20Gi"}}, error)["c"]
-    assert (entry.namespace, entry.context, entry.storage_class, entry.workspace_size) == ("team", "prod", "fast", "20Gi")
+    assert (entry.namespace, entry.context) == ("team", "prod")
+    assert (entry.storage_class, entry.workspace_size) == ("fast", "20Gi")
     assert entry.endpoint == "context prod, namespace team"
     for bad, key in [({"namespace": "Team!"}, "c.namespace"), ({"workspace_size": "lots"}, "c.workspace_size"),
                      ({"host": "ssh://x"}, "c.host"), ({"context": "--all"}, "c.context")]:
