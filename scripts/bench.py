@@ -31,7 +31,9 @@ temporary home, and cleans up after itself. Targets:
 - with a second Docker engine (`--second-engine URL`, e.g. the one `.ci/second-engine`
   starts): `container list --json` over two engines, each behind a proxy adding ~50 ms
   of round trip, at most 0.8x a script that lists the two one after the other (click
-  imported, the same `docker ps`): the calls are concurrent.
+  imported, the same `docker ps`): the calls are concurrent;
+- with a Kubernetes cluster (`--cluster DIR`, one `.ci/cluster start` made): start, list
+  and refresh on it beside `kubectl` doing the same (scripts/bench_cluster.py; no target yet).
 
 Engine calls are counted by a logging `docker` wrapper put first on PATH. PATH holds
 `docker` alone, so auto-detection sees one engine even where podman is installed too.
@@ -74,6 +76,9 @@ def main() -> int:
     parser.add_argument("--second-engine", metavar="URL", default=os.environ.get("OUBLIETTE_TEST_SECOND_ENGINE"),
                         help="a second Docker engine (tcp://...; default $OUBLIETTE_TEST_SECOND_ENGINE) for the "
                              "two-engine list target; without one that target is not measured")
+    parser.add_argument("--cluster", metavar="DIR", type=Path, default=os.environ.get("OUBLIETTE_TEST_CLUSTER"),
+                        help="a cluster `.ci/cluster start` made (default $OUBLIETTE_TEST_CLUSTER), for the "
+                             "cluster rows; without one they are not measured")
     args = parser.parse_args()
 
     import sh  # test extra: runs the registry in the background
@@ -143,6 +148,12 @@ def main() -> int:
             workflows += bench_two_engines(oubliette, env, image, work, args.second_engine, args.runs)
         else:
             workflows.append(("list over two engines", "no second engine given: not measured", "", None))
+        if args.cluster:
+            from bench_cluster import bench_cluster
+
+            workflows += bench_cluster(args.cluster, max(3, args.rounds // 2))
+        else:
+            workflows.append(("cluster rows", "no cluster given: not measured", "", None))
     finally:
         subprocess.run([sys.executable, "-m", "oubliette", "container", "stop", "--all"], env=env,
                        capture_output=True)

@@ -71,6 +71,18 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool, dev: bool, 
                       "without pulling, and build them with scripts/build.sh.")
         return
     _prepull(app)
+    _cluster_pulls(app)
+
+
+def _cluster_pulls(app: App) -> None:
+    """A cluster's nodes pull when a pod starts: say so for each configured cluster engine
+    rather than pull here, where its pods will never look."""
+    from oubliette.engines.kinds import ENGINES
+
+    clusters = sorted(name for name, entry in app.config.engines.items() if ENGINES[entry.runtime].cluster)
+    for name in clusters:
+        app.reporter.info(f"Engine {name}: the cluster's nodes pull the images when a project's pod starts "
+                          "(nothing is pulled here).")
 
 
 def _prepull(app: App) -> None:

@@ -77,6 +77,16 @@ def test_pulls_each_distinct_image_once_in_sorted_type_order(run, oubliette_home
     assert "Digest: sha256:" in result.stdout and "Status: Downloaded newer image" in result.stdout
 
 
+def test_a_cluster_engine_is_told_to_pull_on_its_nodes_and_nothing_is_pulled_for_it(run, oubliette_home, fp):
+    write_config(oubliette_home, {"containers": {"a": "reg.example/a:1"},
+                                  "engines": {"cluster": {"runtime": "kubernetes", "namespace": "team"}}})
+    fp.register(pull_argv("docker", "reg.example/a:1"), stdout=recorded("docker/pull_new.stdout"))
+    result = run("--runtime", "docker", "init")
+    assert result.exit_code == 0, result.output
+    assert [call[2] for call in fp.calls] == ["reg.example/a:1"]  # the default engine's pull only
+    assert "Engine cluster: the cluster's nodes pull the images when a project's pod starts" in result.stdout
+
+
 def test_failed_pull_is_a_warning_with_the_manual_command(run, oubliette_home, fp):
     write_config(oubliette_home, {"containers": {"a": "localhost:5000/a:v1", "b": "localhost:5000/b:v1"}})
     fp.register(pull_argv("docker", "localhost:5000/a:v1"), returncode=1,
