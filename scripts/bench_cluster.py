@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oubliette.engines.kubernetes import claim_manifest, pod_manifest  # noqa: E402
+from oubliette.engines.kube_objects import claim_manifest, pod_manifest  # noqa: E402
 from oubliette.model import ContainerSpec  # noqa: E402
 
 

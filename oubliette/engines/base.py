@@ -225,6 +225,11 @@ class Runtime(abc.ABC):
         return self._call(self.exec_argv(name, command, tty=False, interactive=False, user=user), check=False,
                           timeout=timeout)
 
+    def exec_result(self, result: process.Result) -> process.Result:
+        """A captured exec of a user's command, as the command's own result (a kind whose CLI
+        adds words of its own, or refuses in them, overrides this)."""
+        return result
+
     # --- shared machinery ------------------------------------------------------
 
     def classify(self, result: process.Result, image: str | None = None) -> EngineError:

@@ -128,7 +128,8 @@ def _captured(runtime: Runtime, name: str, argv: list[str], variables: dict[str,
     call = runtime.exec_argv(name, wrap_command(argv, home_id), tty=False, env=variables, workdir=directory,
                              interactive=False)
     try:
-        return process.capture(call, timeout=timeout_s, env=runtime.env, limit=OUTPUT_BYTES, err_limit=OUTPUT_BYTES)
+        return runtime.exec_result(process.capture(call, timeout=timeout_s, env=runtime.env, limit=OUTPUT_BYTES,
+                                                   err_limit=OUTPUT_BYTES))
     except process.TimedOut:
         runtime.exec_capture(name, end_command(session_id), user="0")  # HUP, TERM, then KILL, the whole tree
         raise OublietteError(f"the command timed out after {timeout_s:g} s and was stopped in the container",

@@ -13,10 +13,12 @@ import time
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import unavailable
 from tests.e2e.conftest import create, oubliette, write_config
+from tests.mcp_client import oubliette_mcp
 
 STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
 ROLE_RULES = [  # what the README's Role grants, no more
@@ -244,3 +246,22 @@ def test_an_unreachable_api_server_is_exit_3_and_other_engines_projects_are_stil
     assert "cluster" in listed.stderr and "127.0.0.1:9" in listed.stderr and "Traceback" not in listed.stderr
     started = oubliette("container", "start", create_on_cluster(home), home=home)
     assert started.returncode == 3 and "127.0.0.1:9" in started.stderr, started.stderr
+
+
+def test_an_agents_exec_over_mcp_runs_in_the_pod_and_a_timeout_stops_it_there(cluster, namespace, cluster_home):
+    home, _ = cluster_home
+    project_id = create_on_cluster(home)
+
+    async def agent():
+        async with oubliette_mcp(home) as tools:
+            ran = await tools.ok("exec", project_id=project_id,
+                                 command=["sh", "-c", "echo out; echo err >&2; pwd; exit 3"])
+            error = await tools.error("exec", project_id=project_id, command=["sleep", "77"], timeout_s=2)
+            processes = await tools.ok("exec", project_id=project_id, command=["ps"])
+            return ran, error, processes
+
+    ran, error, processes = anyio.run(agent)
+    assert ran == {"exit_code": 3, "stdout": "out\n/workspace\n", "stderr": "err\n", "truncated": False}
+    assert "timed out after 2 s" in error
+    assert "sleep 77" not in processes["stdout"]
+    assert len(cluster.pods(namespace)) == 1

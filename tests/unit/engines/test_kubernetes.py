@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from oubliette.engines import kube_objects as objects
 from oubliette.engines import kubernetes as k
 from oubliette.engines.endpoints import EngineEntry, parse_engines
 from oubliette.errors import (
@@ -60,7 +61,7 @@ KUBECTL = ["kubectl", "--request-timeout=30s", "--context", "test", "--namespace
 
 
 def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_in_annotations():
-    manifest = k.pod_manifest(volume_spec(cpus=1.5, memory="4g", hostname="My_Web"), {
+    manifest = objects.pod_manifest(volume_spec(cpus=1.5, memory="4g", hostname="My_Web"), {
         "oubliette-ws-proj_0123456789ab": "oubliette-ws-proj-0123456789ab"})
     meta, pod_spec = manifest["metadata"], manifest["spec"]
     assert meta["name"] == POD and meta["annotations"]["oubliette.name"] == NAME
@@ -79,18 +80,18 @@ def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_
                                      {"ro_mounts": [("/etc/x", "/x")]}])
 def test_a_setting_a_pod_cannot_honour_is_an_error_not_a_silent_drop(setting):
     with pytest.raises(OublietteError, match="Kubernetes engine"):
-        k.pod_manifest(volume_spec(**setting), {"oubliette-ws-proj_0123456789ab": "ws"})
+        objects.pod_manifest(volume_spec(**setting), {"oubliette-ws-proj_0123456789ab": "ws"})
     with pytest.raises(OublietteError, match="cannot mount directories"):
-        k.pod_manifest(spec(), {})  # a bind-mounted workspace
+        objects.pod_manifest(spec(), {})  # a bind-mounted workspace
 
 
 def test_pods_read_back_as_the_model_made_them():
-    info = k.pod_info(pod(image_id=f"localhost:5000/oubliette-base@sha256:{'a' * 64}"))
+    info = objects.pod_info(pod(image_id=f"localhost:5000/oubliette-base@sha256:{'a' * 64}"))
     assert (info.name, info.status, info.image, info.image_id) == (NAME, RUNNING, IMAGE, "sha256:" + "a" * 64)
     assert info.labels["oubliette.type"] == "dev" and "oubliette.name" not in info.labels
-    assert k.pod_info(pod(phase="Pending")).status == "starting"
-    assert k.pod_info(pod(phase="Failed", state={"terminated": {"exitCode": 127}})).status == STOPPED
-    assert k.pod_info(pod(deleting=True)).status == "stopping"
+    assert objects.pod_info(pod(phase="Pending")).status == "starting"
+    assert objects.pod_info(pod(phase="Failed", state={"terminated": {"exitCode": 127}})).status == STOPPED
+    assert objects.pod_info(pod(deleting=True)).status == "stopping"
 
 
 def test_the_engine_entry_is_validated_with_the_key_in_the_error():
@@ -181,3 +182,15 @@ def test_stop_deletes_the_pod_and_keeps_the_claim(fp):
     fp.register([*KUBECTL, "delete", "pod", "--ignore-not-found", "--wait=true", "--grace-period=10", POD])
     rt.stop([NAME])
     assert not any("pvc" in call for call in fp.calls)
+
+
+def test_a_captured_exec_keeps_the_commands_own_stderr_and_kubectls_refusal_is_an_error():
+    from oubliette.engines.process import Result
+
+    rt = runtime()
+    ran = rt.exec_result(Result(["kubectl"], 3, "out\n", "err\ncommand terminated with exit code 3\n"))
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+    forbidden = ('Error from server (Forbidden): pods "x" is forbidden: User "u" cannot create resource '
+                 '"pods/exec" in API group "" in the namespace "team"\n')
+    with pytest.raises(EngineError, match="does not let this user create pods/exec"):
+        rt.exec_result(Result(["kubectl"], 1, "", forbidden))

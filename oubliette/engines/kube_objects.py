@@ -1,0 +1,146 @@
+"""Kubernetes objects as oubliette makes and reads them: the Pod of a container spec, the
+claim of a workspace, and a pod read back as the core's ContainerInfo. Pure functions,
+tested without a cluster; engines/kubernetes.py runs `kubectl` with them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from oubliette.engines import process
+from oubliette.errors import OublietteError
+from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec, engine_name
+from oubliette.validate import check_image_reference as image_ok
+
+NAME_ANNOTATION = "oubliette.name"  # the model's container name (the pod's is mapped)
+MAIN = "main"  # the pod's one container
+LABEL_VALUE_RE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
+EXIT_LINE_RE = re.compile(r"command terminated with exit code \d+")
+
+
+def dns(name: str) -> str:
+    """A model name as a Kubernetes object name."""
+    return engine_name(name, "dns")
+
+
+# --- pure argv builders and manifests --------------------------------------------------
+
+
+def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, Any]:
+    """The Pod for a spec; `claims` maps each volume to its claim's name. A setting a pod
+    cannot honour here (host mounts, published ports, agent forwarding) is an error."""
+    if spec.mounts or spec.ro_mounts:
+        raise OublietteError("a Kubernetes engine cannot mount directories of this machine",
+                             hint="remove \"mounts\" from the type, or use a docker or podman engine")
+    if spec.ports:
+        raise OublietteError("a Kubernetes engine does not publish ports on this machine",
+                             hint="remove \"ports\" from the type and the project, and reach the pod with "
+                                  "`kubectl port-forward`")
+    if spec.ssh_agent:
+        raise OublietteError("a Kubernetes engine cannot forward this machine's ssh agent",
+                             hint="turn \"ssh_agent\" off in the type")
+    labels = {key: value for key, value in spec.labels.items() if LABEL_VALUE_RE.fullmatch(value)}
+    annotations = {**spec.labels, NAME_ANNOTATION: spec.name}
+    container: dict[str, Any] = {"name": MAIN, "image": image_ok(spec.image), "imagePullPolicy": "Always",
+                                 "env": [{"name": k, "value": v} for k, v in spec.env.items()],
+                                 "volumeMounts": [{"name": f"v{i}", "mountPath": target}
+                                                  for i, (_, target) in enumerate(spec.volumes)]}
+    if spec.command:
+        container["args"] = list(spec.command)
+    if spec.workdir:
+        container["workingDir"] = spec.workdir
+    limits = {**({"cpu": f"{spec.cpus:g}"} if spec.cpus is not None else {}),
+              **({"memory": _quantity(spec.memory)} if spec.memory else {})}
+    if limits:
+        container["resources"] = {"limits": limits}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never", "terminationGracePeriodSeconds": 10, "containers": [container],
+        "volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": claims[volume]}}
+                    for i, (volume, _) in enumerate(spec.volumes)]}
+    if spec.hostname:
+        pod_spec["hostname"] = dns(spec.hostname)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": dns(spec.name), "labels": labels, "annotations": annotations}, "spec": pod_spec}
+
+
+def _quantity(memory: str) -> str:
+    """docker's `4g`, `512m` as Kubernetes quantities (`4Gi`, `512Mi`)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([bkmgt]?)b?", memory.strip().lower())
+    if match is None:
+        return memory
+    number, unit = match.groups()
+    return number + {"": "", "b": "", "k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti"}[unit]
+
+
+def claim_manifest(name: str, labels: Mapping[str, str], size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": dns(name), "annotations": dict(labels),
+                         "labels": {k: v for k, v in labels.items() if LABEL_VALUE_RE.fullmatch(v)}},
+            "spec": spec}
+
+
+def without_exit_line(result: process.Result) -> process.Result:
+    """Drop the `command terminated with exit code N` kubectl adds after a failing command."""
+    lines = result.stderr.splitlines(keepends=True)
+    if lines and EXIT_LINE_RE.fullmatch(lines[-1].strip()):
+        return result._replace(stderr="".join(lines[:-1]))
+    return result
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def pod_info(pod: dict[str, Any]) -> ContainerInfo:
+    """A Pod as the core sees a container: named and labelled as the model made it."""
+    meta = pod.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    labels = {k: v for k, v in annotations.items() if k.startswith("oubliette.") and k != NAME_ANNOTATION}
+    status = pod.get("status") or {}
+    main = _main_status(status)
+    image_id = (main.get("imageID") or "").rpartition("@")[2] or None
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return ContainerInfo(id=meta.get("uid", ""), name=annotations.get(NAME_ANNOTATION) or meta.get("name", ""),
+                         status=pod_state(pod), image=labels.get(LABEL_IMAGE) or containers[0].get("image", ""),
+                         labels=labels, image_id=image_id if image_id and image_id.startswith("sha256:") else None)
+
+
+def _main_status(status: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next((c for c in status.get("containerStatuses") or () if c.get("name") == MAIN), {})
+    return found
+
+
+def pod_state(pod: dict[str, Any]) -> str:
+    """`running` (its container runs), `stopped` (it ended), `stopping`, else `starting`."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return "stopping"
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return STOPPED
+    main = _main_status(status)
+    state = main.get("state") or {}
+    if "terminated" in state:
+        return STOPPED
+    return RUNNING if phase == "Running" and "running" in state else "starting"
+
+
+def parse_pods(stdout: str) -> list[ContainerInfo]:
+    return [pod_info(item) for item in json.loads(stdout).get("items") or ()]
+
+
+def waiting_reason(pod: dict[str, Any]) -> tuple[str, str]:
+    """(reason, message) of the pod's container waiting, or of its scheduling."""
+    status = pod.get("status") or {}
+    main = _main_status(status)
+    waiting = (main.get("state") or {}).get("waiting") or {}
+    if waiting.get("reason"):
+        return waiting["reason"], waiting.get("message") or ""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return condition.get("reason") or "Unschedulable", condition.get("message") or ""
+    return "", ""
