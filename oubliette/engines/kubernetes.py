@@ -174,8 +174,12 @@ class KubernetesRuntime(Runtime):
                 return info.id
             reason, message = waiting_reason(pod)
             if reason in PULL_FAILURES:
-                raise self.classify(process.Result([self.binary, "create", "pod"], 1, "", f"{reason}: {message}"),
-                                    image=spec.image)
+                error = self.classify(process.Result([self.binary, "create", "pod"], 1, "", f"{reason}: {message}"),
+                                      image=spec.image)
+                error.hint = ("check the image reference in the config, and that the cluster's nodes can pull it "
+                              "(a private registry needs an imagePullSecret: `kubectl create secret "
+                              "docker-registry`, added to the namespace's default service account)")
+                raise error
             if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
                 raise EngineError(f"the pod {dns(spec.name)} cannot start: {reason}: {message}")
             now = time.monotonic()
@@ -211,7 +215,7 @@ class KubernetesRuntime(Runtime):
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:
-            grace = ["--grace-period=1"] if force else []
+            grace = ["--grace-period=0", "--force"] if force else []  # a pod that never ran, or was stopped
             self._call(self.kubectl("delete", "pod", "--ignore-not-found", "--wait=true", *grace,
                                     *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
 
