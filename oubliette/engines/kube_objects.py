@@ -59,6 +59,8 @@ def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, An
         "restartPolicy": "Never", "terminationGracePeriodSeconds": 10, "containers": [container],
         "volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": claims[volume]}}
                     for i, (volume, _) in enumerate(spec.volumes)]}
+    if spec.init:  # the pod's pause process is PID 1, as docker's --init: it reaps orphans, and the
+        pod_spec["shareProcessNamespace"] = True  # command dies of SIGTERM at stop (no 10 s grace)
     if spec.hostname:
         pod_spec["hostname"] = dns(spec.hostname)
     return {"apiVersion": "v1", "kind": "Pod",

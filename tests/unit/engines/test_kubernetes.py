@@ -73,7 +73,7 @@ def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_
     assert main["volumeMounts"] == [{"name": "v0", "mountPath": "/workspace"}]
     claim = {"claimName": "oubliette-ws-proj-0123456789ab"}
     assert pod_spec["volumes"] == [{"name": "v0", "persistentVolumeClaim": claim}]
-    assert pod_spec["restartPolicy"] == "Never"
+    assert pod_spec["restartPolicy"] == "Never" and pod_spec["shareProcessNamespace"] is True  # --init's part
 
 
 @pytest.mark.parametrize("setting", [{"ports": ["127.0.0.1:8080:8080"]}, {"ssh_agent": "/tmp/agent.sock"},
