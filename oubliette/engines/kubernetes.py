@@ -49,12 +49,15 @@ START_HINT = ("check the cluster's API server and your kubeconfig (`kubectl clus
 
 
 TEXTS = ErrorTexts(
+    # kubectl's own words about its API server (a node's pull that times out says "i/o timeout" too:
+    # that is the registry, and is classified as unreachable below)
     not_running=("unable to connect to the server", "the connection to the server", "was refused - did you specify",
                  "no configuration has been provided", "context was not found", "the server has asked for the "
-                 "client to provide credentials", "tls handshake timeout", "i/o timeout"),
+                 "client to provide credentials"),
     denied=("unauthorized", "denied", "authentication required", "forbidden", "403"),
     unreachable=("connection refused", "no such host", "network is unreachable", "no route to host",
-                 "dial tcp", "temporary failure in name resolution", "http: server gave http response"),
+                 "dial tcp", "temporary failure in name resolution", "http: server gave http response",
+                 "i/o timeout", "tls handshake timeout"),
     not_found=("not found", "manifest unknown", "name unknown", "repository does not exist"),
     not_running_message="the cluster's API server cannot be reached",
     start_hint=START_HINT,

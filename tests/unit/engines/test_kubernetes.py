@@ -194,3 +194,15 @@ def test_a_captured_exec_keeps_the_commands_own_stderr_and_kubectls_refusal_is_a
                  '"pods/exec" in API group "" in the namespace "team"\n')
     with pytest.raises(EngineError, match="does not let this user create pods/exec"):
         rt.exec_result(Result(["kubectl"], 1, "", forbidden))
+
+
+def test_a_registry_that_times_out_for_the_node_is_not_an_unreachable_api_server(fp):
+    from oubliette.errors import RegistryUnreachableError
+
+    rt = runtime()
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod(
+        phase="Pending", reason="ErrImagePull",
+        message='failed to resolve reference "x": dial tcp 10.0.0.9:443: i/o timeout')))
+    with pytest.raises(RegistryUnreachableError):
+        rt.run(volume_spec())
