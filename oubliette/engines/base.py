@@ -302,10 +302,7 @@ class Runtime(abc.ABC):
         `stdin`: a small input (a manifest) for it to read."""
 
         try:
-            if stdin is None:
-                result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn)
-            else:
-                result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn, stdin=stdin)
+            result = process.capture(argv, timeout=timeout, env=self.env, on_spawn=self.on_spawn, stdin=stdin)
         except process.BinaryMissing:
             raise self.missing_binary() from None
         except process.TimedOut:

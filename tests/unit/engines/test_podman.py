@@ -174,7 +174,7 @@ def test_unreadable_engine_output_is_an_error_naming_the_command(fp, runtime, ar
 
 
 def test_a_quick_call_that_hangs_times_out_with_exit_3(monkeypatch):
-    def hang(argv, timeout=None, env=None, on_spawn=None):
+    def hang(argv, timeout=None, env=None, on_spawn=None, stdin=None):
         raise process.TimedOut(timeout, argv)
 
     monkeypatch.setattr(process, "capture", hang)
