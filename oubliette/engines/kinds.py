@@ -39,6 +39,9 @@ class EngineKind(NamedTuple):
     context_env: str | None = None  # ... and for a named endpoint (docker context, podman connection)
     context_key: str | None = None  # what a named engine entry calls that named endpoint
     can_rename: bool = True  # refresh parks the old container under another name (else: kept image name)
+    # refresh runs the new container beside the old one, which goes only once the new one runs
+    # (a cluster: the pod is never stopped first; one that ended cannot be started again)
+    replace_beside: bool = False
     volumes: bool = True  # named volumes: the engine can hold volume workspaces
     init_flag: str | None = "--init"  # runs an init as PID 1 (reaps the sessions' orphans)
     exec_flags: ExecFlags = ExecFlags()
@@ -89,8 +92,8 @@ ENGINES: dict[str, EngineKind] = {
                              "oubliette.engines.kubernetes:KubernetesRuntime",
                              "the cluster's nodes pull {image} when a pod starts",
                              "install kubectl (https://kubernetes.io/docs/tasks/tools/), within one minor "
-                             "version of the cluster", can_rename=False, init_flag=None, name_style="dns",
-                             exec_first=False, run_first=False, cluster=True),
+                             "version of the cluster", replace_beside=True, init_flag=None,
+                             name_style="dns", exec_first=False, run_first=False, cluster=True),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oubliette.engines import process
@@ -14,7 +14,8 @@ from oubliette.errors import OublietteError
 from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec, engine_name
 from oubliette.validate import check_image_reference as image_ok
 
-NAME_ANNOTATION = "oubliette.name"  # the model's container name (the pod's is mapped)
+NAME_ANNOTATION = "oubliette.name"  # the model's container name, whole
+NAME_LABEL = "oubliette.name"  # ... as a label value: pods are found by it (their own names carry a suffix)
 MAIN = "main"  # the pod's one container
 LABEL_VALUE_RE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
 EXIT_LINE_RE = re.compile(r"command terminated with exit code \d+")
@@ -25,12 +26,30 @@ def dns(name: str) -> str:
     return engine_name(name, "dns")
 
 
+def pod_name(name: str, suffix: str) -> str:
+    """A pod's own name: the model name and a suffix, so that a refresh's new pod can run
+    beside the old one (which a rename, a relabel, has set aside) until it is ready."""
+    return f"{dns(name)}-{suffix}"
+
+
+def name_selector(names: Sequence[str]) -> str:
+    """The label selector of the pods holding these model names (one call for several); safe
+    for an argv as it is: dns() leaves only lower-case letters, digits and '-'."""
+    mapped = sorted({dns(name) for name in names})
+    return f"{NAME_LABEL}={mapped[0]}" if len(mapped) == 1 else f"{NAME_LABEL} in ({','.join(mapped)})"
+
+
+def renamed(new: str) -> dict[str, Any]:
+    """The merge patch that gives a pod another model name (how a pod is "renamed")."""
+    return {"metadata": {"labels": {NAME_LABEL: dns(new)}, "annotations": {NAME_ANNOTATION: new}}}
+
+
 # --- pure argv builders and manifests --------------------------------------------------
 
 
-def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, Any]:
-    """The Pod for a spec; `claims` maps each volume to its claim's name. A setting a pod
-    cannot honour here (host mounts, published ports, agent forwarding) is an error."""
+def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str], suffix: str) -> dict[str, Any]:
+    """The Pod for a spec, named with `suffix`; `claims` maps each volume to its claim's name.
+    A setting a pod cannot honour here (host mounts, published ports, agent forwarding) is an error."""
     if spec.mounts or spec.ro_mounts:
         raise OublietteError("a Kubernetes engine cannot mount directories of this machine",
                              hint="remove \"mounts\" from the type, or use a docker or podman engine")
@@ -42,6 +61,7 @@ def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, An
         raise OublietteError("a Kubernetes engine cannot forward this machine's ssh agent",
                              hint="turn \"ssh_agent\" off in the type")
     labels = {key: value for key, value in spec.labels.items() if LABEL_VALUE_RE.fullmatch(value)}
+    labels[NAME_LABEL] = dns(spec.name)
     annotations = {**spec.labels, NAME_ANNOTATION: spec.name}
     container: dict[str, Any] = {"name": MAIN, "image": image_ok(spec.image), "imagePullPolicy": "Always",
                                  "env": [{"name": k, "value": v} for k, v in spec.env.items()],
@@ -64,7 +84,8 @@ def pod_manifest(spec: ContainerSpec, claims: Mapping[str, str]) -> dict[str, An
     if spec.hostname:
         pod_spec["hostname"] = dns(spec.hostname)
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": dns(spec.name), "labels": labels, "annotations": annotations}, "spec": pod_spec}
+            "metadata": {"name": pod_name(spec.name, suffix), "labels": labels, "annotations": annotations},
+            "spec": pod_spec}
 
 
 def _quantity(memory: str) -> str:
@@ -131,8 +152,19 @@ def pod_state(pod: dict[str, Any]) -> str:
     return RUNNING if phase == "Running" and "running" in state else "starting"
 
 
-def parse_pods(stdout: str) -> list[ContainerInfo]:
-    return [pod_info(item) for item in json.loads(stdout).get("items") or ()]
+def parse_pods(stdout: str) -> list[dict[str, Any]]:
+    """A `kubectl get pods -o json` listing's pods, each pod holding a model name last among
+    those holding it (a pod being deleted first, then the oldest first): read in order, the
+    last one seen of a name is the one that holds it now."""
+    items = json.loads(stdout).get("items") or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError("items is not a list of objects")
+    return sorted(items, key=_rank)
+
+
+def _rank(pod: dict[str, Any]) -> tuple[bool, str]:
+    meta = pod.get("metadata") or {}
+    return not meta.get("deletionTimestamp"), str(meta.get("creationTimestamp") or "")
 
 
 def waiting_reason(pod: dict[str, Any]) -> tuple[str, str]:

@@ -1,9 +1,11 @@
 """KubernetesRuntime: drives `kubectl`, so a kubeconfig's contexts, users and RBAC apply as-is.
 
 A project's container is a Pod in the engine's namespace; its /workspace a PersistentVolumeClaim.
-Pods cannot be renamed or restarted (a stopped project has no pod), the nodes pull images
-when a pod starts, and names and label values are mapped to what Kubernetes accepts: the
-model's own name and every label travel whole as annotations, and are read back from them.
+A pod cannot be restarted (a stopped project has no pod), and the nodes pull images when a
+pod starts. A pod's own name carries a suffix; the model's name is a label it is found by,
+so a "rename" is a relabel, and a refresh's new pod runs beside the old one until it is
+ready. Names and label values are mapped to what Kubernetes accepts: the model's own name
+and every label travel whole as annotations, and are read back from them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,11 +23,14 @@ from oubliette.engines.kinds import ENGINES
 from oubliette.engines.kube_objects import (
     LABEL_VALUE_RE,
     MAIN,
+    NAME_ANNOTATION,
     claim_manifest,
     dns,
+    name_selector,
     parse_pods,
     pod_info,
     pod_manifest,
+    renamed,
     waiting_reason,
     without_exit_line,
 )
@@ -40,7 +46,8 @@ if TYPE_CHECKING:
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 UNSCHEDULABLE_GRACE_SECONDS = 10.0  # a claim binding or a node joining can make it schedulable
 POLL_SECONDS = 0.25
-NEEDED = (("get", "pods"), ("list", "pods"), ("create", "pods"), ("delete", "pods"), ("create", "pods/exec"),
+NEEDED = (("get", "pods"), ("list", "pods"), ("create", "pods"), ("delete", "pods"), ("patch", "pods"),
+          ("create", "pods/exec"),
           ("get", "pods/log"), ("create", "persistentvolumeclaims"), ("delete", "persistentvolumeclaims"))
 FORBIDDEN_RE = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "[^"]*")?(?: in the namespace "([^"]+)")?')
 
@@ -75,6 +82,10 @@ class KubernetesRuntime(Runtime):
     namespace: str | None = None
     storage_class: str | None = None
     workspace_size = "10Gi"
+
+    def __init__(self, binary: str) -> None:
+        super().__init__(binary)
+        self._pods: dict[str, str] = {}  # model name -> the pod holding it, as last seen (journalled views share it)
 
     def point_at(self, entry: EngineEntry, env: Mapping[str, str]) -> None:
         super().point_at(entry, env)
@@ -156,22 +167,21 @@ class KubernetesRuntime(Runtime):
 
     def run(self, spec: ContainerSpec) -> str:
         """Create the pod and wait (bounded) until its container runs, or ends, or cannot start."""
-        manifest = pod_manifest(spec, {volume: dns(volume) for volume, _ in spec.volumes})
+        manifest = pod_manifest(spec, {volume: dns(volume) for volume, _ in spec.volumes}, uuid.uuid4().hex[:5])
+        name = manifest["metadata"]["name"]
         result = self._create(manifest)
         if not result.ok:
-            if "alreadyexists" in result.stderr.lower().replace(" ", ""):
-                raise EngineError(f"a pod named {dns(spec.name)} already exists", argv=result.argv,
-                                  returncode=result.returncode, stderr=result.stderr)
             raise self.classify(result)
-        return self._await_start(spec)
+        self._pods[spec.name] = name
+        return self._await_start(spec, name)
 
-    def _await_start(self, spec: ContainerSpec) -> str:
+    def _await_start(self, spec: ContainerSpec, name: str) -> str:
         deadline = time.monotonic() + RUN_SECONDS
         unschedulable_since = None
         while True:
-            pod = self._get(spec.name)
+            pod = self._get_pod(name)
             if pod is None:
-                raise EngineError(f"the pod {dns(spec.name)} was deleted while it started")
+                raise EngineError(f"the pod {name} was deleted while it started")
             info = pod_info(pod)
             if info.status in (RUNNING, STOPPED):
                 return info.id
@@ -184,58 +194,95 @@ class KubernetesRuntime(Runtime):
                               "docker-registry`, added to the namespace's default service account)")
                 raise error
             if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
-                raise EngineError(f"the pod {dns(spec.name)} cannot start: {reason}: {message}")
+                raise EngineError(f"the pod {name} cannot start: {reason}: {message}")
             now = time.monotonic()
             if reason == "Unschedulable":
                 unschedulable_since = unschedulable_since or now
                 if now - unschedulable_since >= UNSCHEDULABLE_GRACE_SECONDS:
-                    raise EngineError(f"the pod {dns(spec.name)} cannot be scheduled: {message}",
+                    raise EngineError(f"the pod {name} cannot be scheduled: {message}",
                                       hint="`kubectl describe pod` shows why; a workspace's volume binds the pod "
                                            "to its node, which must be schedulable")
             else:
                 unschedulable_since = None
             if now >= deadline:
-                raise EngineError(f"the pod {dns(spec.name)} did not start within {RUN_SECONDS} s"
+                raise EngineError(f"the pod {name} did not start within {RUN_SECONDS} s"
                                   + (f" ({reason}: {message})" if reason else ""))
             time.sleep(POLL_SECONDS)
 
-    def _get(self, name: str) -> dict[str, Any] | None:
-        result = self._call(self.kubectl("get", "pod", dns(name_ok(name)), "-o", "json"), check=False)
+    def _get_pod(self, pod: str) -> dict[str, Any] | None:
+        """One pod by its own name (a start's wait), or None once it is gone."""
+        result = self._call(self.kubectl("get", "pod", name_ok(pod), "-o", "json"), check=False)
         if result.ok:
             return self.parse(result, json.loads)  # type: ignore[no-any-return]
         if "notfound" in result.stderr.lower().replace(" ", ""):
             return None
         raise self.classify(result)
 
+    def _pods_of(self, selector: str) -> list[dict[str, Any]]:
+        """The pods a (checked) label selector finds, in one call; each remembered as the one holding its
+        model name, so the exec, logs or rename that follows needs no look-up of its own."""
+        pods = self.parse(self._call(self.kubectl("get", "pods", "-l", selector, "-o", "json")), parse_pods)
+        for pod in pods:  # in order: the pod that holds a name comes last
+            meta = pod.get("metadata") or {}
+            holds = (meta.get("annotations") or {}).get(NAME_ANNOTATION)
+            if isinstance(holds, str) and isinstance(meta.get("name"), str):
+                self._pods[holds] = meta["name"]
+        return pods
+
+    def pod_of(self, name: str) -> str:
+        """The pod that holds the model name `name` now (as last seen, else looked up); a
+        name no pod holds maps to itself, so kubectl's own "not found" is what the user sees."""
+        if name not in self._pods:
+            self._pods_of(name_selector([name]))
+        return self._pods.get(name) or dns(name_ok(name))
+
     def start(self, name: str) -> None:
         raise EngineError(f"a pod cannot be started again ({dns(name)})",
                           hint="oubliette makes a new pod; the workspace's claim is kept")
 
+    def _delete(self, names: Sequence[str], *flags: str) -> None:
+        for name in names:
+            self._pods.pop(name, None)
+        self._call(self.kubectl("delete", "pods", "-l", name_selector([name_ok(n) for n in names]),
+                                "--ignore-not-found", "--wait=true", *flags), timeout=STOP_SECONDS)
+
     def stop(self, names: Sequence[str]) -> None:
         if names:
-            self._call(self.kubectl("delete", "pod", "--ignore-not-found", "--wait=true", "--grace-period=10",
-                                    *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
+            self._delete(names, "--grace-period=10")
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
-        if names:
-            grace = ["--grace-period=0", "--force"] if force else []  # a pod that never ran, or was stopped
-            self._call(self.kubectl("delete", "pod", "--ignore-not-found", "--wait=true", *grace,
-                                    *(dns(name_ok(n)) for n in names)), timeout=STOP_SECONDS)
+        if names:  # force: a pod that never ran, or was stopped
+            self._delete(names, *(["--grace-period=0", "--force"] if force else []))
+
+    def rename(self, old: str, new: str) -> None:
+        """A pod keeps its own name: the model name it holds is a label and an annotation."""
+        pod = self.pod_of(old)
+        patch = json.dumps(renamed(name_ok(new)))
+        self._call(self.kubectl("patch", "pod", pod, "--type", "merge", "-p", patch))
+        self._pods.pop(old, None)
+        self._pods[new] = pod
 
     def list_containers(self, label: str, include_stopped: bool = False) -> list[ContainerInfo]:
         key, _, value = label.partition("=")  # `key` alone: every pod that has the label
         selector = f"{key}={value}" if value and LABEL_VALUE_RE.fullmatch(value) else key
-        infos = self.parse(self._call(self.kubectl("get", "pods", "-l", name_ok(selector), "-o", "json")), parse_pods)
+        infos = [pod_info(pod) for pod in self._pods_of(name_ok(selector))]
         infos = [i for i in infos if not value or i.labels.get(key) == value]
         return infos if include_stopped else [i for i in infos if i.running]
 
     def inspect(self, name: str) -> ContainerInfo | None:
-        pod = self._get(name)
-        return None if pod is None else pod_info(pod)
+        found = self.inspect_many([name])
+        return found[0] if found else None
+
+    def inspect_many(self, names: Sequence[str]) -> list[ContainerInfo]:
+        """One listing for several names; a name held by two pods (one being deleted) is the newer's."""
+        if not names:
+            return []
+        held = {info.name: info for info in map(pod_info, self._pods_of(name_selector(names)))}
+        return [held[name] for name in names if name in held]
 
     def logs_argv(self, name: str, follow: bool = False, lines: int | None = None) -> list[str]:
         return self.kubectl("logs", *(["--follow"] if follow else []),
-                            *([f"--tail={lines}"] if lines is not None else []), dns(name_ok(name)))
+                            *([f"--tail={lines}"] if lines is not None else []), self.pod_of(name))
 
     def logs_tail(self, name: str, lines: int = 5) -> str:
         result = self._call(self.logs_argv(name, lines=lines), check=False)
@@ -244,9 +291,10 @@ class KubernetesRuntime(Runtime):
     def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
                   workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:
         """`kubectl exec` has no --env, --workdir or --user: the command is wrapped in `env`,
-        a `cd`, and `setpriv` for a user other than root (the pod runs as root)."""
+        a `cd`, and `setpriv` for a user other than root (the pod runs as root). The pod is
+        the one that holds `name` as last seen: the look that precedes an exec remembers it."""
         argv = self.kubectl("exec", *(["-i"] if interactive else []), *(["-t"] if tty else []),
-                            dns(name_ok(name)), "-c", MAIN, "--")
+                            self.pod_of(name), "-c", MAIN, "--")
         if env:
             argv += ["env", *(f"{key}={value}" for key, value in env.items())]
         if workdir:

@@ -17,21 +17,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from oubliette.app import App, Engine
-from oubliette.engines.base import Runtime
 from oubliette.engines.fleet import listed_everywhere
-from oubliette.errors import (
-    AccessDeniedError,
-    ConfigError,
-    ConflictError,
-    EngineUnavailableError,
-    OublietteError,
-    PullError,
-)
+from oubliette.errors import ConfigError, ConflictError, EngineUnavailableError, OublietteError
 from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo, container_name
 from oubliette.ops.containers import owned_pair, refuse_active_sessions, spec_for
-from oubliette.ops.images import not_built
 from oubliette.ops.locking import locked_project
-from oubliette.ops.swap import RolledBack, recover, replace, repository_of, settle_interrupted_swap
+from oubliette.ops.pulls import RefreshRun, pull_once
+from oubliette.ops.swap import RolledBack, recover, replace, settle_interrupted_swap
 from oubliette.report import Reporter
 from oubliette.store.config import has_settings
 
@@ -55,48 +47,6 @@ class RefreshResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class RefreshRun:
-    """What one refresh run shares between its projects: each image is pulled once and
-    its new id resolved once, and (engines without rename) the image each old container
-    runs is kept under a local name until its replacement runs, so a rollback never
-    needs the registry."""
-
-    def __init__(self) -> None:
-        self.pulls: dict[str, OublietteError | None] = {}
-        self.notes: dict[str, str] = {}  # image -> why the local image was used
-        self.image_ids: dict[str, str | None] = {}
-        self.kept: set[str] = set()
-        self.in_use: set[str] = set()
-
-    def keep(self, runtime: Runtime, image: str, old: ContainerInfo) -> str | None:
-        """A local name for the image `old` runs; made before the pull moves `image`'s tag.
-        None where a rollback runs `repository@digest` (a cluster's nodes pull that)."""
-        if runtime.can_rename or not old.image_id or not runtime.kind.client_pulls:
-            return None
-        name = kept_name(image, old.image_id)
-        if name not in self.kept:
-            if runtime.image_id(image) == old.image_id:
-                runtime.tag(image, name)
-            elif not runtime.image_exists(name):  # kept by an earlier run whose rollback runs it
-                return None
-            self.kept.add(name)
-        return name
-
-    def release(self, runtime: Runtime) -> None:
-        """Remove the kept names no rolled-back container runs on."""
-        for name in sorted(self.kept - self.in_use):
-            try:
-                runtime.untag(name)
-            except OublietteError:
-                pass  # a leftover name costs nothing; the next run removes it
-        self.kept.clear()
-
-
-def kept_name(image: str, digest: str) -> str:
-    """`host/app:tag` + `sha256:abcdef...` -> `host/app:oubliette-kept-abcdef012345`."""
-    return f"{repository_of(image)}:oubliette-kept-{digest.rpartition(':')[2][:12]}"
 
 
 def refresh_targets(app: App, project_refs: Sequence[str],
@@ -176,7 +126,7 @@ def _refresh_on(engine: Engine, targets: list[_Target], reporter: Reporter, repo
         try:
             ready = _pull_images(engine, ready, run, report_failures)
             ready = [t for t in ready if not _unchanged(engine.app, t, if_changed)]
-            _replace_all(engine, ready, run, jobs, report_failures)
+            _replace_all(engine, ready, run, jobs, report_failures, if_changed)
         finally:
             run.release(engine.runtime)
     if prune:
@@ -254,7 +204,7 @@ def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report
         assert target.old is not None
         try:
             target.kept = run.keep(runtime, image, target.old)
-            _pull_once(engine, image, target.reporter, run)
+            pull_once(engine, image, target.reporter, run)
             if image not in run.image_ids:
                 run.image_ids[image] = runtime.image_id(image)
         except EngineUnavailableError:
@@ -277,6 +227,14 @@ def config_label(app: App, project: Project) -> str | None:
     return expected_config_label(app, project)
 
 
+def _same_definition(app: App, target: _Target) -> bool:
+    """The old container was made from the project's type, image reference and settings as they are now."""
+    old = target.old
+    assert old is not None
+    return (old.type == target.project.type and old.image == target.result.image
+            and old.labels.get(LABEL_CONFIG) == config_label(app, target.project))
+
+
 def _unchanged(app: App, target: _Target, if_changed: bool) -> bool:
     """Leave the container running when it already runs what its type's reference resolves
     to, under --if-changed, or when the registry could not be asked (the local image is
@@ -284,8 +242,7 @@ def _unchanged(app: App, target: _Target, if_changed: bool) -> bool:
     old = target.old
     assert old is not None
     same = ((if_changed or target.result.note is not None) and old.image_id == target.result.new_image_id
-            and old.type == target.project.type and old.image == target.result.image
-            and old.labels.get(LABEL_CONFIG) == config_label(app, target.project))
+            and _same_definition(app, target))
     if same:
         target.result.status, target.result.changed = "unchanged", False
         if target.result.note:
@@ -294,7 +251,8 @@ def _unchanged(app: App, target: _Target, if_changed: bool) -> bool:
     return same
 
 
-def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: int, report: bool) -> None:
+def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: int, report: bool,
+                 if_changed: bool) -> None:
     """Replace the containers, `jobs` at a time; each project's lines printed together.
 
     Ctrl-C or SIGTERM reaches the main thread: projects not started yet are skipped,
@@ -302,7 +260,7 @@ def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: 
     """
     if len(targets) <= 1 or jobs <= 1:
         for target in targets:
-            _replace_one(engine, target, run, report)
+            _replace_one(engine, target, run, report, if_changed)
         return
     cancelled = threading.Event()
     engine.app.home_id  # noqa: B018 - made (or read) once here, not by several workers at once
@@ -313,7 +271,7 @@ def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: 
         buffered = target.reporter.buffered()
         target.reporter = buffered
         try:
-            _replace_one(engine, target, run, report)
+            _replace_one(engine, target, run, report, if_changed)
         finally:
             buffered.flush()
 
@@ -329,16 +287,24 @@ def _replace_all(engine: Engine, targets: list[_Target], run: RefreshRun, jobs: 
     pool.shutdown(wait=True)
 
 
-def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool) -> None:
+def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool, if_changed: bool) -> None:
     result, project, old = target.result, target.project, target.old
     assert old is not None and result.image is not None
     step = target.reporter.nested()
     target.reporter.info(f"{project.id} ({project.name}): restarting its container...")
+    unchanged = None
+    if if_changed and result.new_image_id is None and _same_definition(engine.app, target):
+        def unchanged(new: ContainerInfo) -> bool:  # a cluster: the digest is known once a node pulled it
+            return new.image_id is not None and new.image_id == old.image_id
     try:
         def swapped() -> None:
             result.status = "refreshed"
 
-        replace(engine, project.id, spec_for(engine.app, project, result.image), old, target.kept, swapped)
+        spec = spec_for(engine.app, project, result.image)
+        if not replace(engine, project.id, spec, old, target.kept, swapped, unchanged):
+            result.status, result.new_image_id = "unchanged", old.image_id
+            step.info("Unchanged (the same image digest): the new pod is gone, the previous one runs on.")
+            return
     except RolledBack as error:
         if target.kept:
             run.in_use.add(target.kept)
@@ -359,39 +325,6 @@ def _replace_one(engine: Engine, target: _Target, run: RefreshRun, report: bool)
     else:
         step.info("Image unchanged.")
     step.info("Done.")
-
-
-def _pull_once(engine: Engine, image: str, reporter: Reporter, run: RefreshRun) -> None:
-    """Pull `image` unless this run already did. When the registry cannot give it (not
-    found, denied, unreachable) and an image of that reference is here, use that one."""
-    pulls = run.pulls
-    if image in pulls:
-        failure = pulls[image]
-        if failure is not None:
-            raise failure
-        return
-    runtime = engine.runtime
-    try:
-        if engine.app.config.dev_mode:
-            if not runtime.image_exists(image):
-                raise not_built(image)
-            reporter.info(f"Dev mode: using the local image {image} (never pulled).")
-        else:
-            try:
-                engine.images.pull(image, reporter)
-            except PullError as error:
-                if not runtime.image_exists(image):
-                    raise
-                why = "denied access" if isinstance(error, AccessDeniedError) else ""
-                why = why or ("does not have it" if "not found" in error.message else "cannot be reached")
-                run.notes[image] = "registry unreachable" if why == "cannot be reached" else f"registry {why}"
-                reporter.info(f"The registry {why}; using the local image {image}.")
-    except EngineUnavailableError:
-        raise
-    except OublietteError as error:
-        pulls[image] = error
-        raise
-    pulls[image] = None
 
 
 def _prune(engine: Engine, results: list[RefreshResult], reporter: Reporter) -> None:

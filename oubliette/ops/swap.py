@@ -240,29 +240,65 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
             return main
         if main is not None:
             runtime.remove([main.name], force=True)  # a new container that never came up
+        if runtime.kind.replace_beside and not aside.running:  # a pod that ended cannot run again
+            runtime.remove([aside.name], force=True)
+            return None  # the start that follows makes a new one
         runtime.rename(aside.name, container_name(project_id))
-        runtime.start(container_name(project_id))
+        if not aside.running:  # set aside beside its replacement (a cluster's pod), it never stopped
+            runtime.start(container_name(project_id))
     reporter.note(f"Restored the container of {project_id} that an interrupted refresh had set aside.")
     return engine.runtime.inspect(container_name(project_id))  # not journalled: the swap is over
 
 
 def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None,
-            swapped: Callable[[], None] | None = None) -> None:
+            swapped: Callable[[], None] | None = None,
+            unchanged: Callable[[ContainerInfo], bool] | None = None) -> bool:
     """Swap `old` for a container of `spec`; if the new one does not start, the old one
-    (or its image) runs again and RolledBack says so.
+    (or its image) runs again and RolledBack says so. False: `unchanged` kept the old one.
 
     `kept` (engines without rename): a local name of the image `old` runs, made before
     the pull moved its tag. `swapped` is told once the new container runs, before an
     interrupt held during the swap is raised (so an interrupted run can say it was done).
+    `unchanged` (kinds that replace beside): told the new container once it runs; True
+    keeps the old one instead (`--if-changed` where only the new pod's node can tell).
     """
     with swapping(engine.app, project_id) as journal:
         runtime = engine.runtime.journalled(journal.record)
-        if runtime.can_rename:
+        done = True
+        if runtime.kind.replace_beside:
+            done = _replace_beside(runtime, spec, old, aside_name(project_id), unchanged)
+        elif runtime.can_rename:
             _replace_by_rename(runtime, spec, old, aside_name(project_id))
         else:
             _replace_in_place(runtime, spec, old, kept)
-        if swapped is not None:
+        if done and swapped is not None:
             swapped()
+    return done
+
+
+def _replace_beside(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str,
+                    unchanged: Callable[[ContainerInfo], bool] | None) -> bool:
+    """A cluster: set the old pod aside (a relabel: it runs on), and delete it only once the
+    new one runs; if the new one does not, the old one takes its name back. The project's
+    workspace is never without a running pod."""
+    runtime.rename(old.name, aside)
+    try:
+        info = run_verified(runtime, spec)
+    except OublietteError as error:
+        try:
+            if (holder := runtime.inspect(spec.name)) is not None and _made_for(spec, holder):
+                runtime.remove([spec.name], force=True)
+            runtime.rename(aside, spec.name)
+        except OublietteError as restore:
+            raise _restore_failed(error, restore, spec.name) from None
+        raise RolledBack(f"the new container did not start ({error.message}); the previous one runs on",
+                         hint=error.hint) from None
+    if info is not None and unchanged is not None and unchanged(info):
+        runtime.remove([spec.name], force=True)
+        runtime.rename(aside, spec.name)
+        return False
+    runtime.remove([aside])  # within its grace period: its command is told to stop first
+    return True
 
 
 def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:

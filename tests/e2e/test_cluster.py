@@ -24,6 +24,7 @@ STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
 ROLE_RULES = [  # what the README's Role grants, no more
     {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims"],
      "verbs": ["get", "list", "watch", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
     {"apiGroups": [""], "resources": ["pods/log", "events"], "verbs": ["get", "list", "watch"]},
 ]
@@ -180,21 +181,87 @@ def test_a_project_is_a_pod_with_its_workspace_a_claim_through_every_workflow(cl
     assert [c for c in cluster.claims(namespace) if not c["metadata"].get("deletionTimestamp")] == []
 
 
-def test_refresh_runs_the_tags_new_image_and_keeps_the_workspace(cluster, namespace, cluster_home, images):
+COLUMNS = "NAME:.metadata.name,DELETED:.metadata.deletionTimestamp,RUNNING:.status.containerStatuses[0].state.running"
+
+
+def watched(cluster: Cluster, namespace: str, log: Path) -> subprocess.Popen:
+    """The namespace's pods as the API server reports each change (`kubectl get -w`), into `log`."""
+    with log.open("w") as out:
+        return subprocess.Popen([cluster.kubectl, "--kubeconfig", cluster.admin, "-n", namespace, "get", "pods",
+                                 "-w", "--no-headers", "-o", f"custom-columns={COLUMNS}"], stdout=out,
+                                stderr=subprocess.DEVNULL)
+
+
+def changes(watch: subprocess.Popen, log: Path) -> list[tuple[str, str]]:
+    """(pod, what) for each change the watch saw: `deleting`, `running` or `waiting`."""
+    watch.terminate()
+    watch.wait(timeout=30)
+    seen = []
+    for line in log.read_text().splitlines():
+        name, deleted, running = line.split(None, 2)
+        seen.append((name, "deleting" if deleted != "<none>" else "running" if running != "<none>" else "waiting"))
+    return seen
+
+
+def test_refresh_runs_the_new_pod_beside_the_old_one_and_deletes_the_old_one_only_once_it_runs(
+        cluster, namespace, cluster_home, images, tmp_path):
     home, repo = cluster_home
     project_id = create_on_cluster(home)
     assert oubliette("container", "start", project_id, home=home).returncode == 0
-    old = cluster.pods(namespace)[0]["status"]["containerStatuses"][0]["imageID"]
+    (old,) = cluster.pods(namespace)
     assert oubliette("session", "start", project_id, "--", "touch", "/workspace/kept", home=home).returncode == 0
     images.push(repo, marker="v2")
+    watch = watched(cluster, namespace, tmp_path / "watch")
     refreshed = oubliette("container", "refresh", project_id, home=home)
     assert refreshed.returncode == 0, refreshed.stderr
     assert "Image updated" in refreshed.stdout
-    (pod,) = cluster.pods(namespace)
-    assert pod["status"]["containerStatuses"][0]["imageID"] != old
+    time.sleep(1)  # the watch's last events
+    seen = changes(watch, tmp_path / "watch")
+    (new,) = cluster.pods(namespace)
+    assert new["status"]["containerStatuses"][0]["imageID"] != old["status"]["containerStatuses"][0]["imageID"]
+    old_name, new_name = old["metadata"]["name"], new["metadata"]["name"]
+    assert old_name != new_name and new["metadata"]["labels"]["oubliette.name"] == old_name.rsplit("-", 1)[0]
+    assert seen.index((new_name, "running")) < seen.index((old_name, "deleting")), seen
     marker = oubliette("session", "start", project_id, "--", "cat", "/etc/oubliette-test-marker", home=home)
     assert marker.stdout.strip() == "v2", marker.stderr
     assert oubliette("session", "start", project_id, "--", "test", "-f", "/workspace/kept", home=home).returncode == 0
+
+
+def test_a_refresh_whose_new_pod_cannot_run_leaves_the_old_pod_running_untouched(cluster, namespace,
+                                                                                 cluster_home, images):
+    home, repo = cluster_home
+    project_id = create_on_cluster(home)
+    assert oubliette("container", "start", project_id, home=home).returncode == 0
+    assert oubliette("session", "start", project_id, "--", "touch", "/tmp/alive", home=home).returncode == 0
+    (old,) = cluster.pods(namespace)
+    images.push(repo, marker="broken", with_sleep=False)  # its command cannot start
+    refreshed = oubliette("container", "refresh", project_id, home=home)
+    assert refreshed.returncode == 1
+    assert "the previous one runs on" in refreshed.stderr + refreshed.stdout, refreshed.stderr
+    assert "Traceback" not in refreshed.stderr
+    (pod,) = cluster.pods(namespace)
+    assert pod["metadata"]["uid"] == old["metadata"]["uid"]  # the same pod, never stopped
+    assert pod["metadata"]["annotations"]["oubliette.name"] == f"oubliette-{project_id}"
+    assert oubliette("session", "start", project_id, "--", "test", "-f", "/tmp/alive", home=home).returncode == 0
+
+
+def test_refresh_if_changed_keeps_the_pod_while_the_tag_names_the_digest_it_runs(cluster, namespace,
+                                                                                 cluster_home, images):
+    home, repo = cluster_home
+    project_id = create_on_cluster(home)
+    assert oubliette("container", "start", project_id, home=home).returncode == 0
+    (old,) = cluster.pods(namespace)
+    same = oubliette("container", "refresh", project_id, "--if-changed", "--json", home=home)
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)[0]["status"] == "unchanged"
+    (pod,) = cluster.pods(namespace)
+    assert pod["metadata"]["uid"] == old["metadata"]["uid"]
+    images.push(repo, marker="v2")
+    moved = oubliette("container", "refresh", project_id, "--if-changed", "--json", home=home)
+    (row,) = json.loads(moved.stdout)
+    assert row["status"] == "refreshed" and row["changed"] and row["new_image_id"] != row["old_image_id"], row
+    (pod,) = cluster.pods(namespace)
+    assert pod["metadata"]["uid"] != old["metadata"]["uid"]
 
 
 def test_an_image_the_node_cannot_pull_is_one_error_and_leaves_no_pod(cluster, namespace, cluster_home, home):
@@ -213,7 +280,8 @@ def test_a_role_without_exec_is_an_error_naming_the_verb_and_resource(cluster, n
     home, _ = cluster_home
     project_id = create_on_cluster(home)
     assert oubliette("container", "start", project_id, home=home).returncode == 0
-    narrow = cluster.user(namespace, [ROLE_RULES[0], ROLE_RULES[2]], tmp_path / "narrow")  # no pods/exec
+    narrow = cluster.user(namespace, [r for r in ROLE_RULES if r["resources"] != ["pods/exec"]],
+                          tmp_path / "narrow")
     config = json.loads((home / "config" / "oubliette.jsonc").read_text())
     config["engines"]["cluster"]["kubeconfig"] = str(narrow)
     (home / "config" / "oubliette.jsonc").write_text(json.dumps(config))

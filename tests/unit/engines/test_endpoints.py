@@ -325,8 +325,8 @@ def test_an_engine_lost_mid_refresh_fails_only_what_was_not_done(run, docker, bo
         assert run("container", "start", project_id).exit_code == 0
     replace_one = refresh_module._replace_one
 
-    def then_lose_box(engine, target, run_, report):
-        replace_one(engine, target, run_, report)
+    def then_lose_box(engine, target, run_, report, if_changed):
+        replace_one(engine, target, run_, report, if_changed)
         if engine.name == "box":
             docker.remotes.clear()  # box goes away once its first container is replaced
 

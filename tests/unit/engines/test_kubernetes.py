@@ -21,7 +21,16 @@ from oubliette.model import RUNNING, STOPPED
 from tests.unit.engines.test_docker import IMAGE, spec
 
 NAME = "oubliette-proj_0123456789ab"
-POD = "oubliette-proj-0123456789ab"  # the same name, as Kubernetes takes it
+HELD = "oubliette-proj-0123456789ab"  # the same name, as Kubernetes takes it: the label pods are found by
+POD = f"{HELD}-abcde"  # the pod's own name: a suffix, so a new pod can run beside the old one
+BY_NAME = ["-l", f"oubliette.name={HELD}"]
+
+
+@pytest.fixture(autouse=True)
+def suffix(monkeypatch):
+    import uuid
+
+    monkeypatch.setattr(k.uuid, "uuid4", lambda: uuid.UUID("abcde000-0000-4000-8000-000000000000"))
 
 
 def runtime(**entry) -> k.KubernetesRuntime:
@@ -35,7 +44,8 @@ def volume_spec(**overrides):
     return spec(mounts=[], volumes=[("oubliette-ws-proj_0123456789ab", "/workspace")], **overrides)
 
 
-def pod(phase="Running", state=None, reason=None, message="", scheduled=True, image_id=None, deleting=False):
+def pod(phase="Running", state=None, reason=None, message="", scheduled=True, image_id=None, deleting=False,
+        name=POD, created="2026-12-03T10:00:00Z"):
     """A pod as `kubectl get pod -o json` prints it (the fields oubliette reads)."""
     state = state or ({"running": {"startedAt": "2026-12-03T10:00:00Z"}} if phase == "Running"
                       else {"waiting": {"reason": reason or "ContainerCreating", "message": message}})
@@ -45,7 +55,8 @@ def pod(phase="Running", state=None, reason=None, message="", scheduled=True, im
     if scheduled:
         status["containerStatuses"] = [{"name": "main", "state": state, "image": IMAGE,
                                         "imageID": image_id or ""}]
-    meta = {"name": POD, "uid": "6f1c-uid", "labels": {"oubliette.project": "proj_0123456789ab"},
+    meta = {"name": name, "uid": f"{name}-uid", "creationTimestamp": created,
+            "labels": {"oubliette.project": "proj_0123456789ab", "oubliette.name": HELD},
             "annotations": {"oubliette.name": NAME, "oubliette.project": "proj_0123456789ab",
                             "oubliette.image": IMAGE, "oubliette.type": "dev"}}
     if deleting:
@@ -62,9 +73,10 @@ KUBECTL = ["kubectl", "--request-timeout=30s", "--context", "test", "--namespace
 
 def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_in_annotations():
     manifest = objects.pod_manifest(volume_spec(cpus=1.5, memory="4g", hostname="My_Web"), {
-        "oubliette-ws-proj_0123456789ab": "oubliette-ws-proj-0123456789ab"})
+        "oubliette-ws-proj_0123456789ab": "oubliette-ws-proj-0123456789ab"}, "abcde")
     meta, pod_spec = manifest["metadata"], manifest["spec"]
     assert meta["name"] == POD and meta["annotations"]["oubliette.name"] == NAME
+    assert meta["labels"]["oubliette.name"] == HELD
     assert meta["annotations"]["oubliette.image"] == IMAGE and "oubliette.image" not in meta["labels"]
     assert meta["labels"]["oubliette.project"] == "proj_0123456789ab"
     main = pod_spec["containers"][0]
@@ -80,9 +92,9 @@ def test_a_pod_is_named_and_labelled_as_kubernetes_accepts_with_the_model_names_
                                      {"ro_mounts": [("/etc/x", "/x")]}])
 def test_a_setting_a_pod_cannot_honour_is_an_error_not_a_silent_drop(setting):
     with pytest.raises(OublietteError, match="Kubernetes engine"):
-        objects.pod_manifest(volume_spec(**setting), {"oubliette-ws-proj_0123456789ab": "ws"})
+        objects.pod_manifest(volume_spec(**setting), {"oubliette-ws-proj_0123456789ab": "ws"}, "abcde")
     with pytest.raises(OublietteError, match="cannot mount directories"):
-        objects.pod_manifest(spec(), {})  # a bind-mounted workspace
+        objects.pod_manifest(spec(), {}, "abcde")  # a bind-mounted workspace
 
 
 def test_pods_read_back_as_the_model_made_them():
@@ -117,7 +129,7 @@ def test_start_waits_until_the_pod_runs(fp):
     fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
     fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod(phase="Pending")))
     fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod()))
-    assert rt.run(volume_spec()) == "6f1c-uid"
+    assert rt.run(volume_spec()) == f"{POD}-uid"
 
 
 @pytest.mark.parametrize(("message", "error"), [
@@ -147,6 +159,7 @@ def test_a_pod_that_stays_unschedulable_is_one_error_with_the_schedulers_reason(
 
 def test_a_missing_permission_names_the_verb_and_the_resource(fp):
     rt = runtime()
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": [pod()]}))
     fp.register(["kubectl", "--context", "test", "--namespace", "team", "exec", POD, "-c", "main", "--", "true"],
                 returncode=1, stderr='Error from server (Forbidden): pods "x" is forbidden: User '
                 '"system:serviceaccount:team:oubliette" cannot create resource "pods/exec" in API group "" '
@@ -168,18 +181,26 @@ def test_an_unreachable_api_server_is_exit_3_naming_the_context(fp):
     assert "context test, namespace team" in caught.value.message and "127.0.0.1:16444" in caught.value.message
 
 
-def test_exec_wraps_env_workdir_and_user_that_kubectl_exec_does_not_take():
-    argv = runtime().exec_argv(NAME, ["id"], tty=True, env={"A": "1"}, workdir="/workspace/src", user="dev")
+def test_exec_wraps_env_workdir_and_user_that_kubectl_exec_does_not_take(fp):
+    rt = runtime()
+    for _ in range(2):
+        fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": []}))
+    assert rt.inspect(NAME) is None  # no pod holds the name: kubectl is told the name, and says "not found"
+    assert rt.exec_argv(NAME, ["id"], tty=False)[7] == HELD
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": [pod()]}))
+    assert rt.inspect(NAME).status == RUNNING  # the look before an exec: it remembers the pod
+    argv = rt.exec_argv(NAME, ["id"], tty=True, env={"A": "1"}, workdir="/workspace/src", user="dev")
     assert argv[:9] == ["kubectl", "--context", "test", "--namespace", "team", "exec", "-i", "-t", POD]
     tail = argv[argv.index("--") + 1:]
     assert tail[:2] == ["env", "A=1"] and tail[-1] == "id" and "/workspace/src" in tail
     assert "--reuid=dev" in tail
-    assert "setpriv" not in runtime().exec_argv(NAME, ["id"], tty=False, user="0")
+    assert "setpriv" not in rt.exec_argv(NAME, ["id"], tty=False, user="0")
+    assert len(fp.calls) == 3  # the looks; the execs after one that found the pod asked nothing more
 
 
 def test_stop_deletes_the_pod_and_keeps_the_claim(fp):
     rt = runtime()
-    fp.register([*KUBECTL, "delete", "pod", "--ignore-not-found", "--wait=true", "--grace-period=10", POD])
+    fp.register([*KUBECTL, "delete", "pods", *BY_NAME, "--ignore-not-found", "--wait=true", "--grace-period=10"])
     rt.stop([NAME])
     assert not any("pvc" in call for call in fp.calls)
 
@@ -206,3 +227,101 @@ def test_a_registry_that_times_out_for_the_node_is_not_an_unreachable_api_server
         message='failed to resolve reference "x": dial tcp 10.0.0.9:443: i/o timeout')))
     with pytest.raises(RegistryUnreachableError):
         rt.run(volume_spec())
+
+
+def test_a_rename_relabels_the_pod_which_keeps_running_under_its_own_name(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": [pod()]}))
+    patch = {"metadata": {"labels": {"oubliette.name": f"{HELD}-previous"},
+                          "annotations": {"oubliette.name": f"{NAME}-previous"}}}
+    fp.register([*KUBECTL, "patch", "pod", POD, "--type", "merge", "-p", json.dumps(patch)])
+    rt.rename(NAME, f"{NAME}-previous")
+    assert rt.logs_argv(f"{NAME}-previous")[-1] == POD  # known without asking again
+    assert len(fp.calls) == 2
+
+
+def test_several_names_are_one_listing_and_a_pod_being_deleted_yields_its_name_to_the_new_one(fp):
+    rt = runtime()
+    old = pod(name=f"{HELD}-old00", deleting=True, created="2026-12-03T09:00:00Z")
+    new = pod(name=POD, created="2026-12-03T10:00:00Z")
+    aside = pod(name=f"{HELD}-aside")
+    aside["metadata"]["annotations"]["oubliette.name"] = f"{NAME}-previous"
+    aside["metadata"]["labels"]["oubliette.name"] = f"{HELD}-previous"
+    selector = f"oubliette.name in ({HELD},{HELD}-previous,oubliette-proj-ffffffffffff)"
+    fp.register([*KUBECTL, "get", "pods", "-l", selector, "-o", "json"],
+                stdout=json.dumps({"items": [new, aside, old]}))
+    found = rt.inspect_many([NAME, f"{NAME}-previous", "oubliette-proj_ffffffffffff"])
+    assert [(i.name, i.id, i.status) for i in found] == [(NAME, f"{POD}-uid", RUNNING),
+                                                        (f"{NAME}-previous", f"{HELD}-aside-uid", RUNNING)]
+    assert rt.pod_of(NAME) == POD and len(fp.calls) == 1
+
+
+# --- a refresh's swap on a cluster: the new pod beside the old one ------------------------------
+
+
+class Pods(k.KubernetesRuntime):
+    """Pods in memory, and the order things happened to them."""
+
+    def __init__(self, fails: bool = False, digest: str = "sha256:new") -> None:
+        super().__init__("kubectl")
+        self.pods: dict[str, str] = {NAME: "old"}  # model name -> pod
+        self.events: list[str] = []
+        self.fails, self.digest = fails, digest
+
+    def run(self, spec):
+        self.pods[spec.name] = "new"
+        self.events.append("new runs" if not self.fails else "new fails")
+        return "new-uid"
+
+    def inspect(self, name):
+        if name not in self.pods:
+            return None
+        pod = self.pods[name]
+        running = pod == "old" or not self.fails
+        return objects.ContainerInfo(f"{pod}-uid", name, RUNNING if running else STOPPED, IMAGE,
+                                     {"oubliette.project": "proj_0123456789ab"},
+                                     image_id=self.digest if pod == "new" else "sha256:old")
+
+    def logs_tail(self, name, lines=5):
+        return "sleep: not found"
+
+    def rename(self, old, new):
+        self.pods[new] = self.pods.pop(old)
+        self.events.append(f"{self.pods[new]} is {new.rpartition('-')[2]}")
+
+    def remove(self, names, force=False):
+        for name in names:
+            self.events.append(f"{self.pods.pop(name)} deleted")
+
+
+def test_a_refreshs_new_pod_runs_before_the_old_one_goes():
+    from oubliette.ops import swap
+
+    pods = Pods()
+    old = pods.inspect(NAME)
+    assert swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
+                                f"{NAME}-previous", None)
+    assert pods.events == ["old is previous", "new runs", "old deleted"]
+    assert pods.pods == {NAME: "new"}
+
+
+def test_a_new_pod_that_does_not_run_leaves_the_old_one_running_untouched():
+    from oubliette.ops import swap
+
+    pods = Pods(fails=True)
+    with pytest.raises(swap.RolledBack, match="sleep: not found.*the previous one runs on"):
+        swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}),
+                             pods.inspect(NAME), f"{NAME}-previous", None)
+    assert pods.events == ["old is previous", "new fails", "new deleted", "old is proj_0123456789ab"]
+    assert pods.pods == {NAME: "old"}
+
+
+def test_if_changed_keeps_the_old_pod_when_the_new_ones_node_pulled_the_same_digest():
+    from oubliette.ops import swap
+
+    pods = Pods(digest="sha256:old")
+    old = pods.inspect(NAME)
+    kept = swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
+                                f"{NAME}-previous", lambda new: new.image_id == old.image_id)
+    assert not kept and pods.pods == {NAME: "old"}
+    assert pods.events == ["old is previous", "new runs", "new deleted", "old is proj_0123456789ab"]
