@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.conftest import create, oubliette, write_config
+from tests.e2e.conftest import background, create, oubliette, write_config
 from tests.mcp_client import oubliette_mcp
 
 STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
@@ -117,6 +117,7 @@ def namespace(cluster, monkeypatch) -> str:
     cluster.cli("create", "namespace", name)
     monkeypatch.setenv("PATH", f"{cluster.directory / 'bin'}{os.pathsep}{os.environ['PATH']}")
     yield name
+    cluster.cli("-n", name, "delete", "pods", "--all", "--grace-period=0", "--force", check=False, timeout=60)
     cluster.cli("delete", "namespace", name, "--wait=true", check=False, timeout=180)
     cluster.release_volumes(name)
 
@@ -333,3 +334,27 @@ def test_an_agents_exec_over_mcp_runs_in_the_pod_and_a_timeout_stops_it_there(cl
     assert "timed out after 2 s" in error
     assert "sleep 77" not in processes["stdout"]
     assert len(cluster.pods(namespace)) == 1
+
+
+def test_a_refresh_killed_while_its_new_pod_starts_leaves_the_project_one_running_pod(cluster, namespace,
+                                                                                     cluster_home, images):
+    home, repo = cluster_home
+    project_id = create_on_cluster(home)
+    assert oubliette("container", "start", project_id, home=home).returncode == 0
+    assert oubliette("session", "start", project_id, "--", "touch", "/workspace/kept", home=home).returncode == 0
+    images.push(repo, marker="v2")
+    refresh = background(home, "container", "refresh", project_id)
+    deadline = time.monotonic() + 60
+    while not any(p["metadata"]["labels"].get("oubliette.name", "").endswith("-previous")
+                  for p in cluster.pods(namespace)):  # the old pod is set aside: the new one is starting
+        assert time.monotonic() < deadline and refresh.poll() is None, "the old pod was never set aside"
+        time.sleep(0.05)
+    refresh.kill()  # SIGKILL: no clean-up of its own
+    refresh.communicate()
+    listed = oubliette("container", "list", "--json", home=home)  # finishes, or undoes, what the kill left
+    assert listed.returncode == 0, listed.stderr
+    started = oubliette("container", "start", project_id, home=home)
+    assert started.returncode == 0, started.stderr
+    (pod,) = [p for p in cluster.pods(namespace) if not p["metadata"].get("deletionTimestamp")]
+    assert pod["metadata"]["annotations"]["oubliette.name"] == f"oubliette-{project_id}"
+    assert oubliette("session", "start", project_id, "--", "test", "-f", "/workspace/kept", home=home).returncode == 0
