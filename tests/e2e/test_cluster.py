@@ -358,3 +358,22 @@ def test_a_refresh_killed_while_its_new_pod_starts_leaves_the_project_one_runnin
     (pod,) = [p for p in cluster.pods(namespace) if not p["metadata"].get("deletionTimestamp")]
     assert pod["metadata"]["annotations"]["oubliette.name"] == f"oubliette-{project_id}"
     assert oubliette("session", "start", project_id, "--", "test", "-f", "/workspace/kept", home=home).returncode == 0
+
+
+def test_a_pod_stuck_pending_is_one_error_with_the_schedulers_reason_and_leaves_no_pod(cluster, namespace,
+                                                                                      cluster_home, home):
+    engines = json.loads((home / "config" / "oubliette.jsonc").read_text())["engines"]
+    engines["cluster"]["storage_class"] = "no-such-class"  # its claim never binds: the pod stays Pending
+    write_config(home, {"dev": cluster_home[1]}, engines=engines)
+    project_id = create_on_cluster(home)
+    began = time.monotonic()
+    result = oubliette("container", "start", project_id, home=home)
+    assert result.returncode == 1 and time.monotonic() - began < 60
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot be scheduled" in errors[0] and "PersistentVolumeClaim" in errors[0], \
+        result.stderr
+    assert "Hint:" in result.stderr and "Traceback" not in result.stderr
+    assert cluster.pods(namespace) == []
+    doctor = oubliette("doctor", home=home)
+    assert "storage class no-such-class" in doctor.stdout, doctor.stdout  # a namespace's Role cannot read classes:
+    assert "cannot tell" in doctor.stdout.split("storage class no-such-class")[1].splitlines()[0]  # not "ok"
