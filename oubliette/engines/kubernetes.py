@@ -35,7 +35,7 @@ from oubliette.engines.kube_objects import (
     without_exit_line,
 )
 from oubliette.engines.wording import ErrorTexts
-from oubliette.errors import EngineError
+from oubliette.errors import EngineError, EngineUnavailableError
 from oubliette.model import RUNNING, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 
@@ -118,6 +118,25 @@ class KubernetesRuntime(Runtime):
             return process.capture(self.kubectl("get", "--raw", "/version"), timeout=30, env=self.env).ok
         except process.ProcessError:
             return False
+
+    def server(self) -> str | None:
+        """The API server the context points at, as the kubeconfig says (no request to it)."""
+        argv = [self.binary, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}",
+                *(["--context", name_ok(self.context)] if self.context else [])]
+        try:
+            result = process.capture(argv, timeout=10, env=self.env)
+        except process.ProcessError:
+            return None
+        server = result.stdout.strip()
+        return server if result.ok and 0 < len(server) < 300 and server.isprintable() else None
+
+    def unreachable(self, error: EngineUnavailableError, said: str, detail: str = "") -> EngineUnavailableError:
+        """As other engines', naming the API server: kubectl's own words (a TLS handshake that
+        timed out, a request past its deadline) do not always say which one."""
+        server = self.server()
+        if server and server.partition("://")[2].split("/")[0] not in said:
+            said = f"API server {server}: {said}"
+        return super().unreachable(error, said, detail)
 
     def health(self) -> list[tuple[str, bool | None, str]]:
         """Each permission the Role must grant (`kubectl auth can-i`), and the storage class."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -377,3 +378,47 @@ def test_a_pod_stuck_pending_is_one_error_with_the_schedulers_reason_and_leaves_
     doctor = oubliette("doctor", home=home)
     assert "storage class no-such-class" in doctor.stdout, doctor.stdout  # a namespace's Role cannot read classes:
     assert "cannot tell" in doctor.stdout.split("storage class no-such-class")[1].splitlines()[0]  # not "ok"
+
+
+def children(pid: int) -> list[str]:
+    """The command lines of a process's children (its engine calls)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            for child in (task / "children").read_text().split():
+                found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+def test_an_api_server_stopped_mid_list_is_a_warning_beside_the_other_engines_and_exit_3(cluster, namespace,
+                                                                                         cluster_home):
+    home, _ = cluster_home
+    on_cluster = create_on_cluster(home)
+    assert oubliette("container", "start", on_cluster, home=home).returncode == 0
+    local = create(home)
+    assert oubliette("container", "start", local, home=home).returncode == 0
+    apiserver = int((cluster.directory / "apiserver.pid").read_text())
+    server = json.loads(cluster.cli("config", "view", "--minify", "-o", "json").stdout)["clusters"][0]["cluster"]
+    listing = background(home, "container", "list", "--json")
+    deadline = time.monotonic() + 30
+    while not any("kubectl" in c and "get pods" in c for c in children(listing.pid)):  # the list is under way
+        assert time.monotonic() < deadline and listing.poll() is None, "the list never asked the cluster"
+        time.sleep(0.005)
+    os.kill(apiserver, signal.SIGSTOP)  # the real API server stops answering, mid-list
+    try:
+        began = time.monotonic()
+        out, err = listing.communicate(timeout=90)
+        assert time.monotonic() - began < 45  # kubectl's own bounds: a TLS handshake 10 s, a request 30 s
+        assert [row["project_id"] for row in json.loads(out)] == [local], err
+        assert "Warning:" in err and "'cluster'" in err and server["server"] in err and "Traceback" not in err, err
+        session = oubliette("session", "start", on_cluster, "--", "true", home=home, timeout=90)
+        assert session.returncode == 3, session.stderr
+        assert session.stderr.startswith("Error:") and server["server"] in session.stderr, session.stderr
+        assert "Hint:" in session.stderr
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+    cluster.cli("get", "--raw", "/readyz", timeout=60)
+    listed = oubliette("container", "list", "--json", home=home)
+    assert sorted(row["project_id"] for row in json.loads(listed.stdout)) == sorted([local, on_cluster])

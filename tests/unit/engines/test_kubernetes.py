@@ -175,10 +175,26 @@ def test_an_unreachable_api_server_is_exit_3_naming_the_context(fp):
     fp.register([*KUBECTL, "get", "pods", "-l", "oubliette.home=h1", "-o", "json"], returncode=1,
                 stderr="The connection to the server 127.0.0.1:16444 was refused - did you specify the right "
                        "host or port?\n")
+    fp.register(["kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}",
+                 "--context", "test"], stdout="https://127.0.0.1:16444")
     with pytest.raises(EngineUnavailableError) as caught:
         rt.list_containers("oubliette.home=h1")
     assert caught.value.exit_code == 3
     assert "context test, namespace team" in caught.value.message and "127.0.0.1:16444" in caught.value.message
+    assert "API server" not in caught.value.message  # kubectl named it already
+
+
+def test_an_api_server_that_stops_answering_is_named_from_the_kubeconfig(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "get", "pods", "-l", "oubliette.home=h1", "-o", "json"], returncode=1,
+                stderr="Unable to connect to the server: net/http: TLS handshake timeout\n")
+    fp.register(["kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}",
+                 "--context", "test"], stdout="https://10.0.0.7:6443")
+    with pytest.raises(EngineUnavailableError) as caught:
+        rt.list_containers("oubliette.home=h1")
+    assert caught.value.exit_code == 3
+    assert "context test, namespace team" in caught.value.message
+    assert "API server https://10.0.0.7:6443: Unable to connect" in caught.value.message
 
 
 def test_exec_wraps_env_workdir_and_user_that_kubectl_exec_does_not_take(fp):
