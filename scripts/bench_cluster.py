@@ -6,8 +6,9 @@ DIR is a cluster `.ci/cluster start` made (its admin kubeconfig, its kubectl in 
 the registry its nodes pull from in DIR/registry). In a namespace of its own, alternating:
 `container start` of a project whose pod is gone (its claim kept) beside `kubectl create`
 of the same pod + `kubectl wait` until Ready; `container list --json` beside `kubectl get
-pods -l ... -o json`; `container refresh` of one project beside `kubectl delete pod` +
-create + wait. Medians of N rounds. Called by scripts/bench.py when it is given a cluster.
+pods -l ... -o json`; `container refresh` of one project beside what it does, by hand: a
+new pod created beside the old one + wait until Ready + delete the old one. Medians of N
+rounds. Called by scripts/bench.py when it is given a cluster.
 """
 
 from __future__ import annotations
@@ -69,15 +70,16 @@ def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
                                  command=["sleep", "infinity"])
         run([*kubectl, "-n", namespace, "create", "-f", "-"],
             json.dumps(claim_manifest("oubliette-bench-raw", {}, "1Gi", "oubliette-local")))
-        pod = json.dumps(pod_manifest(raw_spec, {"oubliette-bench-raw": "oubliette-bench-raw"}))
+        pods = []  # the raw pods running, oldest first
 
         def raw_start() -> None:
-            run([*kubectl, "-n", namespace, "create", "-f", "-"], pod)
-            run([*kubectl, "-n", namespace, "wait", "--for=condition=Ready", "pod/oubliette-bench-raw",
-                 "--timeout=120s"])
+            pod = pod_manifest(raw_spec, {"oubliette-bench-raw": "oubliette-bench-raw"}, uuid.uuid4().hex[:5])
+            run([*kubectl, "-n", namespace, "create", "-f", "-"], json.dumps(pod))
+            pods.append(pod["metadata"]["name"])
+            run([*kubectl, "-n", namespace, "wait", "--for=condition=Ready", f"pod/{pods[-1]}", "--timeout=120s"])
 
         def raw_delete() -> None:
-            run([*kubectl, "-n", namespace, "delete", "pod", "oubliette-bench-raw", "--wait=true", "--grace-period=10"])
+            run([*kubectl, "-n", namespace, "delete", "pod", pods.pop(0), "--wait=true", "--grace-period=10"])
 
         raw_start()
         samples: dict[str, list[float]] = {k: [] for k in ("start", "raw start", "list", "raw list",
@@ -91,7 +93,7 @@ def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
             samples["raw list"].append(timed(lambda: run([*kubectl, "-n", namespace, "get", "pods", "-l",
                                                            "oubliette.project", "-o", "json"])))
             samples["refresh"].append(timed(lambda: run(oubliette + ["container", "refresh", project_id])))
-            samples["raw refresh"].append(timed(lambda: (raw_delete(), raw_start())))
+            samples["raw refresh"].append(timed(lambda: (raw_start(), raw_delete())))
     finally:
         subprocess.run(oubliette + ["project", "delete", "bench", "--purge", "--yes"], env=env, capture_output=True)
         subprocess.run([*kubectl, "delete", "namespace", namespace, "--wait=true"], capture_output=True, timeout=300)

@@ -505,3 +505,7 @@ def slow_stopping(engine, home, images):
     old = start(engine, home, project_id)
     new_image = images.push(repo, marker="v2")
     return project_id, old, new_image
+
+
+# The cluster tests' fixtures (test_cluster.py, test_cluster_nodes.py); kube.py uses the helpers above.
+from tests.e2e.kube import cluster, cluster_home, namespace  # noqa: E402, F401

@@ -1,0 +1,149 @@
+"""The test cluster (`.ci/cluster start`, named by OUBLIETTE_TEST_CLUSTER) driven as its admin,
+and the fixtures of the cluster tests: a namespace of each test's own, reached by a user bound
+to the README's Role, and a home whose engine `cluster` is that namespace."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.e2e.conftest import oubliette, write_config
+
+STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
+ROLE_RULES = [  # what the README's Role grants, no more
+    {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims"],
+     "verbs": ["get", "list", "watch", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+    {"apiGroups": [""], "resources": ["pods/log", "events"], "verbs": ["get", "list", "watch"]},
+]
+
+
+class Cluster:
+    """The test cluster, driven as its admin."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.kubectl = str(directory / "bin" / "kubectl")
+        self.admin = str(directory / "admin.kubeconfig")
+
+    def cli(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120):
+        result = subprocess.run([self.kubectl, "--kubeconfig", self.admin, *args], capture_output=True, text=True,
+                                input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+        return result
+
+    def get(self, namespace: str, *what: str) -> dict:
+        return json.loads(self.cli("-n", namespace, "get", *what, "-o", "json").stdout)
+
+    def pods(self, namespace: str) -> list[dict]:
+        return self.get(namespace, "pods")["items"]
+
+    def claims(self, namespace: str) -> list[dict]:
+        return self.get(namespace, "pvc")["items"]
+
+    def user(self, namespace: str, rules: list[dict], directory: Path) -> Path:
+        """A kubeconfig whose user is a service account bound to a Role of `rules` in `namespace`."""
+        objects = [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "oubliette"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "oubliette"},
+             "rules": rules},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "oubliette"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oubliette"},
+             "subjects": [{"kind": "ServiceAccount", "name": "oubliette", "namespace": namespace}]}]
+        self.cli("-n", namespace, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                         "items": objects}))
+        deadline = time.monotonic() + 60  # the controller-manager makes its token (v1.20's `wait` has no jsonpath)
+        name = ""
+        while not name and time.monotonic() < deadline:
+            name = self.cli("-n", namespace, "get", "serviceaccount", "oubliette",
+                            "-o", "jsonpath={.secrets[0].name}").stdout.strip()
+            if not name:
+                time.sleep(0.3)
+        assert name, "the service account got no token"
+        token = base64.b64decode(self.get(namespace, "secret", name)["data"]["token"]).decode()
+        server = json.loads(self.cli("config", "view", "--minify", "-o", "json").stdout)["clusters"][0]["cluster"]
+        config = {"apiVersion": "v1", "kind": "Config",
+                  "clusters": [{"name": "test", "cluster": server}],
+                  "users": [{"name": namespace, "user": {"token": token}}],
+                  "contexts": [{"name": namespace, "context": {"cluster": "test", "user": namespace,
+                                                              "namespace": namespace}}],
+                  "current-context": namespace}
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{namespace}.kubeconfig"
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        return path
+
+    def release_volumes(self, namespace: str) -> None:
+        """Make the volumes this namespace's claims held available again, emptied."""
+        for volume in self.get("default", "pv")["items"]:
+            ref = volume["spec"].get("claimRef") or {}
+            if ref.get("namespace") != namespace:
+                continue
+            source = volume["spec"].get("hostPath") or volume["spec"].get("local") or {}
+            path = Path(source["path"])
+            subprocess.run(["find", str(path), "-mindepth", "1", "-delete"], check=False)
+            self.cli("patch", "pv", volume["metadata"]["name"], "--type", "json",
+                     "-p", '[{"op": "remove", "path": "/spec/claimRef"}]', check=False)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    given = os.environ.get("OUBLIETTE_TEST_CLUSTER")
+    if not given:
+        unavailable("no test cluster: set OUBLIETTE_TEST_CLUSTER (`.ci/cluster start` makes one)")
+    found = Cluster(Path(given))
+    if found.cli("get", "--raw", "/readyz", check=False, timeout=30).returncode != 0:
+        unavailable(f"the test cluster in {given} does not answer")
+    return found
+
+
+@pytest.fixture
+def namespace(cluster, monkeypatch) -> str:
+    """A namespace of this test's own, and the cluster's kubectl (v1.20, as the server) first on PATH."""
+    name = f"oubliette-t-{uuid.uuid4().hex[:8]}"
+    cluster.cli("create", "namespace", name)
+    monkeypatch.setenv("PATH", f"{cluster.directory / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    yield name
+    cluster.cli("-n", name, "delete", "pods", "--all", "--grace-period=0", "--force", check=False, timeout=60)
+    cluster.cli("delete", "namespace", name, "--wait=true", check=False, timeout=180)
+    cluster.release_volumes(name)
+
+
+@pytest.fixture
+def cluster_home(cluster, namespace, home, images, tmp_path) -> tuple[Path, str]:
+    """A home whose engine `cluster` is the namespace, reached as a user bound to the Role; an image."""
+    kubeconfig = cluster.user(namespace, ROLE_RULES, tmp_path)
+    repo = images.repo("k8s") + ":latest"
+    images.push(repo, marker="v1")
+    engines = {"cluster": {"runtime": "kubernetes", "kubeconfig": str(kubeconfig), "namespace": namespace,
+                           "storage_class": STORAGE_CLASS, "workspace_size": "1Gi"}}
+    write_config(home, {"dev": repo}, engines=engines)
+    return home, repo
+
+
+def create_on_cluster(home: Path) -> str:
+    result = oubliette("project", "create", f"p-{uuid.uuid4().hex[:6]}", "--engine", "cluster", home=home)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def session_and_push(home: Path, project_id: str, tree: Path, note: str, code: int) -> None:
+    """A session that writes /workspace/note and exits `code`; then a pushed tree, `src/main.c`."""
+    ran = oubliette("session", "start", project_id, "--", "sh", "-c", f"echo {note} > /workspace/note; exit {code}",
+                    home=home)
+    assert ran.returncode == code, ran.stderr
+    (tree / "src").mkdir(parents=True)
+    (tree / "src" / "main.c").write_text("int main(void) { return 0; }\n")
+    pushed = oubliette("workspace", "push", project_id, str(tree), home=home)
+    assert pushed.returncode == 0, pushed.stderr
