@@ -23,6 +23,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -93,6 +94,22 @@ class Engine:
         """As oubliette reports it on every engine: `sha256:...`."""
         return image_id if ":" in image_id else f"sha256:{image_id}"
 
+    create_args: ClassVar[tuple[str, ...]] = ()  # what `project create` adds to put a project on this engine
+
+    @property
+    def builder(self) -> Engine:
+        """The engine whose store the scenario's images are made in, and pushed from."""
+        return self
+
+    def configure(self, home: Path, containers: dict) -> None:
+        """The home's config: these container types, on this engine."""
+        write_config(home, containers)
+
+    def runs(self, name: str) -> bool:
+        """The container `name` runs on this engine (the scenario ran where it was meant to)."""
+        found = self.inspect(name)
+        return found is not None and found["State"]["Running"] and os.environ.get("OUBLIETTE_RUNTIME") == self.name
+
     def reachable(self) -> bool:
         if shutil.which(self.name) is None:
             return False
@@ -156,7 +173,23 @@ def podman_config(tmp_path_factory, registry, auth_registry) -> None:
 @pytest.fixture(params=SCENARIO_ENGINES)
 def engine(request, monkeypatch) -> Engine:
     """Each scenario once per engine; oubliette is told to use it (OUBLIETTE_RUNTIME)."""
-    chosen = ENGINES[request.param]
+    return _scenario_engine(request.param, request, monkeypatch)
+
+
+@pytest.fixture(params=[*SCENARIO_ENGINES, "cluster"])
+def any_engine(request, monkeypatch) -> Engine:
+    """As `engine`, and the test cluster too: a scenario that runs on pods as on containers
+    (its project made with `engine.create_args`, its config by `engine.configure`)."""
+    if request.param == "cluster":
+        from tests.e2e.kube import ClusterEngine
+
+        return ClusterEngine(request.getfixturevalue("cluster"), request.getfixturevalue("namespace"),
+                             request.getfixturevalue("tmp_path"))
+    return _scenario_engine(request.param, request, monkeypatch)
+
+
+def _scenario_engine(name: str, request, monkeypatch) -> Engine:
+    chosen = ENGINES[name]
     if chosen.name == "podman":
         request.getfixturevalue("podman_config")
     if not chosen.reachable():
@@ -329,7 +362,7 @@ class ImageFactory:
 def images(registry, tmp_path, request) -> ImageFactory:
     """Images in the store of the scenario's engine (Docker for tests without one)."""
     engine = request.getfixturevalue("engine") if "engine" in request.fixturenames else DOCKER
-    factory = ImageFactory(registry, tmp_path, engine)
+    factory = ImageFactory(registry, tmp_path, engine.builder)
     yield factory
     factory.cleanup()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.conftest import oubliette, write_config
+from tests.e2e.conftest import DOCKER, Engine, oubliette, write_config
 
 STORAGE_CLASS = "oubliette-local"  # the volumes `.ci/cluster start` makes
 ROLE_RULES = [  # what the README's Role grants, no more
@@ -147,3 +147,46 @@ def session_and_push(home: Path, project_id: str, tree: Path, note: str, code: i
     (tree / "src" / "main.c").write_text("int main(void) { return 0; }\n")
     pushed = oubliette("workspace", "push", project_id, str(tree), home=home)
     assert pushed.returncode == 0, pushed.stderr
+
+
+class ClusterEngine(Engine):
+    """The test cluster as a scenario's engine: a named engine `cluster` on a namespace of the
+    test's own, reached as a user bound to the Role; raw calls go through the admin's kubectl."""
+
+    create_args = ("--engine", "cluster")
+
+    def __init__(self, cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+        super().__init__("cluster", progress="", dead_start="", down_env={}, down_error="")
+        self.cluster, self.namespace = cluster, namespace
+        self.kubeconfig = cluster.user(namespace, ROLE_RULES, tmp_path / "kube")
+
+    @property
+    def builder(self) -> Engine:
+        return DOCKER  # the images are Docker's, pushed to the registry the nodes pull from
+
+    def configure(self, home: Path, containers: dict) -> None:
+        write_config(home, containers, engines={"cluster": {
+            "runtime": "kubernetes", "kubeconfig": str(self.kubeconfig), "namespace": self.namespace,
+            "storage_class": STORAGE_CLASS, "workspace_size": "1Gi"}})
+
+    def pod(self, name: str) -> dict | None:
+        """The pod holding the container name `name`, as oubliette labels it."""
+        held = [p for p in self.cluster.pods(self.namespace) if not p["metadata"].get("deletionTimestamp")
+                and p["metadata"]["annotations"].get("oubliette.name") == name]
+        return held[0] if held else None
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """`exec NAME CMD...` in the pod holding NAME; other engine commands have no kubectl twin."""
+        assert args[0] == "exec", f"no kubectl twin for `{' '.join(args)}`"
+        pod = self.pod(args[1])
+        assert pod is not None, f"no pod holds {args[1]}"
+        result = subprocess.run([self.cluster.kubectl, "--kubeconfig", self.cluster.admin, "-n", self.namespace,
+                                 "exec", pod["metadata"]["name"], "-c", "main", "--", *args[2:]],
+                                capture_output=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl exec {' '.join(args[1:])} failed: {result.stderr.decode()}")
+        return result
+
+    def runs(self, name: str) -> bool:
+        pod = self.pod(name)
+        return pod is not None and pod["status"].get("phase") == "Running"

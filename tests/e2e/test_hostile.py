@@ -1,10 +1,9 @@
 """A hostile container on a real engine (issue 20): what `workspace pull` brings back from
 it stays inside DEST, without devices or setuid bits; `exec` keeps a bounded output and
-its timeout ends every process the command started. Run on every engine."""
+its timeout ends every process the command started. Run on every engine, the cluster's too."""
 
 from __future__ import annotations
 
-import os
 import resource
 import stat
 import uuid
@@ -12,15 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import oubliette, write_config
+from tests.e2e.conftest import oubliette
+
+
+@pytest.fixture
+def engine(any_engine):
+    return any_engine
 
 
 @pytest.fixture
 def project(engine, images, home) -> tuple[str, str]:
     """A running project on the scenario's engine: (id, container name)."""
     image = images.push(images.repo("hostile"))
-    write_config(home, {"dev": image.ref})
-    created = oubliette("project", "create", f"h-{uuid.uuid4().hex[:6]}", home=home)
+    engine.configure(home, {"dev": image.ref})
+    created = oubliette("project", "create", f"h-{uuid.uuid4().hex[:6]}", *engine.create_args, home=home)
     assert created.returncode == 0, created.stderr
     project_id = created.stdout.strip()
     started = oubliette("container", "start", project_id, home=home)
@@ -92,4 +96,4 @@ def test_exec_keeps_a_bounded_output_and_its_timeout_ends_the_whole_tree(engine,
         exec_captured(app, project_id, ["sh", "-c", tree], app.reporter, timeout_s=3)
     left = [line for line in engine.out("exec", name, "ps", "-o", "args").splitlines() if "sleep 100" in line]
     assert left == []
-    assert os.environ.get("OUBLIETTE_RUNTIME") == engine.name
+    assert engine.runs(name)
