@@ -361,7 +361,8 @@ class ImageFactory:
 @pytest.fixture
 def images(registry, tmp_path, request) -> ImageFactory:
     """Images in the store of the scenario's engine (Docker for tests without one)."""
-    engine = request.getfixturevalue("engine") if "engine" in request.fixturenames else DOCKER
+    chosen = next((name for name in ("engine", "any_engine") if name in request.fixturenames), None)
+    engine = request.getfixturevalue(chosen) if chosen else DOCKER
     factory = ImageFactory(registry, tmp_path, engine.builder)
     yield factory
     factory.cleanup()

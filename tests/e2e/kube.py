@@ -190,3 +190,17 @@ class ClusterEngine(Engine):
     def runs(self, name: str) -> bool:
         pod = self.pod(name)
         return pod is not None and pod["status"].get("phase") == "Running"
+
+    def inspect(self, name: str) -> dict | None:
+        """The pod holding `name`, in the shape of `docker inspect`'s fields the scenarios read."""
+        pod = self.pod(name)
+        if pod is None:
+            return None
+        return {"Id": pod["metadata"]["uid"], "State": {"Running": pod["status"].get("phase") == "Running"},
+                "Config": {"Labels": pod["metadata"]["annotations"]}}
+
+    def labelled(self, label: str) -> list[str]:
+        """The uids of the pods (not being deleted) carrying `label` (`key=value`) as oubliette wrote it."""
+        key, _, value = label.partition("=")
+        return [p["metadata"]["uid"] for p in self.cluster.pods(self.namespace)
+                if not p["metadata"].get("deletionTimestamp") and p["metadata"]["annotations"].get(key) == value]

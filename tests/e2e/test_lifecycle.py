@@ -25,8 +25,9 @@ def project_containers(engine: Engine, project_id: str) -> list[str]:
     return engine.labelled(f"oubliette.project={project_id}")
 
 
-def create(home, type_name: str) -> str:
-    result = oubliette("project", "create", f"p-{type_name}-{uuid.uuid4().hex[:6]}", "--type", type_name, home=home)
+def create(home, type_name: str, engine: Engine | None = None) -> str:
+    result = oubliette("project", "create", f"p-{type_name}-{uuid.uuid4().hex[:6]}", "--type", type_name,
+                       *(engine.create_args if engine else ()), home=home)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -150,11 +151,12 @@ def test_registry_without_the_image_uses_the_local_rebuild(engine, home, images,
     assert engine.inspect(f"oubliette-{project_id}")["Image"] == rebuilt.id
 
 
-def test_two_refreshes_at_once_leave_exactly_one_container(engine, home, images):
+def test_two_refreshes_at_once_leave_exactly_one_container(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     start(engine, home, project_id)
     env = {"OUBLIETTE_HOME": str(home)}
     procs = [subprocess.Popen([sys.executable, "-m", "oubliette", "container", "refresh", project_id],
@@ -224,11 +226,12 @@ def test_ctrl_c_during_a_pull_keeps_the_old_container_and_exits_130(engine, home
     assert project_containers(engine, project_id) == [old["Id"]]
 
 
-def test_a_live_session_blocks_refresh_and_delete_until_it_ends(engine, home, images):
+def test_a_live_session_blocks_refresh_and_delete_until_it_ends(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     old = start(engine, home, project_id)
     client = subprocess.Popen([sys.executable, "-m", "oubliette", "session", "start", project_id, "--",
                                "sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -315,11 +318,12 @@ def test_a_session_execs_first_and_never_runs_its_command_twice(engine, home, im
     assert result.returncode == 3 and count.read_text() == "x\n" * 5, result.stderr
 
 
-def test_refresh_without_a_container_fails(engine, home, images):
+def test_refresh_without_a_container_fails(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 1 and "Error: no container to refresh" in result.stderr
     assert project_containers(engine, project_id) == []
