@@ -30,25 +30,26 @@ from oubliette.engines.kube_objects import (
     parse_pods,
     pod_info,
     pod_manifest,
+    pod_state,
     renamed,
     waiting_reason,
     without_exit_line,
 )
 from oubliette.engines.wording import ErrorTexts
-from oubliette.errors import EngineError, EngineUnavailableError
+from oubliette.errors import EngineError, EngineOutputError, EngineUnavailableError
 from oubliette.model import RUNNING, STOPPED, ContainerInfo, ContainerSpec
 from oubliette.validate import check_argv_safe as name_ok
 
 if TYPE_CHECKING:
     from oubliette.engines.endpoints import EngineEntry
+    from oubliette.engines.watch import Watch
 
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 UNSCHEDULABLE_GRACE_SECONDS = 10.0  # a claim binding or a node joining can make it schedulable
-POLL_SECONDS = 0.25
-NEEDED = (("get", "pods"), ("list", "pods"), ("create", "pods"), ("delete", "pods"), ("patch", "pods"),
-          ("create", "pods/exec"),
-          ("get", "pods/log"), ("create", "persistentvolumeclaims"), ("delete", "persistentvolumeclaims"))
+NEEDED = (("get", "pods"), ("list", "pods"), ("watch", "pods"), ("create", "pods"), ("delete", "pods"),
+          ("patch", "pods"), ("create", "pods/exec"), ("get", "pods/log"), ("create", "persistentvolumeclaims"),
+          ("delete", "persistentvolumeclaims"))
 FORBIDDEN_RE = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "[^"]*")?(?: in the namespace "([^"]+)")?')
 
 START_HINT = ("check the cluster's API server and your kubeconfig (`kubectl cluster-info`, "
@@ -95,7 +96,7 @@ class KubernetesRuntime(Runtime):
 
     def kubectl(self, *args: str) -> list[str]:
         """`kubectl` with this engine's context and namespace, then `args`."""
-        quick = args[0] not in ("exec", "logs")  # streams: bounded by their callers, not per request
+        quick = args[0] not in ("exec", "logs") and "--watch" not in args  # streams: bounded by their callers
         argv = [self.binary, *(["--request-timeout=30s"] if quick else [])]
         if self.context:
             argv += ["--context", name_ok(self.context)]
@@ -195,47 +196,74 @@ class KubernetesRuntime(Runtime):
         return self._await_start(spec, name)
 
     def _await_start(self, spec: ContainerSpec, name: str) -> str:
-        deadline = time.monotonic() + RUN_SECONDS
-        unschedulable_since = None
-        while True:
-            pod = self._get_pod(name)
-            if pod is None:
-                raise EngineError(f"the pod {name} was deleted while it started")
-            info = pod_info(pod)
-            if info.status in (RUNNING, STOPPED):
-                return info.id
-            reason, message = waiting_reason(pod)
-            if reason in PULL_FAILURES:
-                error = self.classify(process.Result([self.binary, "create", "pod"], 1, "", f"{reason}: {message}"),
-                                      image=spec.image)
-                error.hint = ("check the image reference in the config, and that the cluster's nodes can pull it "
-                              "(a private registry needs an imagePullSecret: `kubectl create secret "
-                              "docker-registry`, added to the namespace's default service account)")
-                raise error
-            if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
-                raise EngineError(f"the pod {name} cannot start: {reason}: {message}")
-            now = time.monotonic()
-            if reason == "Unschedulable":
-                unschedulable_since = unschedulable_since or now
-                if now - unschedulable_since >= UNSCHEDULABLE_GRACE_SECONDS:
-                    raise EngineError(f"the pod {name} cannot be scheduled: {message}",
-                                      hint="`kubectl describe pod` shows why; a workspace's volume binds the pod "
-                                           "to its node, which must be schedulable")
-            else:
-                unschedulable_since = None
-            if now >= deadline:
-                raise EngineError(f"the pod {name} did not start within {RUN_SECONDS} s"
-                                  + (f" ({reason}: {message})" if reason else ""))
-            time.sleep(POLL_SECONDS)
+        """Follow the pod (`kubectl get --watch`: each change as it happens) until its container
+        runs or ends; a pull failure, a container that cannot be created, a pod unschedulable
+        for UNSCHEDULABLE_GRACE_SECONDS or the RUN_SECONDS deadline is an error."""
+        from oubliette.engines import watch  # a start's wait only
 
-    def _get_pod(self, pod: str) -> dict[str, Any] | None:
-        """One pod by its own name (a start's wait), or None once it is gone."""
-        result = self._call(self.kubectl("get", "pod", name_ok(pod), "-o", "json"), check=False)
-        if result.ok:
-            return self.parse(result, json.loads)  # type: ignore[no-any-return]
-        if "notfound" in result.stderr.lower().replace(" ", ""):
+        deadline = time.monotonic() + RUN_SECONDS
+        unschedulable_since: float | None = None
+        pod: dict[str, Any] | None = None
+        try:
+            events = watch.follow(self.kubectl("get", "pod", name, "--watch", "-o", "json"), env=self.env)
+            with events as watching:
+                while True:
+                    now = time.monotonic()
+                    if pod is not None:
+                        unschedulable_since = self._check(spec, name, pod, unschedulable_since, now)
+                        if (info := pod_info(pod)).status in (RUNNING, STOPPED):
+                            return info.id
+                    if now >= deadline:
+                        reason, message = waiting_reason(pod or {})
+                        raise EngineError(f"the pod {name} did not start within {RUN_SECONDS} s"
+                                          + (f" ({reason}: {message})" if reason else ""))
+                    wait = deadline - now
+                    if unschedulable_since is not None:
+                        wait = min(wait, unschedulable_since + UNSCHEDULABLE_GRACE_SECONDS - now)
+                    event = watching.next(wait)
+                    if event is watch.ENDED:
+                        raise self._watch_ended(watching, name)
+                    if event is not watch.QUIET:
+                        pod = event
+        except process.BinaryMissing:
+            raise self.missing_binary() from None
+
+    def _check(self, spec: ContainerSpec, name: str, pod: dict[str, Any], unschedulable_since: float | None,
+               now: float) -> float | None:
+        """Raise if the pod as last reported cannot start; else since when it has been
+        unschedulable (None: it is not)."""
+        if pod_state(pod) == "stopping":
+            raise EngineError(f"the pod {name} was deleted while it started")
+        reason, message = waiting_reason(pod)
+        if reason in PULL_FAILURES:
+            error = self.classify(process.Result([self.binary, "create", "pod"], 1, "", f"{reason}: {message}"),
+                                  image=spec.image)
+            error.hint = ("check the image reference in the config, and that the cluster's nodes can pull it "
+                          "(a private registry needs an imagePullSecret: `kubectl create secret "
+                          "docker-registry`, added to the namespace's default service account)")
+            raise error
+        if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
+            raise EngineError(f"the pod {name} cannot start: {reason}: {message}")
+        if reason != "Unschedulable":
             return None
-        raise self.classify(result)
+        since = unschedulable_since or now
+        if now - since >= UNSCHEDULABLE_GRACE_SECONDS:
+            raise EngineError(f"the pod {name} cannot be scheduled: {message}",
+                              hint="`kubectl describe pod` shows why; a workspace's volume binds the pod "
+                                   "to its node, which must be schedulable")
+        return since
+
+    def _watch_ended(self, watching: Watch, name: str) -> EngineError:
+        """The watch ended before the pod ran: kubectl's own error, else the pod went away."""
+        result = watching.result()
+        if watching.overflow:
+            return EngineOutputError(f"`{' '.join(result.argv[:3])}` printed output oubliette cannot read (not "
+                                     f"a pod, or one over {watching.limit // 1024} KB)",
+                                     hint=f"check that `{self.binary}` is kubectl (not a wrapper printing "
+                                          "something else)", argv=result.argv)
+        if not result.ok and "notfound" not in result.stderr.lower().replace(" ", ""):
+            return self.classify(result)
+        return EngineError(f"the pod {name} was deleted while it started")
 
     def _pods_of(self, selector: str) -> list[dict[str, Any]]:
         """The pods a (checked) label selector finds, in one call; each remembered as the one holding its

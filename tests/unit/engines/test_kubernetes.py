@@ -66,6 +66,12 @@ def pod(phase="Running", state=None, reason=None, message="", scheduled=True, im
 
 
 KUBECTL = ["kubectl", "--request-timeout=30s", "--context", "test", "--namespace", "team"]
+WATCH = ["kubectl", "--context", "test", "--namespace", "team", "get", "pod", POD, "--watch", "-o", "json"]
+
+
+def watched(*pods: dict) -> str:
+    """What `kubectl get pod --watch -o json` prints: each state, pretty-printed, as it changes."""
+    return "".join(json.dumps(p, indent=4) + "\n" for p in pods)
 
 
 # --- manifests and parsing ----------------------------------------------------------------
@@ -127,8 +133,7 @@ def test_the_engine_entry_is_validated_with_the_key_in_the_error():
 def test_start_waits_until_the_pod_runs(fp):
     rt = runtime()
     fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
-    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod(phase="Pending")))
-    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod()))
+    fp.register(WATCH, stdout=watched(pod(phase="Pending"), pod()))
     assert rt.run(volume_spec()) == f"{POD}-uid"
 
 
@@ -139,8 +144,7 @@ def test_start_waits_until_the_pod_runs(fp):
 def test_an_image_the_node_cannot_pull_is_classified_like_other_engines(fp, message, error):
     rt = runtime()
     fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
-    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"],
-                stdout=json.dumps(pod(phase="Pending", reason="ErrImagePull", message=message)))
+    fp.register(WATCH, stdout=watched(pod(phase="Pending", reason="ErrImagePull", message=message)))
     with pytest.raises(error) as caught:
         rt.run(volume_spec())
     assert IMAGE in caught.value.message
@@ -151,8 +155,7 @@ def test_a_pod_that_stays_unschedulable_is_one_error_with_the_schedulers_reason(
     rt = runtime()
     why = "0/1 nodes are available: 1 node(s) were unschedulable."
     fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
-    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"],
-                stdout=json.dumps(pod(phase="Pending", scheduled=False, message=why)))
+    fp.register(WATCH, stdout=watched(pod(phase="Pending", scheduled=False, message=why)))
     with pytest.raises(EngineError, match="cannot be scheduled: 0/1 nodes"):
         rt.run(volume_spec())
 
@@ -238,9 +241,8 @@ def test_a_registry_that_times_out_for_the_node_is_not_an_unreachable_api_server
 
     rt = runtime()
     fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
-    fp.register([*KUBECTL, "get", "pod", POD, "-o", "json"], stdout=json.dumps(pod(
-        phase="Pending", reason="ErrImagePull",
-        message='failed to resolve reference "x": dial tcp 10.0.0.9:443: i/o timeout')))
+    timed_out = 'failed to resolve reference "x": dial tcp 10.0.0.9:443: i/o timeout'
+    fp.register(WATCH, stdout=watched(pod(phase="Pending", reason="ErrImagePull", message=timed_out)))
     with pytest.raises(RegistryUnreachableError):
         rt.run(volume_spec())
 
@@ -341,3 +343,56 @@ def test_if_changed_keeps_the_old_pod_when_the_new_ones_node_pulled_the_same_dig
                                 f"{NAME}-previous", lambda new: new.image_id == old.image_id)
     assert not kept and pods.pods == {NAME: "old"}
     assert pods.events == ["old is previous", "new runs", "new deleted", "old is proj_0123456789ab"]
+
+
+def test_a_start_follows_the_pod_and_ends_at_the_change_it_waits_for_not_the_next_poll(tmp_path):
+    """A real process that watches on after the pod runs: the start returns at that change
+    and stops the watch (no kubectl left behind)."""
+    import os
+    import sys
+    import time
+
+    states = tmp_path / "states.json"
+    states.write_text(watched(pod(phase="Pending"), pod(phase="Pending", reason="ContainerCreating")) + "@"
+                      + watched(pod()))
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"""#!{sys.executable}
+import os, sys, time
+if "create" in sys.argv:
+    sys.stdin.read(); print("pod created"); sys.exit(0)
+open({str(tmp_path / "pid")!r}, "w").write(str(os.getpid()))
+before, after = open({str(states)!r}).read().split("@")
+sys.stdout.write(before); sys.stdout.flush(); time.sleep(0.3)
+sys.stdout.write(after); sys.stdout.flush(); time.sleep(60)
+""")
+    kubectl.chmod(0o755)
+    rt = k.KubernetesRuntime(str(kubectl))
+    rt.point_at(EngineEntry("cluster", "kubernetes", context="test", namespace="team", workspace="volume"), {})
+    began = time.monotonic()
+    assert rt.run(volume_spec()) == f"{POD}-uid"
+    assert 0.3 <= time.monotonic() - began < 5
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped, and reaped
+
+
+@pytest.mark.parametrize(("printed", "error"), [
+    ("[1, 2]\n}\n", "cannot read"),  # not an object
+    ("{\n" + '"x": "' + "y" * (2 << 20) + '"\n}\n', "cannot read"),  # over the bound
+    ("", "was deleted while it started"),  # kubectl ended with nothing more: the pod went away
+])
+def test_what_a_watch_prints_is_bounded_and_anything_but_a_pod_is_an_error(fp, printed, error):
+    rt = runtime()
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register(WATCH, stdout=printed)
+    with pytest.raises(EngineError, match=error):
+        rt.run(volume_spec())
+
+
+def test_a_watch_refused_is_classified_as_kubectls_other_errors(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout=f"pod/{POD} created\n")
+    fp.register(WATCH, returncode=1, stderr='Error from server (Forbidden): pods "x" is forbidden: User "u" cannot '
+                'watch resource "pods" in API group "" in the namespace "team"\n')
+    with pytest.raises(EngineError, match="does not let this user watch pods in the namespace team"):
+        rt.run(volume_spec())
