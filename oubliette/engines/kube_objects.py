@@ -152,6 +152,12 @@ def pod_state(pod: dict[str, Any]) -> str:
     return RUNNING if phase == "Running" and "running" in state else "starting"
 
 
+def ended(pod: dict[str, Any]) -> bool:
+    """Its command has ended (whether or not the pod is being deleted): nothing of it runs."""
+    status = pod.get("status") or {}
+    return status.get("phase") in ("Succeeded", "Failed") or "terminated" in (_main_status(status).get("state") or {})
+
+
 def parse_pods(stdout: str) -> list[dict[str, Any]]:
     """A `kubectl get pods -o json` listing's pods, each pod holding a model name last among
     those holding it (a pod being deleted first, then the oldest first): read in order, the

@@ -217,10 +217,17 @@ def test_exec_wraps_env_workdir_and_user_that_kubectl_exec_does_not_take(fp):
     assert len(fp.calls) == 3  # the looks; the execs after one that found the pod asked nothing more
 
 
-def test_stop_deletes_the_pod_and_keeps_the_claim(fp):
+def test_stop_deletes_the_pod_once_its_command_has_ended_and_keeps_the_claim(fp):
     rt = runtime()
-    fp.register([*KUBECTL, "delete", "pods", *BY_NAME, "--ignore-not-found", "--wait=true", "--grace-period=10"])
+    fp.register([*KUBECTL, "delete", "pods", *BY_NAME, "--ignore-not-found", "--wait=false", "--grace-period=10"])
+    stopping = pod(deleting=True)
+    ended = pod(deleting=True, phase="Failed", state={"terminated": {"exitCode": 143}})
+    for seen in (stopping, ended):  # looked at until its command has ended...
+        fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": [seen]}))
+    fp.register([*KUBECTL, "delete", "pods", *BY_NAME, "--ignore-not-found", "--wait=true", "--grace-period=0",
+                 "--force"])  # ...then its object goes at once, not when the kubelet gets to it
     rt.stop([NAME])
+    assert len(fp.calls) == 4
     assert not any("pvc" in call for call in fp.calls)
 
 
@@ -396,3 +403,11 @@ def test_a_watch_refused_is_classified_as_kubectls_other_errors(fp):
                 'watch resource "pods" in API group "" in the namespace "team"\n')
     with pytest.raises(EngineError, match="does not let this user watch pods in the namespace team"):
         rt.run(volume_spec())
+
+
+def test_a_pod_gone_at_once_needs_no_more_than_its_delete(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "delete", "pods", *BY_NAME, "--ignore-not-found", "--wait=false", "--grace-period=10"])
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": []}))
+    rt.stop([NAME])
+    assert len(fp.calls) == 2
