@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 UNSCHEDULABLE_GRACE_SECONDS = 10.0  # a claim binding or a node joining can make it schedulable
+POD_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # what the API server accepts as a name
 STOP_POLL_SECONDS = 0.2  # a stop looks this often whether the pods' commands have ended
 NEEDED = (("get", "pods"), ("list", "pods"), ("watch", "pods"), ("create", "pods"), ("delete", "pods"),
           ("patch", "pods"), ("create", "pods/exec"), ("get", "pods/log"), ("create", "persistentvolumeclaims"),
@@ -274,8 +275,8 @@ class KubernetesRuntime(Runtime):
         for pod in pods:  # in order: the pod that holds a name comes last
             meta = pod.get("metadata") or {}
             holds = (meta.get("annotations") or {}).get(NAME_ANNOTATION)
-            if isinstance(holds, str) and isinstance(meta.get("name"), str):
-                self._pods[holds] = meta["name"]
+            if isinstance(holds, str) and isinstance(meta.get("name"), str) and POD_NAME_RE.fullmatch(meta["name"]):
+                self._pods[holds] = meta["name"]  # checked: it goes into kubectl's argv
         return pods
 
     def pod_of(self, name: str) -> str:

@@ -411,3 +411,10 @@ def test_a_pod_gone_at_once_needs_no_more_than_its_delete(fp):
     fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": []}))
     rt.stop([NAME])
     assert len(fp.calls) == 2
+
+
+def test_a_pod_name_kubernetes_would_not_accept_never_reaches_kubectls_argv(fp):
+    rt = runtime()
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"],
+                stdout=json.dumps({"items": [pod(name="--kubeconfig=/tmp/evil")]}))
+    assert rt.pod_of(NAME) == HELD  # not the listed name: kubectl is told the model's, and says "not found"
