@@ -75,14 +75,21 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool, dev: bool, 
 
 
 def _cluster_pulls(app: App) -> None:
-    """A cluster's nodes pull when a pod starts: say so for each configured cluster engine
-    rather than pull here, where its pods will never look."""
+    """A cluster's nodes pull when a pod starts; where this user may list them, each node
+    pulls each image now, with a short pod of its own. Failures are warnings, as for pulls."""
     from oubliette.engines.kinds import ENGINES
+    from oubliette.errors import OublietteError
 
     clusters = sorted(name for name, entry in app.config.engines.items() if ENGINES[entry.runtime].cluster)
     for name in clusters:
-        app.reporter.info(f"Engine {name}: the cluster's nodes pull the images when a project's pod starts "
-                          "(nothing is pulled here).")
+        try:
+            runtime = app.engine(name).runtime
+            for image in app.types.distinct_images():
+                app.reporter.info(f"Engine {name}: warming {image} on the cluster's nodes...")
+                app.reporter.info(f"  {runtime.warm(image)}.")
+        except OublietteError as error:
+            app.reporter.warn(f"engine {name}: its nodes were not warmed ({error.message}); they pull the images "
+                              "when a project's pod starts")
 
 
 def _prepull(app: App) -> None:

@@ -115,6 +115,11 @@ class Runtime(abc.ABC):
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         """Pull with the engine's own progress on `out`/`err`; raise a PullError."""
 
+    def warm(self, ref: str) -> str:  # noqa: ARG002 - the interface; kinds whose client does not pull, override it
+        """Pull `ref` where this engine's containers will run, ahead of them (init: a
+        cluster's nodes); says what was done. Other kinds pull through `pull`."""
+        raise OublietteError(f"{self.display_name} pulls images through `pull`")
+
     def pull_command(self, ref: str) -> str:
         """The manual command a user can try, for hints."""
         return self.texts.pull_command.format(image=ref)

@@ -50,9 +50,6 @@ PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrIma
 UNSCHEDULABLE_GRACE_SECONDS = 10.0  # a claim binding or a node joining can make it schedulable
 POD_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # what the API server accepts as a name
 STOP_POLL_SECONDS = 0.2  # a stop looks this often whether the pods' commands have ended
-NEEDED = (("get", "pods"), ("list", "pods"), ("watch", "pods"), ("create", "pods"), ("delete", "pods"),
-          ("patch", "pods"), ("create", "pods/exec"), ("get", "pods/log"), ("create", "persistentvolumeclaims"),
-          ("delete", "persistentvolumeclaims"))
 FORBIDDEN_RE = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "[^"]*")?(?: in the namespace "([^"]+)")?')
 
 START_HINT = ("check the cluster's API server and your kubeconfig (`kubectl cluster-info`, "
@@ -123,44 +120,21 @@ class KubernetesRuntime(Runtime):
         except process.ProcessError:
             return False
 
-    def server(self) -> str | None:
-        """The API server the context points at, as the kubeconfig says (no request to it)."""
-        argv = [self.binary, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}",
-                *(["--context", name_ok(self.context)] if self.context else [])]
-        try:
-            result = process.capture(argv, timeout=10, env=self.env)
-        except process.ProcessError:
-            return None
-        server = result.stdout.strip()
-        return server if result.ok and 0 < len(server) < 300 and server.isprintable() else None
-
     def unreachable(self, error: EngineUnavailableError, said: str, detail: str = "") -> EngineUnavailableError:
         """As other engines', naming the API server: kubectl's own words (a TLS handshake that
         timed out, a request past its deadline) do not always say which one."""
-        server = self.server()
+        from oubliette.engines import kube_nodes
+
+        server = kube_nodes.server(self)
         if server and server.partition("://")[2].split("/")[0] not in said:
             said = f"API server {server}: {said}"
         return super().unreachable(error, said, detail)
 
     def health(self) -> list[tuple[str, bool | None, str]]:
         """Each permission the Role must grant (`kubectl auth can-i`), and the storage class."""
-        checks: list[tuple[str, bool | None, str]] = []
-        where = f"in the namespace {self.namespace}" if self.namespace else "in the context's namespace"
-        for verb, resource in NEEDED:
-            kind, _, sub = resource.partition("/")  # `pods/exec` alone would read as the pod named exec
-            result = self._call(self.kubectl("auth", "can-i", verb, kind, *([f"--subresource={sub}"] if sub else [])),
-                                check=False)
-            allowed = result.stdout.strip() == "yes"
-            checks.append((f"{verb} {resource}", allowed, ("allowed " if allowed else "not allowed ") + where))
-        if self.storage_class:
-            result = self._call(self.kubectl("get", "storageclass", name_ok(self.storage_class), "-o", "name"),
-                                check=False)
-            text = result.stderr.lower()
-            found: bool | None = True if result.ok else None if "forbidden" in text else False
-            checks.append((f"storage class {self.storage_class}", found,
-                           {True: "exists", None: "cannot tell (this user may not read storage classes)",
-                            False: "not found"}[found]))
-        return checks
+        from oubliette.engines import kube_nodes
+
+        return kube_nodes.health(self)
 
     def image_id(self, ref: str) -> str | None:  # noqa: ARG002 - the interface
         """The client holds no images: the nodes pull them (kind.client_pulls is False)."""
@@ -171,6 +145,12 @@ class KubernetesRuntime(Runtime):
 
     def pull(self, ref: str, out: TextIO | None = None, err: TextIO | None = None) -> None:  # noqa: ARG002
         """Nothing to pull here: the node pulls the image when the pod starts."""
+
+    def warm(self, ref: str) -> str:
+        """Pull `ref` on every node ahead of the pods (init), as far as this user may."""
+        from oubliette.engines import kube_nodes
+
+        return kube_nodes.warm(self, ref)
 
     # --- pods ------------------------------------------------------------------------------
 

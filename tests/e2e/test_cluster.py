@@ -292,3 +292,28 @@ def test_an_api_server_stopped_mid_list_is_a_warning_beside_the_other_engines_an
     cluster.cli("get", "--raw", "/readyz", timeout=60)
     listed = oubliette("container", "list", "--json", home=home)
     assert sorted(row["project_id"] for row in json.loads(listed.stdout)) == sorted([local, on_cluster])
+
+
+def test_init_warms_every_node_where_the_user_may_list_them_and_says_so_where_not(cluster, namespace,
+                                                                                  cluster_home, home):
+    _, repo = cluster_home
+    as_role = oubliette("init", home=home)
+    assert as_role.returncode == 0, as_role.stderr
+    assert "this user may not list the cluster's nodes" in as_role.stdout, as_role.stdout
+    config = json.loads((home / "config" / "oubliette.jsonc").read_text())
+    config["engines"]["cluster"]["kubeconfig"] = cluster.admin  # an admin may list the nodes
+    (home / "config" / "oubliette.jsonc").write_text(json.dumps(config))
+    nodes = [n["metadata"]["name"] for n in cluster.get("default", "nodes")["items"]
+             if not n["spec"].get("unschedulable")]
+    as_admin = oubliette("init", home=home)
+    assert as_admin.returncode == 0, as_admin.stderr
+    assert f"pulled on {len(nodes)} of {len(nodes)} node(s)" in as_admin.stdout, as_admin.stdout
+    sockets = [cluster.directory / "containerd.sock", cluster.directory / "node2" / "containerd.sock"]
+    for socket in [s for s in sockets if s.exists()][:len(nodes)]:  # each node's own store has it now
+        listed = subprocess.run(["ctr", "-a", str(socket), "-n", "k8s.io", "images", "ls", "-q"],
+                                capture_output=True, text=True, check=True).stdout
+        assert repo in listed, (socket, listed)
+    deadline = time.monotonic() + 30
+    while [p for p in cluster.pods(namespace) if p["metadata"]["name"].startswith("oubliette-warm-")]:
+        assert time.monotonic() < deadline, "the warming pods were left behind"
+        time.sleep(0.2)

@@ -77,14 +77,19 @@ def test_pulls_each_distinct_image_once_in_sorted_type_order(run, oubliette_home
     assert "Digest: sha256:" in result.stdout and "Status: Downloaded newer image" in result.stdout
 
 
-def test_a_cluster_engine_is_told_to_pull_on_its_nodes_and_nothing_is_pulled_for_it(run, oubliette_home, fp):
+def test_a_cluster_whose_nodes_this_user_may_not_list_is_told_they_pull_at_start(run, oubliette_home, fp):
     write_config(oubliette_home, {"containers": {"a": "reg.example/a:1"},
                                   "engines": {"cluster": {"runtime": "kubernetes", "namespace": "team"}}})
     fp.register(pull_argv("docker", "reg.example/a:1"), stdout=recorded("docker/pull_new.stdout"))
+    fp.register(["kubectl", "--request-timeout=30s", "--namespace", "team", "get", "nodes", "-o", "json"],
+                returncode=1, stderr='Error from server (Forbidden): nodes is forbidden: User "u" cannot list '
+                                     'resource "nodes" in API group "" at the cluster scope\n')
     result = run("--runtime", "docker", "init")
     assert result.exit_code == 0, result.output
-    assert [call[2] for call in fp.calls] == ["reg.example/a:1"]  # the default engine's pull only
-    assert "Engine cluster: the cluster's nodes pull the images when a project's pod starts" in result.stdout
+    assert [call[2] for call in fp.calls][0] == "reg.example/a:1"  # the default engine pulls; the cluster's nodes:
+    assert "Engine cluster: warming reg.example/a:1 on the cluster's nodes..." in result.stdout
+    assert "this user may not list the cluster's nodes: each node pulls it when a project's pod starts" \
+        in result.stdout
 
 
 def test_failed_pull_is_a_warning_with_the_manual_command(run, oubliette_home, fp):

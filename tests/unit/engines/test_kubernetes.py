@@ -418,3 +418,52 @@ def test_a_pod_name_kubernetes_would_not_accept_never_reaches_kubectls_argv(fp):
     fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"],
                 stdout=json.dumps({"items": [pod(name="--kubeconfig=/tmp/evil")]}))
     assert rt.pod_of(NAME) == HELD  # not the listed name: kubectl is told the model's, and says "not found"
+
+
+# --- warming the nodes (init) -----------------------------------------------------------------
+
+
+def node(name, ready=True, cordoned=False):
+    return {"metadata": {"name": name}, "spec": {"unschedulable": True} if cordoned else {},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_warming_pulls_the_image_on_each_ready_schedulable_node_with_a_pod_of_its_own(fp, monkeypatch):
+    import uuid
+
+    from oubliette.engines import kube_nodes
+
+    monkeypatch.setattr(kube_nodes.uuid, "uuid4", lambda: uuid.UUID("0badcafe-0000-4000-8000-000000000000"))
+    monkeypatch.setattr(kube_nodes, "WARM_POLL_SECONDS", 0.0)
+    rt = runtime()
+    fp.register([*KUBECTL, "get", "nodes", "-o", "json"], stdout=json.dumps({"items": [
+        node("n1"), node("n2"), node("n3", cordoned=True), node("n4", ready=False)]}))
+    fp.register([*KUBECTL, "create", "-f", "-"], stdout="pod/oubliette-warm-0badcafe-0 created\n")
+
+    def warming(name, **status):
+        return {"metadata": {"name": name}, "spec": {"nodeName": name[-2:]}, "status": status}
+
+    pulling = warming("oubliette-warm-0badcafe-n1", phase="Pending",
+                      containerStatuses=[{"name": "main", "state": {"waiting": {"reason": "ContainerCreating"}}}])
+    done = warming("oubliette-warm-0badcafe-n1", phase="Succeeded",
+                   containerStatuses=[{"name": "main", "state": {"terminated": {"exitCode": 0}}}])
+    denied = warming("oubliette-warm-0badcafe-n2", phase="Pending", containerStatuses=[
+        {"name": "main", "state": {"waiting": {"reason": "ErrImagePull", "message": "401 Unauthorized"}}}])
+    listing = [*KUBECTL, "get", "pods", "-l", "oubliette.warm=0badcafe", "-o", "json"]
+    fp.register(listing, stdout=json.dumps({"items": [pulling, denied]}))
+    fp.register(listing, stdout=json.dumps({"items": [done, denied]}))
+    fp.register([*KUBECTL, "delete", "pods", "-l", "oubliette.warm=0badcafe", "--ignore-not-found", "--wait=false",
+                 "--grace-period=0", "--force"])
+    said = rt.warm(IMAGE)
+    assert said == "pulled on 1 of 2 node(s) (n1); n2: ErrImagePull: 401 Unauthorized"
+    assert len(fp.calls) == 5  # nodes, create, two looks, the clean-up
+
+
+def test_the_warming_pods_are_one_per_node_pinned_there_and_pull_always():
+    from oubliette.engines import kube_nodes
+
+    pod_ = kube_nodes.warm_pod(IMAGE, "n2", "0badcafe", 1)
+    assert pod_["metadata"] == {"name": "oubliette-warm-0badcafe-1", "labels": {"oubliette.warm": "0badcafe"}}
+    assert pod_["spec"]["nodeName"] == "n2" and pod_["spec"]["containers"][0]["imagePullPolicy"] == "Always"
+    with pytest.raises(OublietteError):
+        kube_nodes.warm_pod("--evil", "n2", "0badcafe", 1)
