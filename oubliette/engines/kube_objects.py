@@ -173,6 +173,14 @@ def _rank(pod: dict[str, Any]) -> tuple[bool, str]:
     return not meta.get("deletionTimestamp"), str(meta.get("creationTimestamp") or "")
 
 
+def ended_reason(pod: dict[str, Any]) -> str:
+    """Why the pod's container ended, as the kubelet says it (`StartError: exec: "sleep": ...`):
+    a command that never started leaves no log, only this."""
+    terminated = (_main_status(pod.get("status") or {}).get("state") or {}).get("terminated") or {}
+    reason, message = terminated.get("reason") or "", (terminated.get("message") or "").strip()
+    return f"{reason}: {message}" if reason and message else message
+
+
 def waiting_reason(pod: dict[str, Any]) -> tuple[str, str]:
     """(reason, message) of the pod's container waiting, or of its scheduling."""
     status = pod.get("status") or {}

@@ -27,6 +27,7 @@ from oubliette.engines.kube_objects import (
     claim_manifest,
     dns,
     ended,
+    ended_reason,
     name_selector,
     parse_pods,
     pod_info,
@@ -331,8 +332,12 @@ class KubernetesRuntime(Runtime):
                             *([f"--tail={lines}"] if lines is not None else []), self.pod_of(name))
 
     def logs_tail(self, name: str, lines: int = 5) -> str:
+        """The log's last lines; for a command that never started (no log), the kubelet's reason."""
         result = self._call(self.logs_argv(name, lines=lines), check=False)
-        return (result.stdout + result.stderr).strip()
+        said = (result.stdout + result.stderr).strip()
+        if result.ok and said:
+            return said
+        return next((why for pod in self._pods_of(name_selector([name])) if (why := ended_reason(pod))), said)
 
     def exec_argv(self, name: str, command: Sequence[str], tty: bool, env: Mapping[str, str] | None = None,
                   workdir: str | None = None, interactive: bool = True, user: str | None = None) -> list[str]:

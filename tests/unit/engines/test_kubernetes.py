@@ -467,3 +467,16 @@ def test_the_warming_pods_are_one_per_node_pinned_there_and_pull_always():
     assert pod_["spec"]["nodeName"] == "n2" and pod_["spec"]["containers"][0]["imagePullPolicy"] == "Always"
     with pytest.raises(OublietteError):
         kube_nodes.warm_pod("--evil", "n2", "0badcafe", 1)
+
+
+def test_a_command_that_never_started_is_told_by_the_kubelets_reason_as_it_leaves_no_log(fp):
+    rt = runtime()
+    why = ('failed to create containerd task: OCI runtime create failed: exec: "sleep": executable file not '
+           'found in $PATH: unknown')
+    dead = pod(phase="Failed", state={"terminated": {"reason": "StartError", "message": why, "exitCode": 128}})
+    fp.register([*KUBECTL, "get", "pods", *BY_NAME, "-o", "json"], stdout=json.dumps({"items": [dead]}), occurrences=2)
+    logs = ["kubectl", "--context", "test", "--namespace", "team", "logs", "--tail=5", POD]
+    fp.register(logs)
+    assert rt.logs_tail(NAME) == f"StartError: {why}"
+    fp.register(logs, stdout="exec sleep failed\n")
+    assert rt.logs_tail(NAME) == "exec sleep failed"  # a log, where there is one, is the command's own word
