@@ -94,16 +94,42 @@ class Engine:
         """As oubliette reports it on every engine: `sha256:...`."""
         return image_id if ":" in image_id else f"sha256:{image_id}"
 
+    def image_of(self, image: Image) -> str:
+        """What `inspect(name)["Image"]` holds for a container of `image`."""
+        return image.id
+
+    def reported(self, image: Image) -> str:
+        """How oubliette names `image` when it reports a change (`Image updated: A -> B`)."""
+        return self.full_id(image.id)
+
+    def run_foreign(self, name: str, ref: str) -> str:
+        """A container oubliette did not make, running `ref`; its id."""
+        return self.out("run", "-d", "--name", name, ref, "sleep", "infinity")
+
+    def remove(self, name: str) -> None:
+        self.cli("rm", "--force", name, check=False)
+
+    def read_workspace(self, home: Path, project_id: str, path: str) -> str:
+        """A file of the project's workspace, where this engine keeps it (here: the home)."""
+        return (home / "data/projects" / project_id / "workspace" / path).read_text()
+
+    def write_workspace(self, home: Path, project_id: str, path: str, text: str) -> None:
+        (home / "data/projects" / project_id / "workspace" / path).write_text(text)
+
+    def has_workspace(self, home: Path, project_id: str) -> bool:
+        return (home / "data/projects" / project_id / "workspace").exists()
+
     create_args: ClassVar[tuple[str, ...]] = ()  # what `project create` adds to put a project on this engine
+    create_fields: ClassVar[dict[str, str]] = {}  # ... and the MCP `project` tool's create
 
     @property
     def builder(self) -> Engine:
         """The engine whose store the scenario's images are made in, and pushed from."""
         return self
 
-    def configure(self, home: Path, containers: dict) -> None:
-        """The home's config: these container types, on this engine."""
-        write_config(home, containers)
+    def configure(self, home: Path, containers: dict, **extra) -> None:
+        """The home's config: these container types, on this engine (and `extra` settings)."""
+        write_config(home, containers, **extra)
 
     def runs(self, name: str) -> bool:
         """The container `name` runs on this engine (the scenario ran where it was meant to)."""
@@ -274,6 +300,7 @@ def auth_registry(docker_engine, tmp_path_factory) -> str:
 class Image:
     ref: str
     id: str
+    digest: str = ""  # its manifest's, as the registry has it (`docker push` says it; a node reports it)
 
 
 class ImageFactory:
@@ -339,7 +366,8 @@ class ImageFactory:
              keep_local: bool = False, ignore_term: bool = False) -> Image:
         """Build and push `ref`; by default leave it absent locally, as on a fresh machine."""
         image = self.build(ref, marker, with_sleep, size_mb, ignore_term)
-        self.engine.cli("push", ref)
+        pushed = self.engine.cli("push", ref).stdout.decode()
+        image.digest = next((word for word in pushed.split() if word.startswith("sha256:")), "")
         if not keep_local:
             self.engine.cli("image", "rm", ref)
         return image
@@ -358,12 +386,16 @@ class ImageFactory:
             cli("image", "rm", "--force", image_id, check=False)
 
 
+def scenario_engine(request) -> Engine:
+    """The engine of the test asking (its `engine` or `any_engine`), else Docker."""
+    chosen = next((name for name in ("engine", "any_engine") if name in request.fixturenames), None)
+    return request.getfixturevalue(chosen) if chosen else DOCKER
+
+
 @pytest.fixture
 def images(registry, tmp_path, request) -> ImageFactory:
     """Images in the store of the scenario's engine (Docker for tests without one)."""
-    chosen = next((name for name in ("engine", "any_engine") if name in request.fixturenames), None)
-    engine = request.getfixturevalue(chosen) if chosen else DOCKER
-    factory = ImageFactory(registry, tmp_path, engine.builder)
+    factory = ImageFactory(registry, tmp_path, scenario_engine(request).builder)
     yield factory
     factory.cleanup()
 
@@ -502,8 +534,9 @@ def oubliette(*args: str, home: Path | None = None, env: dict | None = None, tim
 # --- shared by the scenarios that interrupt or race commands ----------------------------------
 
 
-def create(home, name: str | None = None) -> str:
-    result = oubliette("project", "create", name or f"p-{uuid.uuid4().hex[:6]}", home=home)
+def create(home, name: str | None = None, engine: Engine | None = None) -> str:
+    where = engine.create_args if engine else ()
+    result = oubliette("project", "create", name or f"p-{uuid.uuid4().hex[:6]}", *where, home=home)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

@@ -154,9 +154,11 @@ class ClusterEngine(Engine):
     test's own, reached as a user bound to the Role; raw calls go through the admin's kubectl."""
 
     create_args = ("--engine", "cluster")
+    create_fields = {"engine": "cluster"}
 
     def __init__(self, cluster: Cluster, namespace: str, tmp_path: Path) -> None:
-        super().__init__("cluster", progress="", dead_start="", down_env={}, down_error="")
+        super().__init__("cluster", progress="the cluster's nodes pull", down_env={}, down_error="",
+                         dead_start='exec: "sleep": executable file not found')  # the kubelet's StartError
         self.cluster, self.namespace = cluster, namespace
         self.kubeconfig = cluster.user(namespace, ROLE_RULES, tmp_path / "kube")
 
@@ -164,25 +166,28 @@ class ClusterEngine(Engine):
     def builder(self) -> Engine:
         return DOCKER  # the images are Docker's, pushed to the registry the nodes pull from
 
-    def configure(self, home: Path, containers: dict) -> None:
+    def configure(self, home: Path, containers: dict, **extra) -> None:
         write_config(home, containers, engines={"cluster": {
             "runtime": "kubernetes", "kubeconfig": str(self.kubeconfig), "namespace": self.namespace,
-            "storage_class": STORAGE_CLASS, "workspace_size": "1Gi"}})
+            "storage_class": STORAGE_CLASS, "workspace_size": "1Gi"}}, **extra)
 
     def pod(self, name: str) -> dict | None:
-        """The pod holding the container name `name`, as oubliette labels it."""
+        """The pod holding the container name `name` as oubliette annotates it, or named `name`."""
         held = [p for p in self.cluster.pods(self.namespace) if not p["metadata"].get("deletionTimestamp")
-                and p["metadata"]["annotations"].get("oubliette.name") == name]
+                and name in (p["metadata"].get("annotations", {}).get("oubliette.name"), p["metadata"]["name"])]
         return held[0] if held else None
+
+    def kubectl(self, *args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([self.cluster.kubectl, "--kubeconfig", self.cluster.admin, "-n", self.namespace, *args],
+                              capture_output=True, input=input, timeout=timeout)
 
     def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         """`exec NAME CMD...` in the pod holding NAME; other engine commands have no kubectl twin."""
         assert args[0] == "exec", f"no kubectl twin for `{' '.join(args)}`"
         pod = self.pod(args[1])
         assert pod is not None, f"no pod holds {args[1]}"
-        result = subprocess.run([self.cluster.kubectl, "--kubeconfig", self.cluster.admin, "-n", self.namespace,
-                                 "exec", pod["metadata"]["name"], "-c", "main", "--", *args[2:]],
-                                capture_output=True, timeout=timeout)
+        result = self.kubectl("exec", pod["metadata"]["name"], "-c", pod["spec"]["containers"][0]["name"], "--",
+                              *args[2:], timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl exec {' '.join(args[1:])} failed: {result.stderr.decode()}")
         return result
@@ -192,15 +197,56 @@ class ClusterEngine(Engine):
         return pod is not None and pod["status"].get("phase") == "Running"
 
     def inspect(self, name: str) -> dict | None:
-        """The pod holding `name`, in the shape of `docker inspect`'s fields the scenarios read."""
+        """The pod holding `name`, in the shape of `docker inspect`'s fields the scenarios read
+        (its labels: oubliette's annotations; its image: the digest the node pulled), and `Pod`."""
         pod = self.pod(name)
         if pod is None:
             return None
+        main = pod["spec"]["containers"][0]
+        statuses = pod["status"].get("containerStatuses") or [{}]
+        labels = {k: v for k, v in pod["metadata"].get("annotations", {}).items() if k != "oubliette.name"}
         return {"Id": pod["metadata"]["uid"], "State": {"Running": pod["status"].get("phase") == "Running"},
-                "Config": {"Labels": pod["metadata"]["annotations"]}}
+                "Image": statuses[0].get("imageID", "").rpartition("@")[2],
+                "Config": {"Labels": labels, "WorkingDir": main.get("workingDir"),
+                           "Cmd": main.get("args") or main.get("command"),
+                           "Env": [f"{e['name']}={e.get('value', '')}" for e in main.get("env", [])]},
+                "Pod": pod}
 
     def labelled(self, label: str) -> list[str]:
         """The uids of the pods (not being deleted) carrying `label` (`key=value`) as oubliette wrote it."""
         key, _, value = label.partition("=")
-        return [p["metadata"]["uid"] for p in self.cluster.pods(self.namespace)
-                if not p["metadata"].get("deletionTimestamp") and p["metadata"]["annotations"].get(key) == value]
+        return [p["metadata"]["uid"] for p in self.cluster.pods(self.namespace) if not p["metadata"].get(
+            "deletionTimestamp") and p["metadata"].get("annotations", {}).get(key) == value]
+
+    def image_of(self, image) -> str:
+        return image.digest
+
+    def reported(self, image) -> str:
+        return image.digest
+
+    def run_foreign(self, name: str, ref: str) -> str:
+        """A pod of the namespace that oubliette did not make, running `ref`, once it runs; its uid."""
+        ran = self.kubectl("run", name, f"--image={ref}", "--restart=Never", "--", "sleep", "infinity")
+        assert ran.returncode == 0, ran.stderr
+        ready = self.kubectl("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s", timeout=150)
+        assert ready.returncode == 0, ready.stderr
+        return self.pod(name)["metadata"]["uid"]
+
+    def remove(self, name: str) -> None:
+        self.kubectl("delete", "pod", name, "--grace-period=0", "--force", "--ignore-not-found")
+
+    def read_workspace(self, home: Path, project_id: str, path: str) -> str:  # noqa: ARG002 - the interface
+        """A file of the workspace claim, read in the project's pod (the claim has no other door)."""
+        return self.cli("exec", f"oubliette-{project_id}", "cat", f"/workspace/{path}").stdout.decode()
+
+    def write_workspace(self, home: Path, project_id: str, path: str, text: str) -> None:  # noqa: ARG002
+        pod = self.pod(f"oubliette-{project_id}")
+        assert pod is not None, f"no pod for {project_id}"
+        wrote = self.kubectl("exec", "-i", pod["metadata"]["name"], "-c", pod["spec"]["containers"][0]["name"], "--",
+                             "sh", "-c", f"cat > /workspace/{path}", input=text.encode())
+        assert wrote.returncode == 0, wrote.stderr
+
+    def has_workspace(self, home: Path, project_id: str) -> bool:  # noqa: ARG002 - the interface
+        """The project's claim is there (and not being deleted)."""
+        return any(c["metadata"].get("annotations", {}).get("oubliette.project") == project_id
+                   and not c["metadata"].get("deletionTimestamp") for c in self.cluster.claims(self.namespace))

@@ -20,12 +20,13 @@ def home_id(home) -> str:
     return (home / "data" / "home.id").read_text().strip()
 
 
-def test_two_homes_on_one_engine_never_see_or_touch_each_other(engine, home, other_home, images):
+def test_two_homes_on_one_engine_never_see_or_touch_each_other(any_engine, home, other_home, images):
+    engine = any_engine  # on the cluster too: two homes in one namespace
     repo = images.repo("dev") + ":latest"
     images.push(repo)
     for each in (home, other_home):
-        write_config(each, {"dev": repo})
-    mine, theirs = create(home), create(other_home)
+        engine.configure(each, {"dev": repo})
+    mine, theirs = create(home, engine=engine), create(other_home, engine=engine)
     start(engine, home, mine)
     their_container = start(engine, other_home, theirs)
     assert home_id(home) != home_id(other_home)
@@ -125,12 +126,13 @@ def test_after_a_sigkill_mid_refresh_the_next_start_waits_and_leaves_a_running_c
     assert len(engine.labelled(f"oubliette.project={project_id}")) == 1
 
 
-def test_delete_racing_start_never_leaves_a_container_or_a_recreated_workspace(engine, home, images):
+def test_delete_racing_start_never_leaves_a_container_or_a_recreated_workspace(any_engine, home, images):
+    engine = any_engine  # on the cluster too: no pod, no claim left
     repo = images.repo("dev") + ":latest"
     images.push(repo, keep_local=True)
-    write_config(home, {"dev": repo})
+    engine.configure(home, {"dev": repo})
     for _ in range(5):
-        project_id = create(home)
+        project_id = create(home, engine=engine)
         starter = background(home, "container", "start", project_id)
         deleter = background(home, "project", "delete", project_id, "--purge", "--yes")
         outputs = [p.communicate(timeout=120) for p in (starter, deleter)]
@@ -141,16 +143,17 @@ def test_delete_racing_start_never_leaves_a_container_or_a_recreated_workspace(e
         if starter.returncode == 1:
             assert "was deleted" in outputs[0][1] or "no project matches" in outputs[0][1]
         assert engine.labelled(f"oubliette.project={project_id}") == []
-        assert not (home / "data/projects" / project_id).exists()
+        assert not (home / "data/projects" / project_id).exists() and not engine.has_workspace(home, project_id)
 
 
-def test_a_read_only_home_still_lists_and_stops(engine, home, images):
+def test_a_read_only_home_still_lists_and_stops(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     if os.geteuid() != 0:
         pytest.skip("a read-only bind mount needs root")
     repo = images.repo("dev") + ":latest"
     images.push(repo, keep_local=True)
-    write_config(home, {"dev": repo})
-    project_id = create(home)
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, engine=engine)
     start(engine, home, project_id)
     subprocess.run(["mount", "--bind", str(home), str(home)], check=True)
     try:

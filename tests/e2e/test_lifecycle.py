@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Engine, oubliette, write_config
+from tests.e2e.conftest import Engine, oubliette, scenario_engine, write_config
 
 
 def project_containers(engine: Engine, project_id: str) -> list[str]:
@@ -41,32 +41,39 @@ def start(engine: Engine, home, project_id: str) -> dict:
 
 
 @pytest.fixture
-def foreign(engine):
-    """A container oubliette did not create, on an image of its own."""
+def foreign(request):
+    """A container (a pod) oubliette did not create, on an image of its own."""
     name = f"foreign-{uuid.uuid4().hex[:8]}"
     yield name
-    engine.cli("rm", "--force", name, check=False)
+    scenario_engine(request).remove(name)
 
 
-def run_foreign(engine: Engine, name: str, image: str) -> str:
-    return engine.out("run", "-d", "--name", name, image, "sleep", "infinity")
-
-
-def test_two_projects_on_two_types_are_listed(engine, home, images):
+def test_two_projects_on_two_types_are_listed(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     base = images.push(images.repo("base") + ":latest")
     dev = images.push(images.repo("dev") + ":latest")
-    write_config(home, {"base": base.ref, "dev": dev.ref})
-    first, second = create(home, "base"), create(home, "dev")
+    engine.configure(home, {"base": base.ref, "dev": dev.ref})
+    first, second = create(home, "base", engine), create(home, "dev", engine)
     one, two = start(engine, home, first), start(engine, home, second)
-    assert one["Image"] == base.id and two["Image"] == dev.id
+    assert one["Image"] == engine.image_of(base) and two["Image"] == engine.image_of(dev)
     assert one["Config"]["Labels"] == {"oubliette.project": first, "oubliette.type": "base",
                                        "oubliette.image": base.ref,
                                        "oubliette.home": (home / "data/home.id").read_text().strip()}
-    assert one["HostConfig"]["Init"] is True and one["Config"]["WorkingDir"] == "/workspace"
-    assert one["Config"]["Cmd"] == ["sleep", "infinity"]
+    assert one["Config"]["WorkingDir"] == "/workspace"
     assert f"OUBLIETTE_PROJECT_ID={first}" in one["Config"]["Env"]
-    mount = one["Mounts"][0]
-    assert mount["Destination"] == "/workspace" and mount["Source"] == str(home / "data/projects" / first / "workspace")
+    if engine.name == "cluster":  # the pause process is PID 1 (an init); the workspace, the project's claim
+        spec = one["Pod"]["spec"]
+        assert spec["shareProcessNamespace"] is True
+        (volume,) = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]  # beside the account's token
+        mounts = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
+        assert [m["mountPath"] for m in mounts] == ["/workspace"]
+        claim = engine.cluster.get(engine.namespace, "pvc", volume["persistentVolumeClaim"]["claimName"])
+        assert claim["metadata"]["annotations"]["oubliette.project"] == first
+    else:
+        assert one["HostConfig"]["Init"] is True and one["Config"]["Cmd"] == ["sleep", "infinity"]
+        mount = one["Mounts"][0]
+        assert mount["Destination"] == "/workspace"
+        assert mount["Source"] == str(home / "data/projects" / first / "workspace")
 
     listed = json.loads(oubliette("container", "list", "--json", home=home).stdout)
     mine = {row["project_id"]: row for row in listed if row["project_id"] in (first, second)}
@@ -77,22 +84,23 @@ def test_two_projects_on_two_types_are_listed(engine, home, images):
     assert any(line.split()[:1] + line.split()[2:] == [first, base.ref, "running"] for line in table)
 
 
-def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(engine, home, images, foreign):
+def test_refresh_moves_the_container_onto_a_newer_image_and_spares_foreign_ones(any_engine, home, images, foreign):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     old_image = images.push(repo, marker="v1")
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     old = start(engine, home, project_id)
-    foreign_id = run_foreign(engine, foreign, old_image.ref)
+    foreign_id = engine.run_foreign(foreign, old_image.ref)
     new_image = images.push(repo, marker="v2")
     assert new_image.id != old_image.id
 
     result = oubliette("container", "refresh", project_id, home=home)
     assert result.returncode == 0, result.stderr
     new = engine.inspect(f"oubliette-{project_id}")
-    assert new["Id"] != old["Id"] and new["Image"] == new_image.id and new["State"]["Running"]
+    assert new["Id"] != old["Id"] and new["Image"] == engine.image_of(new_image) and new["State"]["Running"]
     assert project_containers(engine, project_id) == [new["Id"]]
-    assert f"Image updated: {engine.full_id(old_image.id)} -> {engine.full_id(new_image.id)}" in result.stdout
+    assert f"Image updated: {engine.reported(old_image)} -> {engine.reported(new_image)}" in result.stdout
     assert engine.progress in result.stdout + result.stderr  # the engine's own progress
     assert engine.inspect(foreign)["Id"] == foreign_id and engine.inspect(foreign)["State"]["Running"]
 
@@ -122,11 +130,12 @@ def test_failing_pull_leaves_the_old_container_with_the_same_id(engine, home, im
     assert project_containers(engine, project_id) == [old["Id"]]
 
 
-def test_a_new_image_that_cannot_start_brings_the_old_container_back(engine, home, images):
+def test_a_new_image_that_cannot_start_brings_the_old_container_back(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     images.push(repo, marker="good")
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     old = start(engine, home, project_id)
     images.push(repo, marker="no-sleep", with_sleep=False)
     result = oubliette("container", "refresh", project_id, home=home)
@@ -264,16 +273,17 @@ def test_a_live_session_blocks_refresh_and_delete_until_it_ends(any_engine, home
         client.kill()
 
 
-def test_session_runs_in_the_workspace_with_the_commands_exit_code(engine, home, images):
+def test_session_runs_in_the_workspace_with_the_commands_exit_code(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
-    project_id = create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
     result = oubliette("session", "start", project_id, "--", "sh", "-c",
                        'echo "$OUBLIETTE_PROJECT_ID" > made-in-session; pwd; exit 7', home=home)
     assert result.returncode == 7, result.stderr
     assert result.stdout.strip() == "/workspace"
-    assert (home / "data/projects" / project_id / "workspace/made-in-session").read_text().strip() == project_id
+    assert engine.read_workspace(home, project_id, "made-in-session") == f"{project_id}\n"
     assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]  # started on the way
 
 
@@ -329,14 +339,15 @@ def test_refresh_without_a_container_fails(any_engine, home, images):
     assert project_containers(engine, project_id) == []
 
 
-def test_stop_one_and_stop_all_spare_foreign_containers(engine, home, images, foreign):
+def test_stop_one_and_stop_all_spare_foreign_containers(any_engine, home, images, foreign):
+    engine = any_engine  # on the cluster too
     repo = images.repo("dev") + ":latest"
-    image = images.push(repo)
-    write_config(home, {"dev": repo})
-    first, second, third = create(home, "dev"), create(home, "dev"), create(home, "dev")
+    images.push(repo)
+    engine.configure(home, {"dev": repo})
+    first, second, third = (create(home, "dev", engine) for _ in range(3))
     for project_id in (first, second, third):
         start(engine, home, project_id)
-    foreign_id = run_foreign(engine, foreign, image.ref)
+    foreign_id = engine.run_foreign(foreign, repo)
 
     stopped = oubliette("container", "stop", first, home=home)
     assert stopped.returncode == 0 and project_containers(engine, first) == []
@@ -367,19 +378,22 @@ def test_user_errors_are_one_line_with_the_documented_exit_code(engine, home, im
         assert sum(line.startswith("Error:") for line in result.stderr.splitlines()) == 1
 
 
-def test_project_delete_removes_the_container_and_keeps_the_workspace_unless_purged(engine, home, images):
+def test_project_delete_removes_the_container_and_keeps_the_workspace_unless_purged(any_engine, home, images):
+    engine = any_engine  # on the cluster too: the claim is the workspace
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
-    kept, purged = create(home, "dev"), create(home, "dev")
+    engine.configure(home, {"dev": repo})
+    kept, purged = create(home, "dev", engine), create(home, "dev", engine)
     for project_id in (kept, purged):
         start(engine, home, project_id)
-        (home / "data/projects" / project_id / "workspace" / "notes.txt").write_text("mine")
+        engine.write_workspace(home, project_id, "notes.txt", "mine")
     assert oubliette("project", "delete", kept, home=home).returncode == 0
-    assert project_containers(engine, kept) == []
-    assert (home / "data/projects" / kept / "workspace" / "notes.txt").read_text() == "mine"
+    assert project_containers(engine, kept) == [] and engine.has_workspace(home, kept)
+    if engine.name != "cluster":  # a claim is read in a pod, and a deleted project has none
+        assert engine.read_workspace(home, kept, "notes.txt") == "mine"
     assert oubliette("project", "delete", purged, "--purge", "--yes", home=home).returncode == 0
     assert project_containers(engine, purged) == [] and not (home / "data/projects" / purged).exists()
+    assert not engine.has_workspace(home, purged)
     listed = json.loads(oubliette("project", "list", "--json", home=home).stdout)
     assert listed == []
 
@@ -409,12 +423,13 @@ def test_auto_with_only_this_engine_on_path_uses_it(engine, home, images, tmp_pa
 # --- freshness: --outdated, --if-changed, --prune, local images -------------------------------
 
 
-def test_if_changed_keeps_an_unchanged_container_and_replaces_a_changed_one(engine, home, images):
+def test_if_changed_keeps_an_unchanged_container_and_replaces_a_changed_one(any_engine, home, images):
+    engine = any_engine  # on the cluster too
     same_repo, moving_repo = images.repo("same") + ":latest", images.repo("moving") + ":latest"
     images.push(same_repo)
     images.push(moving_repo, marker="v1")
-    write_config(home, {"same": same_repo, "moving": moving_repo})
-    steady, moving = create(home, "same"), create(home, "moving")
+    engine.configure(home, {"same": same_repo, "moving": moving_repo})
+    steady, moving = create(home, "same", engine), create(home, "moving", engine)
     kept, old = start(engine, home, steady), start(engine, home, moving)
     newer = images.push(moving_repo, marker="v2")
     result = oubliette("container", "refresh", "--if-changed", "--json", home=home)
@@ -423,7 +438,7 @@ def test_if_changed_keeps_an_unchanged_container_and_replaces_a_changed_one(engi
     assert records[steady]["status"] == "unchanged" and records[moving]["status"] == "refreshed"
     assert engine.inspect(f"oubliette-{steady}")["Id"] == kept["Id"]
     now = engine.inspect(f"oubliette-{moving}")
-    assert now["Id"] != old["Id"] and now["Image"] == newer.id
+    assert now["Id"] != old["Id"] and now["Image"] == engine.image_of(newer)
 
 
 def test_list_outdated_shows_a_container_after_a_newer_pull_and_not_after_its_refresh(engine, home, images):

@@ -16,17 +16,17 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.e2e.conftest import oubliette, write_config
+from tests.e2e.conftest import oubliette, scenario_engine
 from tests.mcp_client import oubliette_mcp_http
 
 
 @pytest.fixture
-def server(engine, home, images):
+def server(request, home, images):
     """`oubliette mcp --http --port 0` in the background; (url, token, process)."""
     assert oubliette("init", "--no-pull", home=home).returncode == 0
     repo = images.repo("agent") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo})
+    scenario_engine(request).configure(home, {"dev": repo})
     token = (home / "data" / "admin.token").read_text().strip()
     proc = subprocess.Popen([sys.executable, "-m", "oubliette", "mcp", "--http", "--port", "0"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -62,7 +62,8 @@ def listens_on_loopback_only(port: int) -> bool:
     return bool(listening) and all(address.split(":")[0] == "0100007F" for address in listening)
 
 
-def test_the_token_is_required_and_the_tools_work_behind_it(engine, server, home):
+def test_the_token_is_required_and_the_tools_work_behind_it(any_engine, server, home):
+    engine = any_engine  # on the cluster too
     url, token, proc, port = server
     assert listens_on_loopback_only(port)
     assert post_status(url, None) == 401
@@ -79,7 +80,7 @@ def test_the_token_is_required_and_the_tools_work_behind_it(engine, server, home
         async with oubliette_mcp_http(url, token) as tools:
             listed = {tool.name for tool in (await tools.session.list_tools()).tools}
             assert listed == {"project", "container", "container_refresh", "exec"}
-            created = await tools.ok("project", action="create", name="http-agent")
+            created = await tools.ok("project", action="create", name="http-agent", **engine.create_fields)
             started = await tools.ok("container", action="start", project_id="http-agent")
             assert started["action"] == "started"
             ran = await tools.ok("exec", project_id="http-agent",

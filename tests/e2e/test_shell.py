@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import Engine, oubliette, write_config
+from tests.e2e.conftest import oubliette, scenario_engine, write_config
 
 
 @pytest.fixture
-def dev_type(engine: Engine, home, images) -> str:
+def dev_type(request, home, images) -> str:
     repo = images.repo("dev") + ":latest"
     images.push(repo)
-    write_config(home, {"dev": repo, "base": repo})
+    scenario_engine(request).configure(home, {"dev": repo, "base": repo})
     return repo
 
 
@@ -28,8 +28,9 @@ def ok(*args: str, home) -> subprocess.CompletedProcess:
     return result
 
 
-def test_projects_are_addressed_by_name_and_names_are_unique(engine, home, dev_type):
-    project_id = ok("project", "create", "web", home=home).stdout.strip()
+def test_projects_are_addressed_by_name_and_names_are_unique(any_engine, home, dev_type):
+    engine = any_engine  # on the cluster too
+    project_id = ok("project", "create", "web", *engine.create_args, home=home).stdout.strip()
     duplicate = oubliette("project", "create", "web", home=home)
     assert duplicate.returncode == 1
     assert f"Error: a project named 'web' exists already ({project_id})" in duplicate.stderr
@@ -82,8 +83,9 @@ def test_project_list_shows_each_containers_status_from_one_engine_call(engine, 
     assert now["Id"] == before and now["State"]["Status"] == "running"
 
 
-def test_stop_refuses_while_a_session_runs_unless_forced_and_purge_needs_yes(engine, home, dev_type):
-    project_id = ok("project", "create", "busy", home=home).stdout.strip()
+def test_stop_refuses_while_a_session_runs_unless_forced_and_purge_needs_yes(any_engine, home, dev_type):
+    engine = any_engine  # on the cluster too
+    project_id = ok("project", "create", "busy", *engine.create_args, home=home).stdout.strip()
     client = subprocess.Popen([sys.executable, "-m", "oubliette", "session", "start", project_id, "--",
                                "sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env={**os.environ, "OUBLIETTE_HOME": str(home)})
@@ -94,17 +96,18 @@ def test_stop_refuses_while_a_session_runs_unless_forced_and_purge_needs_yes(eng
         refused = oubliette("container", "stop", project_id, home=home)
         assert refused.returncode == 1 and "active session(s) exist" in refused.stderr and "--force" in refused.stderr
         assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]
+        engine.write_workspace(home, project_id, "keep.txt", "x")
         ok("container", "stop", project_id, "--force", home=home)
         assert engine.labelled(f"oubliette.project={project_id}") == []
     finally:
         client.kill()
         client.wait(timeout=30)
-    workspace = home / "data/projects" / project_id / "workspace"
-    (workspace / "keep.txt").write_text("x")
     refused = oubliette("project", "delete", project_id, "--purge", home=home)  # no terminal, no --yes
-    assert refused.returncode == 1 and "--yes" in refused.stderr and (workspace / "keep.txt").exists()
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    ok("container", "start", project_id, home=home)
+    assert engine.read_workspace(home, project_id, "keep.txt") == "x"
     ok("project", "delete", project_id, "--purge", "--yes", home=home)
-    assert not workspace.exists()
+    assert not engine.has_workspace(home, project_id)
 
 
 def complete(home, words: str, env_extra: dict | None = None) -> list[str]:
@@ -149,7 +152,8 @@ def test_doctor_healthy_broken_config_and_no_engine(engine, home, dev_type):
         assert "Traceback" not in result.stderr
 
 
-def test_a_root_session_runs_as_root(engine, home, dev_type):
-    project_id = ok("project", "create", "rooted", home=home).stdout.strip()
+def test_a_root_session_runs_as_root(any_engine, home, dev_type):
+    engine = any_engine  # on the cluster too
+    project_id = ok("project", "create", "rooted", *engine.create_args, home=home).stdout.strip()
     result = oubliette("session", "start", "--root", project_id, "--", "id", "-u", home=home)
     assert result.returncode == 0 and result.stdout.strip() == "0", result.stderr

@@ -76,11 +76,13 @@ def test_a_type_with_env_port_mount_setup_and_limits(engine, home, images, tmp_p
     assert "about to fail" in ok("container", "logs", project_id, home=home)
 
 
-def test_sessions_take_options_anywhere_before_the_command_and_carry_git_identity(engine, home, images, tmp_path):
+def test_sessions_take_options_anywhere_before_the_command_and_carry_git_identity(any_engine, home, images,
+                                                                                   tmp_path):
+    engine = any_engine  # on the cluster too
     image = images.repo("sess") + ":latest"
     images.push(image)
-    write_config(home, {"dev": image})
-    project_id = create(home, "sess")
+    engine.configure(home, {"dev": image})
+    project_id = create(home, "sess", engine)
     gitconfig = tmp_path / "gitconfig"
     gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n")
     env = {"GIT_CONFIG_GLOBAL": str(gitconfig)}
@@ -91,7 +93,7 @@ def test_sessions_take_options_anywhere_before_the_command_and_carry_git_identit
     identity = ok("session", "start", project_id, "--", "sh", "-c", "echo $GIT_AUTHOR_NAME / $GIT_COMMITTER_EMAIL",
                   home=home, env=env)
     assert identity == "Ada Lovelace / ada@example.com\n"
-    write_config(home, {"dev": image}, identity={"git": False})
+    engine.configure(home, {"dev": image}, identity={"git": False})
     assert ok("session", "start", project_id, "--", "sh", "-c", "echo x${GIT_AUTHOR_NAME}x",
               home=home, env=env) == "xx\n"
 
