@@ -57,6 +57,9 @@ class EngineKind(NamedTuple):
     # A cluster (Kubernetes): only ever a named engine, never the default or auto-detected;
     # its workspaces are claims, and its nodes pull images when a pod starts, not the client
     cluster: bool = False
+    # the words before N of a line `WORDS N` the CLI adds after a command that failed with
+    # exit code N: its own, not the command's, so never shown (the exit code says it)
+    exec_trailer: str | None = None
 
     @property
     def client_pulls(self) -> bool:
@@ -93,7 +96,8 @@ ENGINES: dict[str, EngineKind] = {
                              "the cluster's nodes pull {image} when a pod starts",
                              "install kubectl (https://kubernetes.io/docs/tasks/tools/), within one minor "
                              "version of the cluster", replace_beside=True, init_flag=None,
-                             name_style="dns", exec_first=False, run_first=False, cluster=True),
+                             name_style="dns", exec_first=False, run_first=False, cluster=True,
+                             exec_trailer="command terminated with exit code "),
 }
 
 # Auto's order when several engines are installed: the first whose service answers.

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oubliette.engines import process
+from oubliette.engines.kinds import ENGINES
 from oubliette.errors import OublietteError
 from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec, engine_name
 from oubliette.validate import check_image_reference as image_ok
@@ -18,7 +19,7 @@ NAME_ANNOTATION = "oubliette.name"  # the model's container name, whole
 NAME_LABEL = "oubliette.name"  # ... as a label value: pods are found by it (their own names carry a suffix)
 MAIN = "main"  # the pod's one container
 LABEL_VALUE_RE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
-EXIT_LINE_RE = re.compile(r"command terminated with exit code \d+")
+EXIT_LINE_RE = re.compile(re.escape(ENGINES["kubernetes"].exec_trailer or "") + r"\d+")  # kubectl's own line
 
 
 def dns(name: str) -> str:

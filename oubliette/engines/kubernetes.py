@@ -362,7 +362,8 @@ class KubernetesRuntime(Runtime):
 
         argv = self.exec_argv(name, command, tty=tty, env=env, workdir=workdir, user=user)
         try:
-            code, refusal = attached.interactive_unless_refused(argv, self.texts.refuses_exec, env=self.env)
+            code, refusal = attached.interactive_unless_refused(argv, self.texts.refuses_exec, env=self.env,
+                                                                trailer=self.kind.exec_trailer)
         except process.BinaryMissing:
             raise self.missing_binary() from None
         if refusal is not None:

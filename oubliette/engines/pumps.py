@@ -115,12 +115,18 @@ class RefusalRelay(threading.Thread):
     is not running"): that is held, so a caller can try another way without the user
     seeing it. Anything else (a command's own stderr) passes at once, a line that begins
     like a refusal once it is whole; a held line that turns out not to be a refusal is
-    released at the end. Holds at most KEEP bytes."""
+    released at the end. Holds at most KEEP bytes.
 
-    def __init__(self, source: IO[bytes], target_fd: int, refusal: Callable[[str], bool]) -> None:
+    `trailer`: the words before N of a last line `WORDS N` that the CLI adds of its own
+    after a failing command (kubectl's `command terminated with exit code N`): a line that
+    may be it is held until another follows, and dropped when it is the last (`end`)."""
+
+    def __init__(self, source: IO[bytes], target_fd: int, refusal: Callable[[str], bool],
+                 trailer: str | None = None) -> None:
         super().__init__(daemon=True)
-        self.source, self.target_fd, self.refusal = source, target_fd, refusal
+        self.source, self.target_fd, self.refusal, self.trailer = source, target_fd, refusal, trailer
         self.head = bytearray()
+        self.tail = b""  # the last line, while it may be the trailer
         self.sniffing = True
         self.start()
 
@@ -147,10 +153,25 @@ class RefusalRelay(threading.Thread):
         data, self.head = bytes(self.head), bytearray()
         self._write(data)
 
+    def end(self) -> None:
+        """After the relay ended: the held last line, unless it is the trailer."""
+        line = text(self.tail).rstrip("\r\n")
+        if self.tail and not (self.trailer and line.startswith(self.trailer) and line[len(self.trailer):].isdigit()):
+            write_all(self.target_fd, self.tail)
+        self.tail = b""
+
     def _write(self, data: bytes) -> None:
-        write_all(self.target_fd, data)
-
-
+        if self.trailer is None:
+            write_all(self.target_fd, data)
+            return
+        data = self.tail + data
+        start = data.rfind(b"\n", 0, len(data) - 1) + 1  # where the last (maybe unfinished) line begins
+        last = data[start:]
+        line = text(last).rstrip("\r\n")
+        words, digits = line[:len(self.trailer)], line[len(self.trailer):]
+        may_be = len(line) <= 128 and self.trailer.startswith(words) and (not digits or digits.isdigit())
+        self.tail = last if may_be else b""
+        write_all(self.target_fd, data[:len(data) - len(self.tail)])
 def write_all(fd: int, data: bytes) -> None:
     """All of `data` to `fd` (a terminal may take part of a write); a closed one takes nothing."""
     while data:

@@ -283,6 +283,7 @@ def test_session_runs_in_the_workspace_with_the_commands_exit_code(any_engine, h
                        'echo "$OUBLIETTE_PROJECT_ID" > made-in-session; pwd; exit 7', home=home)
     assert result.returncode == 7, result.stderr
     assert result.stdout.strip() == "/workspace"
+    assert "exit code" not in result.stderr  # the exit code says it (kubectl would add a line)
     assert engine.read_workspace(home, project_id, "made-in-session") == f"{project_id}\n"
     assert engine.inspect(f"oubliette-{project_id}")["State"]["Running"]  # started on the way
 

@@ -140,9 +140,13 @@ def test_an_unreachable_engine_reads_as_a_refusal_and_a_partial_line_is_not_held
     script = "import sys; sys.stderr.write('Cannot connect to the Docker daemon at unix:///x.\\n'); sys.exit(1)"
     assert attached.interactive_unless_refused([PY, "-c", script], unreachable)[1] is not None
     assert capfd.readouterr().err == ""
+    assert_a_prompt_is_shown_while_it_waits("lambda text: True")
+
+
+def assert_a_prompt_is_shown_while_it_waits(refusal: str, trailer: str | None = None) -> None:
     prompt = "import sys, time; sys.stderr.write('Password: '); sys.stderr.flush(); time.sleep(5)"
-    relayed = (f"import sys; from oubliette.engines import attached; "
-               f"attached.interactive_unless_refused([{PY!r}, '-c', {prompt!r}], lambda text: True)")
+    relayed = (f"import sys; from oubliette.engines import attached; attached.interactive_unless_refused("
+               f"[{PY!r}, '-c', {prompt!r}], {refusal}, trailer={trailer!r})")
     child = subprocess.Popen([PY, "-c", relayed], stderr=subprocess.PIPE, start_new_session=True)
     try:
         assert child.stderr is not None
@@ -158,3 +162,23 @@ def test_an_endless_error_line_is_not_held_in_memory(capfd):
         [PY, "-c", "import sys; sys.stderr.write('Error' + 'x' * 8_000_000); sys.exit(1)"], refused)
     assert (code, refusal) == (1, None)
     assert len(capfd.readouterr().err) == 8_000_005
+
+
+TRAILER = "command terminated with exit code "
+
+
+def test_the_clis_own_last_line_after_a_failing_command_is_dropped_and_nothing_else(capfd):
+    """kubectl's `command terminated with exit code N`: dropped when last; the command's own
+    lines (one that looks like it, followed by more) pass, a prompt without a newline at once."""
+    script = ("import sys, time; sys.stderr.write('oops\\n'); sys.stderr.flush(); time.sleep(0.2); "
+              "sys.stderr.write('command terminated'); sys.stderr.flush(); time.sleep(0.2); "
+              "sys.stderr.write(' with exit code 12\\n'); sys.exit(3)")
+    assert attached.interactive_unless_refused([PY, "-c", script], refused, trailer=TRAILER) == (3, None)
+    assert capfd.readouterr().err == "oops\n"
+    mine = "import sys; sys.stderr.write('command terminated with exit code 2\\nbut more\\n'); sys.exit(1)"
+    assert attached.interactive_unless_refused([PY, "-c", mine], refused, trailer=TRAILER) == (1, None)
+    assert capfd.readouterr().err == "command terminated with exit code 2\nbut more\n"
+    near = "import sys; sys.stderr.write('command terminated with exit code two'); sys.exit(1)"
+    assert attached.interactive_unless_refused([PY, "-c", near], refused, trailer=TRAILER) == (1, None)
+    assert capfd.readouterr().err == "command terminated with exit code two"
+    assert_a_prompt_is_shown_while_it_waits("lambda text: False", TRAILER)
