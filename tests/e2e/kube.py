@@ -243,7 +243,7 @@ class ClusterEngine(Engine):
         pod = self.pod(f"oubliette-{project_id}")
         assert pod is not None, f"no pod for {project_id}"
         wrote = self.kubectl("exec", "-i", pod["metadata"]["name"], "-c", pod["spec"]["containers"][0]["name"], "--",
-                             "sh", "-c", f"cat > /workspace/{path}", input=text.encode())
+                             "sh", "-c", 'cat > "/workspace/$1"', "sh", path, input=text.encode())
         assert wrote.returncode == 0, wrote.stderr
 
     def has_workspace(self, home: Path, project_id: str) -> bool:  # noqa: ARG002 - the interface
