@@ -27,6 +27,10 @@ def mcp(app, http: bool, host: str | None, port: int | None) -> None:
     """
     if not http and (host is not None or port is not None):
         raise click.UsageError("--host and --port go with --http")
+    import gc
+
+    gc.freeze()  # what was imported to start is kept for good; collections look at the rest
+    gc.enable()  # a server runs for days: the command's collector-off start (__main__.py) ends here
     if http:
         from oubliette.cli.output import reporter_for
         from oubliette.mcp.http import DEFAULT_HOST, serve_http  # the SDK loads only here

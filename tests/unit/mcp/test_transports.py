@@ -91,3 +91,18 @@ def test_the_mcp_delete_reports_a_users_workspace_as_kept_even_with_purge(run, d
     record = _delete(app, project_id, purge=True)
     assert record == {"id": project_id, "deleted": True, "workspace": str(code.resolve()), "volume": None}
     assert (code / "main.txt").read_text() == "mine"
+
+
+def test_a_command_runs_without_the_cyclic_collector_and_the_server_turns_it_back_on(tmp_path, monkeypatch):
+    """`oubliette` starts with gc off (__main__.py); `oubliette mcp` runs for days, so it
+    collects again, in a child as the command really starts."""
+    import subprocess
+    import sys
+
+    probe = ("import gc, sys\nimport oubliette.__main__\nimport oubliette.mcp.server as server\n"
+             "seen = [gc.isenabled()]\nserver.serve = lambda *a: seen.append(gc.isenabled())\n"
+             "sys.argv = ['oubliette', 'mcp']\n"
+             "try:\n    oubliette.__main__.main()\nexcept SystemExit:\n    pass\nprint(seen)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={"OUBLIETTE_HOME": str(tmp_path / "home"), "PATH": ""})
+    assert result.stdout.strip() == "[False, True]", result.stderr[-2000:]
