@@ -107,7 +107,7 @@ def list_(app: App, all_: bool, outdated: bool, as_json: bool, quiet: bool) -> N
         print_listing(stale, as_json, quiet, record=lambda f: named(f.to_record(), f.info),
                       ident=lambda f: f.info.project_id, headers=headers, row=lambda f: columns(f.info))
         return
-    print_listing(infos, as_json, quiet, record=lambda i: named(i.to_record(), i),
+    print_listing(infos, as_json, quiet, record=lambda i: rows[i.engine, i.name],  # the record, named already
                   ident=lambda i: i.project_id, headers=headers, row=columns)
 
 

@@ -33,7 +33,7 @@ def home_containers(app: App, include_stopped: bool = False,
     ones left out, each marked `orphan` when its project is gone: the one listing behind
     `container list` and the MCP `container` tool."""
     own = app.ownership
-    return [info._replace(orphan=not own.project_exists(info.project_id or ""))
+    return [info if own.project_exists(info.project_id or "") else info._replace(orphan=True)
             for info in own.containers(listed_everywhere(app, engines, include_stopped=include_stopped))]
 
 

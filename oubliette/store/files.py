@@ -85,13 +85,14 @@ def read_home_file(path: str | Path, limit: int) -> str:
             raise UnsafeFileError(f"it is {file_kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise UnsafeFileError(f"it is {info.st_size} bytes, more than the {limit} such a file can be")
-        chunks, size = [], 0
+        chunks, size, want = [], 0, min(info.st_size, limit) + 1  # its size and one byte more: EOF in one read
         while size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
+            chunk = os.read(fd, want)
             chunks.append(chunk)
             size += len(chunk)
+            if len(chunk) < want:  # a short read of a regular file: its end
+                break
+            want = limit + 1 - size
         if size > limit:  # grew while we read
             raise UnsafeFileError(f"it is more than the {limit} bytes such a file can be")
     finally:
