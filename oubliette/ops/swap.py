@@ -251,33 +251,34 @@ def recover(engine: Engine, project_id: str, main: ContainerInfo | None, aside: 
 
 
 def replace(engine: Engine, project_id: str, spec: ContainerSpec, old: ContainerInfo, kept: str | None = None,
-            swapped: Callable[[], None] | None = None,
+            swapped: Callable[[ContainerInfo | None], None] | None = None,
             unchanged: Callable[[ContainerInfo], bool] | None = None) -> bool:
     """Swap `old` for a container of `spec`; if the new one does not start, the old one
     (or its image) runs again and RolledBack says so. False: `unchanged` kept the old one.
 
     `kept` (engines without rename): a local name of the image `old` runs, made before
     the pull moved its tag. `swapped` is told once the new container runs, before an
-    interrupt held during the swap is raised (so an interrupted run can say it was done).
+    interrupt held during the swap is raised (so an interrupted run can say it was done),
+    with the new container as the look at it saw it (its image id: no image inspect needed).
     `unchanged` (kinds that replace beside): told the new container once it runs; True
     keeps the old one instead (`--if-changed` where only the new pod's node can tell).
     """
     with swapping(engine.app, project_id) as journal:
         runtime = engine.runtime.journalled(journal.record)
-        done = True
+        replaced = True
         if runtime.kind.replace_beside:
-            done = _replace_beside(runtime, spec, old, aside_name(project_id), unchanged)
+            replaced, new = _replace_beside(runtime, spec, old, aside_name(project_id), unchanged)
         elif runtime.can_rename:
-            _replace_by_rename(runtime, spec, old, aside_name(project_id))
+            new = _replace_by_rename(runtime, spec, old, aside_name(project_id))
         else:
-            _replace_in_place(runtime, spec, old, kept)
-        if done and swapped is not None:
-            swapped()
-    return done
+            new = _replace_in_place(runtime, spec, old, kept)
+        if replaced and swapped is not None:
+            swapped(new)
+    return replaced
 
 
 def _replace_beside(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str,
-                    unchanged: Callable[[ContainerInfo], bool] | None) -> bool:
+                    unchanged: Callable[[ContainerInfo], bool] | None) -> tuple[bool, ContainerInfo | None]:
     """A cluster: set the old pod aside (a relabel: it runs on), and delete it only once the
     new one runs; if the new one does not, the old one takes its name back. The project's
     workspace is never without a running pod."""
@@ -296,18 +297,18 @@ def _replace_beside(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, a
     if info is not None and unchanged is not None and unchanged(info):
         runtime.remove([spec.name], force=True)
         runtime.rename(aside, spec.name)
-        return False
+        return False, None
     runtime.remove([aside])  # within its grace period: its command is told to stop first
-    return True
+    return True, info
 
 
-def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> None:
+def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, aside: str) -> ContainerInfo | None:
     """Docker: park the old container under another name; bring it back if the new one fails."""
     if old.status != STOPPED:
         runtime.stop([old.name])
     runtime.rename(old.name, aside)
     try:
-        run_verified(runtime, spec)
+        new = run_verified(runtime, spec)
     except OublietteError as error:
         try:
             if (holder := runtime.inspect(spec.name)) is not None and _made_for(spec, holder):
@@ -319,9 +320,11 @@ def _replace_by_rename(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo
         raise RolledBack(f"the new container did not start ({error.message}); "
                          "the previous container is running again", hint=error.hint) from None
     runtime.remove([aside], force=True)
+    return new
 
 
-def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo, kept: str | None) -> None:
+def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo,
+                      kept: str | None) -> ContainerInfo | None:
     """Apple (no rename): replace, and on failure run the previous image again.
 
     The previous image is run by the name kept for it before the pull: Apple's CLI finds
@@ -333,7 +336,7 @@ def _replace_in_place(runtime: Runtime, spec: ContainerSpec, old: ContainerInfo,
         runtime.stop([old.name])
     runtime.remove([old.name], force=True)
     try:
-        run_verified(runtime, spec)
+        return run_verified(runtime, spec)
     except OublietteError as error:
         if previous is None:
             raise

@@ -324,8 +324,9 @@ def test_a_refreshs_new_pod_runs_before_the_old_one_goes():
 
     pods = Pods()
     old = pods.inspect(NAME)
-    assert swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
-                                f"{NAME}-previous", None)
+    replaced, new = swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
+                                         f"{NAME}-previous", None)
+    assert replaced and new is not None and new.name == NAME
     assert pods.events == ["old is previous", "new runs", "old deleted"]
     assert pods.pods == {NAME: "new"}
 
@@ -346,9 +347,9 @@ def test_if_changed_keeps_the_old_pod_when_the_new_ones_node_pulled_the_same_dig
 
     pods = Pods(digest="sha256:old")
     old = pods.inspect(NAME)
-    kept = swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
-                                f"{NAME}-previous", lambda new: new.image_id == old.image_id)
-    assert not kept and pods.pods == {NAME: "old"}
+    replaced, new = swap._replace_beside(pods, volume_spec(labels={"oubliette.project": "proj_0123456789ab"}), old,
+                                         f"{NAME}-previous", lambda new: new.image_id == old.image_id)
+    assert not replaced and new is None and pods.pods == {NAME: "old"}
     assert pods.events == ["old is previous", "new runs", "new deleted", "old is proj_0123456789ab"]
 
 

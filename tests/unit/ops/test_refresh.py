@@ -15,15 +15,19 @@ from tests.unit.helpers import assert_clean_error, create, started
 
 
 def test_a_refresh_of_several_projects_batches_its_engine_calls(run, docker):
+    """No image inspect: each new container's look says which image it runs."""
+    from tests.unit.fakes.docker import image_id
+
     projects = [started(run, name) for name in "abcde"]
     docker.push(DEV, seed="dev-2")
     before = len(docker.calls())
-    result = run("container", "refresh", *projects)
+    result = run("container", "refresh", "--json", *projects)
     assert result.exit_code == 0, result.output
+    assert {r["new_image_id"] for r in json.loads(result.stdout)} == {image_id("dev-2")}
     calls = docker.calls()[before:]
     count = {kind: sum(1 for c in calls if c[1:3] == kind.split() or c[1:2] == [kind])
              for kind in ("ps", "pull", "image inspect", "stop", "rename", "run", "rm")}
-    assert count == {"ps": 1, "pull": 1, "image inspect": 1, "stop": 5, "rename": 5, "run": 5, "rm": 5}
+    assert count == {"ps": 1, "pull": 1, "image inspect": 0, "stop": 5, "rename": 5, "run": 5, "rm": 5}
     # one batched inspect of the old containers, then one state check per new container
     inspects = [c for c in calls if c[1:3] == ["container", "inspect"]]
     assert inspects[0][3:] == [f"oubliette-{p}" for p in sorted(projects)] and len(inspects) == 1 + 5
