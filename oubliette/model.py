@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import NamedTuple, TypedDict
 
 PROJECT_ID_RE = re.compile(r"proj_[0-9a-f]{12}")
+METADATA = "metadata.json"  # a project's record, in its directory of the home's projects directory
 DEFAULT_ENGINE = "default"  # the engine of projects not pinned to a named one (engines/endpoints.py)
 NAME_PREFIX = "oubliette-"
 WORKSPACE = "/workspace"  # where a project's files are, in its container
@@ -182,7 +183,7 @@ class Ownership(NamedTuple):
 
     def project_exists(self, project_id: str) -> bool:
         return (PROJECT_ID_RE.fullmatch(project_id) is not None
-                and os.path.isfile(os.path.join(self.projects_root, project_id, "metadata.json")))
+                and os.path.isfile(f"{self.projects_root}/{project_id}/{METADATA}"))  # an id: no separator
 
     def workspace(self, project_id: str) -> str:
         return os.path.join(self.projects_root, project_id, "workspace")

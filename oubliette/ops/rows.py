@@ -21,7 +21,9 @@ def container_rows(app: App, infos: Iterable[ContainerInfo]) -> tuple[dict[str, 
         return ()  # the project store is not even imported
     from oubliette.store.shown import shown
 
-    projects = shown(app.projects, (info.project_id for info in infos if info.project_id and not info.orphan))
+    projects = shown(app.ownership.projects_root,
+                     (info.project_id for info in infos if info.project_id and not info.orphan),
+                     lambda project_id: app.projects.by_id(project_id))
     rows = []
     for info in infos:
         project = projects.get(info.project_id or "")  # None: gone or damaged

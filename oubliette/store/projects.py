@@ -19,12 +19,11 @@ from typing import Any, NamedTuple
 
 from oubliette.engines.kinds import ENGINES
 from oubliette.errors import InvalidReferenceError, NotFoundError, OublietteError
-from oubliette.model import DEFAULT_ENGINE, PROJECT_ID_RE, container_name, id_prefix
+from oubliette.model import DEFAULT_ENGINE, METADATA, PROJECT_ID_RE, container_name, id_prefix
 from oubliette.store.files import FileLock, os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 from oubliette.validate import is_valid_type_name, project_name_problem
 
-METADATA = "metadata.json"
 LOCK = ".lock"
 WORKSPACE = "workspace"
 METADATA_MAX_BYTES = 256 * 1024  # a record is a few hundred bytes

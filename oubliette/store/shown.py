@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oubliette.errors import OublietteError
-from oubliette.model import PROJECT_ID_RE
+from oubliette.model import METADATA, PROJECT_ID_RE
 from oubliette.store.files import read_home_file, write_atomic
-from oubliette.store.projects import METADATA, ProjectStore
-from oubliette.validate import is_valid_type_name, project_name_problem
+from oubliette.validate import project_name_problem
+
+if TYPE_CHECKING:
+    from oubliette.store.projects import Project  # not imported when every entry matches
 
 CACHE = ".shown.json"  # not a project id: the store's listings never take it for one
 CACHE_MAX_BYTES = 64 * 1024 * 1024  # ~100 bytes a project
@@ -39,10 +41,10 @@ class Shown(NamedTuple):
     ports: bool
 
 
-def shown(store: ProjectStore, project_ids: Iterable[str]) -> dict[str, Shown | None]:
-    """Each project's name and type, by id (None: gone, damaged, or not an id); only the
-    metadata files whose cache entry does not match are read."""
-    root = str(store.root)
+def shown(root: str, project_ids: Iterable[str], load: Callable[[str], Project | None]) -> dict[str, Shown | None]:
+    """Each project's name and type, by id (None: gone, damaged, or not an id), from the
+    projects directory `root`; only the metadata files whose cache entry does not match
+    are read, with `load` (the store's `by_id`)."""
     cache = _read(os.path.join(root, CACHE))
     found: dict[str, Shown | None] = {}
     changed = False
@@ -53,7 +55,7 @@ def shown(store: ProjectStore, project_ids: Iterable[str]) -> dict[str, Shown | 
         if PROJECT_ID_RE.fullmatch(project_id) is None:
             continue
         try:  # before the read: a write in between leaves an entry that misses next time
-            info = os.stat(os.path.join(root, project_id, METADATA), follow_symlinks=False)
+            info = os.stat(f"{root}/{project_id}/{METADATA}", follow_symlinks=False)  # an id: no separator in it
         except OSError:  # gone
             changed = cache.pop(project_id, None) is not None or changed
             continue
@@ -63,7 +65,7 @@ def shown(store: ProjectStore, project_ids: Iterable[str]) -> dict[str, Shown | 
             changed = True
             cache.pop(project_id, None)
             try:
-                project = store.by_id(project_id)
+                project = load(project_id)
             except OublietteError:
                 continue  # damaged: shown without a name, as before
             if project is None:
@@ -82,8 +84,8 @@ def _entry(raw: Any, key: list[int]) -> Shown | None:
         return None
     name, type_name, env, ports = raw[3:]
     if not (isinstance(name, str) and project_name_problem(name) is None and isinstance(type_name, str)
-            and is_valid_type_name(type_name) and isinstance(env, bool) and isinstance(ports, bool)):
-        return None
+            and isinstance(env, bool) and isinstance(ports, bool)):
+        return None  # the type is only looked up in the config: any string is safe there
     return Shown(name, type_name, env, ports)
 
 

@@ -59,6 +59,19 @@ def test_a_journalled_calls_output_is_read_back_within_its_limits():
     assert result.ok and seen and result.stdout == "x" * 100 and result.stderr == "e" * 10 and result.overflow
 
 
+def test_a_journalled_call_past_its_bound_is_timed_out_and_its_exit_code_kept_otherwise():
+    with pytest.raises(process.TimedOut):
+        process.capture(["sleep", "30"], timeout=0.2, on_spawn=lambda _pid: None)
+    assert process.capture(["sh", "-c", "exit 7"], timeout=5, on_spawn=lambda _pid: None).returncode == 7
+
+
+def test_capture_reads_on_after_the_child_exits_while_its_output_is_still_open():
+    """The child's exit (a pidfd, on Linux) ends nothing by itself: what a process it left
+    behind still writes to the pipe is read until the pipe closes."""
+    result = process.capture(["sh", "-c", "(sleep 0.3; echo late) & echo early; exit 3"], timeout=10)
+    assert result.returncode == 3 and result.stdout == "early\nlate\n"
+
+
 def test_stream_to_python_streams_keeps_stderr():
     out, err = io.StringIO(), io.StringIO()
     code = "import sys; print('progress'); print('layer 1/2', file=sys.stderr); sys.exit(3)"
