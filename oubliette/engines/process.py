@@ -255,7 +255,9 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> int:
     import select
 
     try:
-        ready = select.select([exited], [], [], timeout)[0]
+        waiting = select.poll()  # not select(): a descriptor past 1023 is fine
+        waiting.register(exited, select.POLLIN)
+        ready = waiting.poll(None if timeout is None else max(timeout, 0.0) * 1000)
     finally:
         os.close(exited)
     if not ready:
