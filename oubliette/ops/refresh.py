@@ -213,7 +213,7 @@ def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report
         try:
             target.kept = run.keep(runtime, image, target.old)
             pull_once(engine, image, target.reporter, run)
-            if image not in run.image_ids and (_id_first(runtime, if_changed) or image in run.notes):
+            if image not in run.image_ids and _id_first(runtime, if_changed, image in run.notes):
                 run.image_ids[image] = runtime.image_id(image)
         except EngineUnavailableError:
             raise
@@ -226,11 +226,12 @@ def _pull_images(engine: Engine, targets: list[_Target], run: RefreshRun, report
     return ready
 
 
-def _id_first(runtime: Runtime, if_changed: bool) -> bool:
-    """Resolve the pulled image's id before the swaps: --if-changed compares it, and engines
-    without rename roll back by it. Otherwise the new container's look gives it, one engine
-    call fewer (the registry giving nothing, the local image's id is resolved too: see _unchanged)."""
-    return if_changed or not runtime.can_rename
+def _id_first(runtime: Runtime, if_changed: bool, local: bool) -> bool:
+    """Resolve the pulled image's id before the swaps where something compares it first:
+    --if-changed, and a `local` image (the registry gave nothing) in _unchanged; engines
+    without rename roll back by it. Otherwise the new container's look gives it, one
+    engine call fewer."""
+    return if_changed or local or not runtime.can_rename
 
 
 def config_label(app: App, project: Project) -> str | None:

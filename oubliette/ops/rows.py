@@ -23,7 +23,7 @@ def container_rows(app: App, infos: Iterable[ContainerInfo]) -> tuple[dict[str, 
 
     projects = shown(app.ownership.projects_root,
                      (info.project_id for info in infos if info.project_id and not info.orphan),
-                     lambda project_id: app.projects.by_id(project_id))
+                     lambda project_id: app.projects.by_id(project_id))  # the store is made on a miss only
     rows = []
     for info in infos:
         project = projects.get(info.project_id or "")  # None: gone or damaged

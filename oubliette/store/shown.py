@@ -62,16 +62,16 @@ def shown(root: str, project_ids: Iterable[str], load: Callable[[str], Project |
         key = [info.st_ino, info.st_size, info.st_mtime_ns]
         entry = _entry(cache.get(project_id), key)
         if entry is None:
-            changed = True
-            cache.pop(project_id, None)
+            changed = cache.pop(project_id, None) is not None or changed
             try:
                 project = load(project_id)
             except OublietteError:
-                continue  # damaged: shown without a name, as before
+                continue  # damaged: shown without a name, as before (and no rewrite for it)
             if project is None:
                 continue
             entry = Shown(project.name, project.type, bool(project.env), bool(project.ports))
             cache[project_id] = [*key, *entry]
+            changed = True
         found[project_id] = entry
     if changed:
         _write(root, cache)

@@ -64,6 +64,9 @@ def test_gone_damaged_and_foreign_ids_are_none_and_gone_ones_leave_the_cache(sto
     assert found == {web.id: Shown("web", "dev", False, False), old.id: None, bad.id: None,
                      "../../etc": None, "proj_000000000000": None, "": None}
     assert set(cache_of(store)["projects"]) == {web.id}
+    written = (store.root / CACHE).stat().st_ino
+    assert shown(str(store.root), [web.id, bad.id], store.by_id)[bad.id] is None
+    assert (store.root / CACHE).stat().st_ino == written  # a damaged project alone rewrites nothing
 
 
 @pytest.mark.parametrize("text", [
