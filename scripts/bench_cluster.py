@@ -32,7 +32,7 @@ from oubliette.model import ContainerSpec  # noqa: E402
 
 def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
     """Rows of (measure, value, target, ok=None) for scripts/bench.py's table."""
-    from bench import make_image  # the same busybox image as the other rows
+    from bench_setup import BenchEngine, make_image  # the same busybox image as the other rows
 
     kubectl = [str(cluster / "bin/kubectl"), "--kubeconfig", str(cluster / "admin.kubeconfig")]
     registry = (cluster / "registry").read_text().strip()
@@ -55,8 +55,9 @@ def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
         return (time.perf_counter() - started) * 1000
 
     try:
-        make_image(work, image)
-        subprocess.run(["docker", "push", "-q", image], check=True, capture_output=True)
+        builder = BenchEngine("docker", work)
+        make_image(builder, image)
+        builder.push(image)
         run([*kubectl, "create", "namespace", namespace])
         config = work / "home/config/oubliette.jsonc"
         config.parent.mkdir(parents=True)

@@ -2,8 +2,8 @@
 listing of the same containers (for scripts/bench.py).
 
 The projects are written through the store in-process (a thousand `project create`
-commands would take minutes), their containers made with `docker create` (stopped ones
-are listed by `--all` all the same), all removed afterwards.
+commands would take minutes), their containers made with the engine's `create` (stopped
+ones are listed by `--all` all the same), all removed afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 COUNT = 1000
 
 
-def bench_many(oubliette: list[str], env: dict, image: str, work: Path, rounds: int) -> list[tuple]:
+def bench_many(oubliette: list[str], env: dict, cli: str, image: str, work: Path, rounds: int) -> list[tuple]:
     from oubliette.app import App
     from oubliette.model import LABEL_HOME, LABEL_IMAGE, LABEL_PROJECT, LABEL_TYPE, container_name
 
@@ -33,7 +33,7 @@ def bench_many(oubliette: list[str], env: dict, image: str, work: Path, rounds: 
     home_id = app.home_id
 
     def create(project_id: str) -> None:
-        subprocess.run(["docker", "create", "--name", container_name(project_id), "--init",
+        subprocess.run([cli, "create", "--name", container_name(project_id), "--init",
                         "--label", f"{LABEL_HOME}={home_id}", "--label", f"{LABEL_PROJECT}={project_id}",
                         "--label", f"{LABEL_TYPE}=dev", "--label", f"{LABEL_IMAGE}={image}",
                         image, "sleep", "infinity"], env=env, capture_output=True, check=True)
@@ -42,8 +42,8 @@ def bench_many(oubliette: list[str], env: dict, image: str, work: Path, rounds: 
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(create, ids))
-        raw_argv = ["docker", "ps", "--all", "--no-trunc", "--filter", f"label={LABEL_HOME}={home_id}",
-                    "--format", "{{json .}}"]
+        form = "json" if cli == "podman" else "{{json .}}"  # each engine's own JSON listing
+        raw_argv = [cli, "ps", "--all", "--no-trunc", "--filter", f"label={LABEL_HOME}={home_id}", "--format", form]
         ours_argv = oubliette + ["container", "list", "--all", "--json"]
         listed = json.loads(subprocess.run(ours_argv, env=env, capture_output=True, check=True, text=True).stdout)
         if len(listed) != COUNT or not all(row["project_name"] for row in listed):
@@ -59,8 +59,8 @@ def bench_many(oubliette: list[str], env: dict, image: str, work: Path, rounds: 
             ratios.append(ours_times[-1] / raw_times[-1])
     finally:
         for at in range(0, len(names), 250):
-            subprocess.run(["docker", "rm", "--force", *names[at:at + 250]], env=env, capture_output=True)
+            subprocess.run([cli, "rm", "--force", *names[at:at + 250]], env=env, capture_output=True)
     ratio = statistics.median(ratios)
-    return [(f"container list --all --json, {COUNT} containers, vs raw docker ps -a",
+    return [(f"container list --all --json, {COUNT} containers, vs raw {cli} ps -a",
              f"{statistics.median(ours_times) * 1000:.0f} vs {statistics.median(raw_times) * 1000:.0f} ms, "
              f"{ratio:.2f}x", "<= 1.30x", ratio <= 1.3)]

@@ -1,4 +1,5 @@
-"""The MCP `exec` tool over HTTP against a warm server, beside `docker exec` (for scripts/bench.py).
+"""The MCP `exec` tool over HTTP against a warm server, beside `docker exec` or `podman exec`
+(for scripts/bench.py).
 
 A plain JSON-RPC client over urllib, so the figure is the server's cost and not a client
 library's: one `initialize`, then timed `tools/call exec` requests of a trivial command.
@@ -75,10 +76,11 @@ class McpHttp:
 
 
 def bench_mcp_exec(oubliette: list[str], env: dict, home: Path, project_id: str, container: str,
-                   rounds: int) -> list[tuple]:
-    """`exec` of `true` through a warm server, beside `docker exec -w /workspace NAME true`."""
+                   rounds: int, cli: str = "docker") -> list[tuple]:
+    """`exec` of `true` through a warm server, beside `docker exec -w /workspace NAME true`
+    (or podman's, `cli`)."""
     server = McpHttp(oubliette, env, home)
-    raw_argv = ["docker", "exec", "-w", "/workspace", container, "true"]
+    raw_argv = [cli, "exec", "-w", "/workspace", container, "true"]
     try:
         for _ in range(3):  # warm: imports, the first App, the engine's exec path
             server.exec(project_id, ["true"])
@@ -94,8 +96,8 @@ def bench_mcp_exec(oubliette: list[str], env: dict, home: Path, project_id: str,
     finally:
         server.close()
     gap = statistics.median(gaps) * 1000
-    return [("MCP exec over HTTP (warm) vs docker exec",
-             f"{statistics.median(ours) * 1000:.1f} vs {statistics.median(raw) * 1000:.1f} ms, +{gap:.1f} ms",
+    return [(f"MCP exec over HTTP (warm) vs {cli} exec",
+             f"{statistics.median(ours) * 1000:.1f} vs {statistics.median(raw) * 1000:.1f} ms, {gap:+.1f} ms",
              "<= +15 ms", gap <= 15)]
 
 

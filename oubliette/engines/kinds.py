@@ -57,6 +57,11 @@ class EngineKind(NamedTuple):
     # A cluster (Kubernetes): only ever a named engine, never the default or auto-detected;
     # its workspaces are claims, and its nodes pull images when a pod starts, not the client
     cluster: bool = False
+    # How long after `run` returns a start looks at the new container, to catch one whose
+    # command cannot start (ops/swap.py). Docker registers such a death 20-77 ms after `run`
+    # returned, so the one look begins 35 ms in (it reads the state ~50 ms in). Podman's
+    # look read it at once in 120 of 120 tries here, two of them under full CPU load.
+    start_window: float = 0.035
     # the words before N of a line `WORDS N` the CLI adds after a command that failed with
     # exit code N: its own, not the command's, so never shown (the exit code says it)
     exec_trailer: str | None = None
@@ -85,7 +90,7 @@ ENGINES: dict[str, EngineKind] = {
                          "oubliette.engines.podman:PodmanRuntime", "podman pull {image}",
                          "install Podman (`apt-get install podman catatonit`, or https://podman.io), "
                          "or choose another runtime with --runtime",
-                         "CONTAINER_HOST", "CONTAINER_CONNECTION", "connection"),
+                         "CONTAINER_HOST", "CONTAINER_CONNECTION", "connection", start_window=0.0),
     "apple": EngineKind("apple", "Apple container", "container", "APPLE_CONTAINER_BINARY",
                         "oubliette.engines.apple:AppleContainerRuntime", "container image pull {image}",
                         "install it from https://github.com/apple/container/releases, or use --runtime docker",

@@ -44,14 +44,14 @@ if TYPE_CHECKING:
 JOURNAL_MAX_BYTES = 256 * 1024
 ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s, then SIGKILL)
 # A container whose command cannot start (no `sleep`, a broken entrypoint) dies within
-# milliseconds of `run`. Measured here: an immediate inspect alone missed 1 death in 10 on
-# Docker; polling to ~50 ms after `run` (a look right away, the last one begun 35 ms in)
-# caught 30 of 30. That last look is the one that counts, so it is the only one now: one
-# inspect begun this long after `run` returned, which reads the state ~50 ms in (a CLI
-# takes ~15 ms to ask), one engine call a start instead of two. A container that dies
-# later than that is not caught here; `container list` shows it stopped, and the next
-# `start` replaces it.
-START_WINDOW_SECONDS = 0.035
+# milliseconds of `run`. Measured on Docker: an immediate inspect alone missed 1 death in
+# 10; polling to ~50 ms after `run` (a look right away, the last one begun 35 ms in) caught
+# 30 of 30. That last look is the one that counts, so it is the only one now: one inspect
+# begun the engine's `start_window` after `run` returned (engines/kinds.py), one engine
+# call a start instead of two. A container that dies later than that is not caught here;
+# `container list` shows it stopped, and the next `start` replaces it. Unit tests turn the
+# windows off (False), or on to test them.
+START_WINDOWS = True
 # A dead container's log can trail its exit: Podman (conmon) had not yet written it in 1 of
 # 30 looks made right after `inspect` said it had stopped. So an empty log is read again,
 # for this long at most; this costs only a start that failed anyway.
@@ -195,8 +195,10 @@ def _made_for(spec: ContainerSpec, info: ContainerInfo) -> bool:
 
 
 def verify_running(runtime: Runtime, name: str) -> ContainerInfo:
-    """Look at the container's state once, START_WINDOW_SECONDS after it started (see there)."""
-    time.sleep(START_WINDOW_SECONDS)
+    """Look at the container's state once, the engine's start window after it started (see
+    START_WINDOWS)."""
+    if START_WINDOWS and runtime.kind.start_window:
+        time.sleep(runtime.kind.start_window)
     info = runtime.inspect(name)
     if info is not None and info.running:
         return info

@@ -146,6 +146,20 @@ def test_a_new_image_that_cannot_start_brings_the_old_container_back(any_engine,
     assert project_containers(engine, project_id) == [old["Id"]]
 
 
+def test_a_start_whose_command_cannot_run_is_caught_every_time(engine, home, images):
+    """The one look after each engine's own window (none on podman) sees every such death."""
+    repo = images.repo("dev") + ":latest"
+    images.push(repo, marker="no-sleep", with_sleep=False)
+    engine.configure(home, {"dev": repo})
+    project_id = create(home, "dev", engine)
+    for _ in range(3):
+        result = oubliette("container", "start", project_id, home=home)
+        assert result.returncode == 1, result.stdout
+        assert "stopped right after it started" in result.stderr and engine.dead_start in result.stderr
+        assert "Traceback" not in result.stderr
+        assert project_containers(engine, project_id) == []
+
+
 def test_registry_without_the_image_uses_the_local_rebuild(engine, home, images, auth_registry):
     # A custom image that exists only locally, on a registry that demands credentials.
     ref = f"{auth_registry}/oubliette-test-custom-{uuid.uuid4().hex[:6]}:latest"

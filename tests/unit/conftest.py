@@ -17,7 +17,7 @@ DEV = "registry.example/oubliette-dev:latest"
 @pytest.fixture
 def docker(fp, monkeypatch, oubliette_home) -> FakeDocker:
     """A fake engine with the two default images in its registry and a matching config."""
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_WINDOWS", False)
     engine = FakeDocker(fp, monkeypatch)
     engine.push(BASE, seed="base-1")
     engine.push(DEV, seed="dev-1")

@@ -21,7 +21,7 @@ def both(fp, monkeypatch, tmp_path, oubliette_home):
     """Docker and Podman installed and answering, each with the dev image in its registry."""
     from oubliette.ops import swap
 
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_WINDOWS", False)
     monkeypatch.setenv("PATH", fake_path(tmp_path, "docker", "podman")["PATH"])
     from oubliette.engines import process
 

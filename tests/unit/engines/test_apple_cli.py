@@ -17,7 +17,7 @@ from tests.unit.helpers import assert_clean_error, write_config
 
 @pytest.fixture(params=["0.9.0", "1.2.2"], ids=["apple-0.9", "apple-1.2"])
 def apple(request, tmp_path, monkeypatch, oubliette_home):
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_WINDOWS", False)
     monkeypatch.setenv("APPLE_CONTAINER_BINARY", str(install_fake(tmp_path / "fake-bin")))
     monkeypatch.setenv("FAKE_CONTAINER_STATE", str(tmp_path / "apple-state.json"))
     monkeypatch.setenv("FAKE_CONTAINER_VERSION", request.param)

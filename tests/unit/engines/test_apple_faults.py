@@ -21,7 +21,7 @@ from tests.unit.helpers import assert_clean_error, write_config
 
 
 def at_version(version: str, tmp_path, monkeypatch, home) -> AppleEngine:
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_WINDOWS", False)
     monkeypatch.setenv("APPLE_CONTAINER_BINARY", str(install_fake(tmp_path / "fake-bin")))
     monkeypatch.setenv("FAKE_CONTAINER_STATE", str(tmp_path / "apple-state.json"))
     monkeypatch.setenv("FAKE_CONTAINER_VERSION", version)

@@ -99,7 +99,7 @@ def test_stop_of_several_projects_is_one_stop_and_one_remove_call(run, docker):
 
 
 def test_a_container_that_dies_a_moment_after_run_is_caught_by_the_one_look(run, docker, monkeypatch):
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0.035)
+    monkeypatch.setattr(swap, "START_WINDOWS", True)
     project_id = create(run, "web")
     docker.local(DEV)
     real_container = docker._container
@@ -121,7 +121,7 @@ def test_a_container_that_dies_a_moment_after_run_is_caught_by_the_one_look(run,
 
 
 def test_a_healthy_start_waits_only_the_short_window(run, docker, monkeypatch):
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0.035)
+    monkeypatch.setattr(swap, "START_WINDOWS", True)
     project_id = create(run, "web")
     docker.local(DEV)
     started_at = time.monotonic()

@@ -5,6 +5,7 @@ suite runs them on the real engines. Each fake sits behind one interface, `Fake`
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ class AppleFake:
 
 @pytest.fixture(params=["docker", "podman", "apple-0.9", "apple-1.2"])
 def fake(request: Any, fp: Any, monkeypatch: Any, tmp_path: Any, oubliette_home: Any) -> Iterator[Fake]:
-    monkeypatch.setattr(swap, "START_WINDOW_SECONDS", 0)
+    monkeypatch.setattr(swap, "START_WINDOWS", False)
     write_config(oubliette_home, {"containers": {"dev": DEV}})
     if request.param in ("docker", "podman"):
         engine = (FakeDocker if request.param == "docker" else FakePodman)(fp, monkeypatch)
@@ -115,6 +116,17 @@ def test_start_runs_one_container_and_a_second_start_leaves_it(oubliette, fake):
     assert again.exit_code == 0 and "already running" in again.stdout
     listed = oubliette("container", "list", "--json")
     assert '"orphan": false' in listed.stdout and project_id in listed.stdout
+
+
+def test_a_start_looks_at_the_new_container_after_its_engines_own_window(oubliette, fake, monkeypatch):
+    """Docker registers a dead start up to ~77 ms late, so its look waits 35 ms; podman's look
+    reads the death at once (engines/kinds.py), so a podman start does not wait at all."""
+    monkeypatch.setattr(swap, "START_WINDOWS", True)
+    slept: list[float] = []
+    sleep = time.sleep
+    monkeypatch.setattr(swap.time, "sleep", lambda seconds: (slept.append(seconds), sleep(seconds)))
+    started(oubliette, fake)
+    assert slept == ([] if fake.runtime == "podman" else [0.035])
 
 
 def test_stop_removes_the_container(oubliette, fake):
