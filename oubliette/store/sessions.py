@@ -33,13 +33,16 @@ LIST_HINT = "list sessions with `oubliette session list`"
 # Runs in the container: note our pid for `session end`, then become the command.
 # When the image names a session user (/etc/oubliette/session-user, written by the
 # oubliette images' init script), a root exec switches to that user first, unless the
-# session asked for root (`session start --root`: OUBLIETTE_SESSION_ROOT=1).
+# session asked for root (`session start --root`: OUBLIETTE_SESSION_ROOT=1). Every
+# session runs it, so the shell's own tests come first and programs run only when
+# needed: `mkdir` and `chmod` on a container's first session, `id` where a session user
+# is named (each a fork and exec in an image whose sh does not build them in).
 WRAPPER = rf"""
 if [ "$1" != - ] && [ "$OUBLIETTE_HOME_ID" != "$1" ]; then exit {NOT_THIS_HOME}; fi
 shift
-mkdir -p {PID_DIR} 2>/dev/null && chmod 1777 {PID_DIR} 2>/dev/null
+[ -d {PID_DIR} ] || {{ mkdir -p {PID_DIR} && chmod 1777 {PID_DIR}; }} 2>/dev/null
 echo $$ > {PID_DIR}/$OUBLIETTE_SESSION_ID.pid 2>/dev/null
-if [ "$(id -u)" = 0 ] && [ -z "$OUBLIETTE_SESSION_ROOT" ] && [ -r /etc/oubliette/session-user ]; then
+if [ -z "$OUBLIETTE_SESSION_ROOT" ] && [ -r /etc/oubliette/session-user ] && [ "$(id -u)" = 0 ]; then
   user=$(cat /etc/oubliette/session-user)
   if [ -n "$user" ] && [ "$user" != root ] && command -v setpriv >/dev/null 2>&1; then
     home=$(getent passwd "$user" | cut -d: -f6)
