@@ -60,7 +60,7 @@ class EngineKind(NamedTuple):
     # How long after `run` returns a start looks at the new container, to catch one whose
     # command cannot start (ops/swap.py). Docker registers such a death 20-77 ms after `run`
     # returned, so the one look begins 35 ms in (it reads the state ~50 ms in). Podman's
-    # look read it at once in 120 of 120 tries here, two of them under full CPU load.
+    # look read it at once in 120 of 120 tries here, 60 of them under full CPU load.
     start_window: float = 0.035
     # the words before N of a line `WORDS N` the CLI adds after a command that failed with
     # exit code N: its own, not the command's, so never shown (the exit code says it)
