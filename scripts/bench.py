@@ -171,7 +171,7 @@ def bench_engine(engine: BenchEngine, registry: str, args: argparse.Namespace) -
         rows += bench_workflows(OUBLIETTE, env, engine, image, args.rounds)
         rows += bench_mcp_exec(OUBLIETTE, env, engine.work / "home", project_id, f"oubliette-{project_id}",
                                args.runs, engine.name)
-        rows += bench_many(OUBLIETTE, env, engine.name, image, engine.work, max(9, args.rounds))
+        rows += bench_many(OUBLIETTE, env, engine, image, max(9, args.rounds))
         if engine.name == "docker":
             if args.second_engine:
                 rows += bench_two_engines(OUBLIETTE, env, image, engine.work, args.second_engine, args.runs)

@@ -13,16 +13,17 @@ import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+from bench_setup import BenchEngine
 
 COUNT = 1000
 
 
-def bench_many(oubliette: list[str], env: dict, cli: str, image: str, work: Path, rounds: int) -> list[tuple]:
+def bench_many(oubliette: list[str], env: dict, engine: BenchEngine, image: str, rounds: int) -> list[tuple]:
     from oubliette.app import App
     from oubliette.model import LABEL_HOME, LABEL_IMAGE, LABEL_PROJECT, LABEL_TYPE, container_name
 
-    home = work / "home-many"
+    cli, home = engine.name, engine.work / "home-many"
     env = {**env, "OUBLIETTE_HOME": str(home)}
     subprocess.run(oubliette + ["init", "--no-pull"], env=env, capture_output=True, check=True)
     (home / "config/oubliette.jsonc").write_text(json.dumps({"containers": {"dev": image}}))
@@ -42,8 +43,7 @@ def bench_many(oubliette: list[str], env: dict, cli: str, image: str, work: Path
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(create, ids))
-        form = "json" if cli == "podman" else "{{json .}}"  # each engine's own JSON listing
-        raw_argv = [cli, "ps", "--all", "--no-trunc", "--filter", f"label={LABEL_HOME}={home_id}", "--format", form]
+        raw_argv = engine.raw_listing_argv(f"{LABEL_HOME}={home_id}")
         ours_argv = oubliette + ["container", "list", "--all", "--json"]
         listed = json.loads(subprocess.run(ours_argv, env=env, capture_output=True, check=True, text=True).stdout)
         if len(listed) != COUNT or not all(row["project_name"] for row in listed):
