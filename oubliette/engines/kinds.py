@@ -62,6 +62,9 @@ class EngineKind(NamedTuple):
     # returned, so the one look begins 35 ms in (it reads the state ~50 ms in). Podman's
     # look read it at once in 120 of 120 tries here, 60 of them under full CPU load.
     start_window: float = 0.035
+    # the listing says which image each container runs (by id); Docker's `ps` does not, so a
+    # refresh reads its containers by name with one inspect instead (one call, not two)
+    listing_image_ids: bool = True
     # the words before N of a line `WORDS N` the CLI adds after a command that failed with
     # exit code N: its own, not the command's, so never shown (the exit code says it)
     exec_trailer: str | None = None
@@ -85,7 +88,7 @@ ENGINES: dict[str, EngineKind] = {
                          "oubliette.engines.docker:DockerRuntime", "docker pull {image}",
                          "install Docker (https://docs.docker.com/get-docker/) "
                          "or choose another runtime with --runtime",
-                         "DOCKER_HOST", "DOCKER_CONTEXT", "context"),
+                         "DOCKER_HOST", "DOCKER_CONTEXT", "context", listing_image_ids=False),
     "podman": EngineKind("podman", "Podman", "podman", None,
                          "oubliette.engines.podman:PodmanRuntime", "podman pull {image}",
                          "install Podman (`apt-get install podman catatonit`, or https://podman.io), "

@@ -1,7 +1,7 @@
 """Refresh: pull each distinct image once, then replace the projects' containers.
 
-One run holds the locks of all its projects, reads their containers with one listing
-and one batched inspect, pulls each distinct image once and resolves its id once,
+One run holds the locks of all its projects, reads their containers with one engine call
+(a listing, or on Docker an inspect by name), pulls each distinct image once and resolves its id once,
 then replaces the containers `jobs` at a time. The pull comes first, so a failed pull
 leaves the running containers untouched; each replacement is swap.py's, which brings
 the old container back if the new one does not start. Failures stay per project.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from oubliette.app import App, Engine
 from oubliette.engines.fleet import listed_everywhere
 from oubliette.errors import ConfigError, ConflictError, EngineUnavailableError, OublietteError
-from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo, container_name
+from oubliette.model import DEFAULT_ENGINE, LABEL_CONFIG, LABEL_PROJECT, ContainerInfo, aside_name, container_name
 from oubliette.ops.containers import owned_pair, refuse_active_sessions, spec_for
 from oubliette.ops.locking import locked_project
 from oubliette.ops.pulls import RefreshRun, pull_once
@@ -159,7 +159,8 @@ def _fail(target: _Target, error: OublietteError, report: bool) -> None:
 def _lock_and_read(engine: Engine, targets: list[_Target], held: ExitStack, reporter: Reporter,
                    report: bool) -> list[_Target]:
     """Take every project's lock (in id order, so two runs never deadlock), settle what a
-    killed command left, then read all their containers with one listing and one inspect."""
+    killed command left, then read all their containers: one listing (and an inspect of those
+    whose image id it does not give), or, where the listing gives no ids, one inspect by name."""
     runtime = engine.runtime
     locked = []
     for target in sorted(targets, key=lambda t: t.project.id):
@@ -176,7 +177,11 @@ def _lock_and_read(engine: Engine, targets: list[_Target], held: ExitStack, repo
         locked.append(target)
     if not locked:
         return []
-    listed = {info.name: info for info in runtime.list_containers(LABEL_PROJECT, include_stopped=True)}
+    if runtime.kind.listing_image_ids:
+        listed = {info.name: info for info in runtime.list_containers(LABEL_PROJECT, include_stopped=True)}
+    else:  # an inspect of the names says all a listing would, and the image ids
+        names = [name for t in locked for name in (container_name(t.project.id), aside_name(t.project.id))]
+        listed = {info.name: info for info in runtime.inspect_many(names)}
     ready = []
     for target in locked:
         try:

@@ -27,10 +27,12 @@ def test_a_refresh_of_several_projects_batches_its_engine_calls(run, docker):
     calls = docker.calls()[before:]
     count = {kind: sum(1 for c in calls if c[1:3] == kind.split() or c[1:2] == [kind])
              for kind in ("ps", "pull", "image inspect", "stop", "rename", "run", "rm")}
-    assert count == {"ps": 1, "pull": 1, "image inspect": 0, "stop": 5, "rename": 5, "run": 5, "rm": 5}
-    # one batched inspect of the old containers, then one state check per new container
+    assert count == {"ps": 0, "pull": 1, "image inspect": 0, "stop": 5, "rename": 5, "run": 5, "rm": 5}
+    # the old containers (and any set aside) read by name in one inspect, as docker's ps gives
+    # no image ids; then one state check per new container
     inspects = [c for c in calls if c[1:3] == ["container", "inspect"]]
-    assert inspects[0][3:] == [f"oubliette-{p}" for p in sorted(projects)] and len(inspects) == 1 + 5
+    assert inspects[0][3:] == [name for p in sorted(projects) for name in (f"oubliette-{p}", f"oubliette-{p}-previous")]
+    assert len(inspects) == 1 + 5
 
 
 def test_projects_are_replaced_concurrently_with_each_projects_lines_together(run, docker):
