@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from oubliette.engines import process
 from oubliette.engines.kinds import EngineKind, ExecFlags
+from oubliette.engines.looks import StartLooks
 from oubliette.engines.wording import ErrorTexts, classify_failure
 from oubliette.errors import (
     EngineError,
@@ -51,6 +52,7 @@ class Runtime(abc.ABC):
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
+        self.looks = StartLooks()  # shared with its journalled views (a refresh's swaps)
 
     @property
     def name(self) -> str:

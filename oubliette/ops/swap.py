@@ -196,10 +196,8 @@ def _made_for(spec: ContainerSpec, info: ContainerInfo) -> bool:
 
 def verify_running(runtime: Runtime, name: str) -> ContainerInfo:
     """Look at the container's state once, the engine's start window after it started (see
-    START_WINDOWS)."""
-    if START_WINDOWS and runtime.kind.start_window:
-        time.sleep(runtime.kind.start_window)
-    info = runtime.inspect(name)
+    START_WINDOWS); looks falling due together share one inspect (engines/looks.py)."""
+    info = runtime.looks.look(runtime, name, runtime.kind.start_window if START_WINDOWS else 0.0)
     if info is not None and info.running:
         return info
     why = ""

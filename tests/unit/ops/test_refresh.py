@@ -195,3 +195,16 @@ def test_a_swap_that_failed_leaves_its_journal_so_the_next_start_looks_first(run
     before = len(docker.calls())
     assert run("container", "start", project_id).exit_code == 0
     assert docker.calls()[before][1] == "ps" and not journal.exists()  # looked first, then cleared
+
+
+def test_the_looks_at_a_refreshs_new_containers_share_inspects(run, docker, monkeypatch):
+    """Swaps under way at once look at their new containers together (engines/looks.py)."""
+    monkeypatch.setattr(swap, "START_WINDOWS", True)
+    projects = [started(run, name) for name in "abcde"]
+    docker.push(DEV, seed="dev-2")
+    before = len(docker.calls())
+    result = run("container", "refresh", "--json", *projects)
+    assert result.exit_code == 0, result.output
+    looks = [c[3:] for c in docker.calls()[before:] if c[1:3] == ["container", "inspect"]][1:]
+    assert sorted(name for names in looks for name in names) == sorted(f"oubliette-{p}" for p in projects)
+    assert len(looks) < len(projects)
