@@ -1,6 +1,6 @@
 """Projects as records and their create, update and delete: shared by the CLI and MCP.
 
-Container work stays in lifecycle.py; this module turns projects into the JSON both
+Container work stays in containers.py; this module turns projects into the JSON both
 front ends print, and makes, changes and forgets them (delete removes the container
 and, with --purge, the workspace: a directory oubliette made, or a volume).
 """
@@ -14,7 +14,7 @@ from oubliette.app import App
 from oubliette.engines.endpoints import VOLUME
 from oubliette.engines.fleet import engines_in_use, list_on
 from oubliette.errors import ConflictError, EngineUnavailableError, OublietteError
-from oubliette.model import DEFAULT_ENGINE, ProjectStatusRecord, volume_name
+from oubliette.model import DEFAULT_ENGINE, volume_name
 from oubliette.ops.containers import mountable, project_containers, refuse_active_sessions
 from oubliette.ops.locking import locked_project
 from oubliette.ops.swap import stop_and_remove, swapping
@@ -22,6 +22,7 @@ from oubliette.report import Reporter
 from oubliette.store.files import user_path
 
 if TYPE_CHECKING:
+    from oubliette.model import ProjectStatusRecord
     from oubliette.store.projects import Project
 
 
