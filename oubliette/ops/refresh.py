@@ -1,8 +1,8 @@
 """Refresh: pull each distinct image once, then replace the projects' containers.
 
 One run holds the locks of all its projects, reads their containers with one engine call
-(a listing, or on Docker an inspect by name), pulls each distinct image once and resolves its id once,
-then replaces the containers `jobs` at a time. The pull comes first, so a failed pull
+(a listing, or on Docker an inspect by name), pulls each distinct image once and resolves
+its id once, then replaces the containers `jobs` at a time. The pull comes first, so a failed pull
 leaves the running containers untouched; each replacement is swap.py's, which brings
 the old container back if the new one does not start. Failures stay per project.
 """
