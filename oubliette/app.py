@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.model import DEFAULT_ENGINE
@@ -64,7 +63,7 @@ class App:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, runtime_choice: str | None = None,
                  reporter: Reporter | None = None, env: Mapping[str, str] = os.environ) -> None:
-        self.home: Path = resolve_home(home, env)
+        self.home: str = resolve_home(home, env)
         self.runtime_choice = runtime_choice
         self.reporter = reporter or Reporter()
         self.env = env
@@ -228,7 +227,7 @@ class App:
         from oubliette.store.home import projects_dir, read_home_id
 
         home_id = self.__dict__.get("home_id") or read_home_id(self.home)
-        return Ownership(home_id, str(projects_dir(self.home)))
+        return Ownership(home_id, projects_dir(self.home))
 
     @cached_property
     def types(self) -> ImageManager:

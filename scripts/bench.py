@@ -38,7 +38,9 @@ commands and floors run on that same engine:
 
 Engine calls are counted by a logging wrapper put first on PATH. PATH holds the engine's
 CLI alone, so auto-detection sees one engine even where the other is installed too.
-The package is byte-compiled first, as an installed package is.
+The package is byte-compiled first, as an installed package is, and the bench re-runs itself
+with a python that imports it as a regular install does (not through an editable install's
+finder, which every python of its venv imports at start-up, the floors' too).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from bench_setup import (  # noqa: E402
     make_image,
     make_wrapper,
     note,
+    plain_python,
     run,
     start_registry,
     summarise,
@@ -75,6 +78,7 @@ from bench_setup import (  # noqa: E402
 from bench_workflows import RAW_LABEL, bench_workflows  # noqa: E402
 
 OUBLIETTE = [sys.executable, "-m", "oubliette"]
+PLAIN = "OUBLIETTE_BENCH_PLAIN"  # set: this is the plain python the bench re-ran itself with
 
 
 def main() -> int:
@@ -94,6 +98,11 @@ def main() -> int:
     named = args.engines.split(",") if args.engines else None
     if named and set(named) - set(ENGINE_NAMES):
         parser.error(f"--engines: expected some of {', '.join(ENGINE_NAMES)}")
+
+    if not os.environ.get(PLAIN):  # every python the bench starts is the plain one (see plain_python)
+        with tempfile.TemporaryDirectory(prefix="oubliette-bench-python-") as directory:
+            python = plain_python(Path(directory), ROOT)
+            return subprocess.run([str(python), __file__, *sys.argv[1:]], env={**os.environ, PLAIN: "1"}).returncode
 
     import sh  # test extra: runs the registry in the background
 

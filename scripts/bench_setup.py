@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import time
 import urllib.request
@@ -84,6 +85,21 @@ def podman_conf(work: Path) -> dict[str, str]:
     (work / "registries.conf").write_text('[[registry]]\nlocation = "localhost"\ninsecure = true\n')
     return {"CONTAINERS_CONF": str(work / "containers.conf"),
             "CONTAINERS_REGISTRIES_CONF": str(work / "registries.conf")}
+
+
+def plain_python(directory: Path, root: Path) -> Path:
+    """A python that imports oubliette as a regular install does, from its directory, and the
+    packages of this one (click): a venv with one .pth naming them. An editable install's
+    finder is imported by every python its venv starts (~7 ms of pathlib, re, urllib and more
+    here), the floors' too, so timing from one flatters every ratio to a floor; this python's
+    site processes no .pth of the editable install (paths a .pth adds are not site dirs)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True)
+    python = directory / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(purelib) / "oubliette-bench.pth").write_text("\n".join([str(root), *ours]) + "\n")
+    return python
 
 
 def run(command: list[str], env: dict) -> str:

@@ -7,7 +7,6 @@ never fail - a broken home completes nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -16,7 +15,7 @@ if TYPE_CHECKING:  # click.shell_completion costs ~0.8 ms to import; only Tab ne
     from click.shell_completion import CompletionItem
 
 
-def _home(ctx: click.Context) -> Path:
+def _home(ctx: click.Context) -> str:
     from oubliette.store.config import resolve_home
 
     return resolve_home(ctx.find_root().params.get("home"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
@@ -40,7 +41,8 @@ def init(app: App, home_dir: str | None, force: bool, no_pull: bool, dev: bool, 
     result = initialize(app.home, app.dev_mode or dev, force=force or dev)
 
     if result.config_backup:
-        reporter.info(f"Rewrote {result.config_path} (previous config saved as {result.config_backup.name}).")
+        saved = os.path.basename(result.config_backup)
+        reporter.info(f"Rewrote {result.config_path} (previous config saved as {saved}).")
     elif result.config_written:
         reporter.info(f"Created {result.config_path}")
     else:

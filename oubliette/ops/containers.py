@@ -74,7 +74,7 @@ def spec_for(app: App, project: Project, image: str) -> ContainerSpec:
     if project.volume:
         volumes.append((volume_name(project.id), WORKSPACE))
     else:
-        workspace = mountable(str(app.projects.ensure_workspace(project)),
+        workspace = mountable(app.projects.ensure_workspace(project),
                               "move the oubliette home to a path without them (--home or OUBLIETTE_HOME)")
         mounts.append((workspace, WORKSPACE))
     labels = {LABEL_PROJECT: project.id, LABEL_TYPE: project.type, LABEL_IMAGE: image, LABEL_HOME: app.home_id}

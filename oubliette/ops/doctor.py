@@ -164,15 +164,13 @@ def _images(engine: Engine) -> list[Check]:
 
 def _home(app: App) -> Check:
     home = app.home
-    if not home.exists():
+    if not os.path.exists(home):
         return Check("home", WARN, f"{home} does not exist yet", "run `oubliette init`")
     loose = []
-    for path in [home, *(p for p in (home / "config", home / "data", home / "data" / "projects") if p.exists())]:
-        if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
-            loose.append(str(path))
-    for path in (home / "config" / "oubliette.jsonc", home / "data" / "home.id"):
-        if path.exists() and stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
-            loose.append(str(path))
+    for part in ("", "config", "data", "data/projects", "config/oubliette.jsonc", "data/home.id"):
+        path = os.path.join(home, part) if part else home
+        if os.path.exists(path) and stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
+            loose.append(path)
     if loose:
         return Check("home", FAIL, f"readable or writable by others: {', '.join(loose)}",
                      "run `oubliette init` (it makes directories 0700 and files 0600)")

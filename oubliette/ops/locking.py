@@ -53,4 +53,4 @@ def _deleted(project_id: str) -> NotFoundError:
 
 def swap_unsettled(app: App, project_id: str) -> bool:
     """Did a killed command leave a swap journal (settled by the next look at the container)?"""
-    return os.path.lexists(app.projects.project_dir(project_id) / JOURNAL)
+    return os.path.lexists(os.path.join(app.projects.project_dir(project_id), JOURNAL))

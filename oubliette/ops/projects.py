@@ -7,6 +7,7 @@ and, with --purge, the workspace: a directory oubliette made, or a volume).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -65,14 +66,14 @@ def configured(app: App, project: Project) -> tuple[list[dict[str, str]], dict[s
 
 def workspace_path(app: App, project: Project) -> str | None:
     """The host directory mounted at /workspace; None for a volume workspace."""
-    return None if project.volume else str(app.projects.workspace_of(project))
+    return None if project.volume else app.projects.workspace_of(project)
 
 
 def describe_workspace(app: App, project: Project) -> str:
     """Where /workspace lives, in words."""
     if project.volume:
         return f"volume {volume_name(project.id)} on engine {project.engine_name}"
-    return str(app.projects.workspace_of(project))
+    return app.projects.workspace_of(project)
 
 
 def project_statuses(app: App, projects: Sequence[Project]) -> dict[str, str]:
@@ -127,8 +128,8 @@ def create_project(app: App, name: str, type_name: str | None, workspace: str | 
                                  "mount a directory there",
                                  hint=f'leave out --workspace and copy files in with `oubliette workspace push`, or '
                                       f'set "workspace": "bind" in engines.{engine} if that engine sees this directory')
-        directory = user_path(workspace, "--workspace").resolve()
-        if not directory.is_dir():
+        directory = os.path.realpath(user_path(workspace, "--workspace"))
+        if not os.path.isdir(directory):
             raise OublietteError(f"the workspace {workspace} is not an existing directory",
                                  hint="create it first, or leave out --workspace for a new one")
         sharing = app.projects.using(directory)

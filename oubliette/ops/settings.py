@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.errors import OublietteError
@@ -52,12 +51,12 @@ def with_settings(app: App, project: Project, spec: ContainerSpec) -> ContainerS
         env={**spec.env, **kind.env, **(project.env or {})},
         ports=[str(p) for p in (*kind.ports, *own_ports)],
         mounts=mounts, ro_mounts=ro_mounts, cpus=kind.cpus, memory=kind.memory,
-        ssh_agent=agent, setup=list(kind.setup), setup_log=str(project_log(app.home, project.id)))
+        ssh_agent=agent, setup=list(kind.setup), setup_log=project_log(app.home, project.id))
 
 
-def project_log(home: Path, project_id: str) -> Path:
+def project_log(home: str | os.PathLike[str], project_id: str) -> str:
     """The project's log: its setup output (`container logs` shows it first)."""
-    return home / "data" / "logs" / f"{project_id}.log"
+    return os.path.join(home, "data", "logs", f"{project_id}.log")
 
 
 def expected_config_label(app: App, project: Project) -> str | None:
@@ -95,7 +94,7 @@ def run_setup(runtime: Runtime, spec: ContainerSpec) -> None:
         result = runtime.exec_capture(spec.name, ["sh", "-c", command], user="0", timeout=SETUP_SECONDS)
         output = result.stdout + result.stderr
         if spec.setup_log:
-            append_log(Path(spec.setup_log), f"setup {number}/{len(spec.setup)}: {command}\n{output}"
+            append_log(spec.setup_log, f"setup {number}/{len(spec.setup)}: {command}\n{output}"
                             f"(exit {result.returncode})\n")
         if result.returncode != 0:
             last = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "")
@@ -105,18 +104,19 @@ def run_setup(runtime: Runtime, spec: ContainerSpec) -> None:
                                       "the type's \"setup\" in the config")
 
 
-def append_log(path: Path, text: str) -> None:
+def append_log(path: str, text: str) -> None:
     """Add to a project's log (0600), keeping its last LOG_LIMIT bytes."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as handle:
             handle.write(f"[{stamp}] {text}")
-        if path.stat().st_size > LOG_LIMIT:
+        if os.stat(path).st_size > LOG_LIMIT:
             with open(path, "rb") as log:  # its last half only: never the whole of a grown file
                 log.seek(-(LOG_LIMIT // 2), os.SEEK_END)
                 tail = log.read(LOG_LIMIT // 2)
-            path.write_bytes(tail)
+            with open(path, "wb") as log:
+                log.write(tail)
     except OSError:
         pass  # a log that cannot be written never fails the start

@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oubliette.engines import pids
@@ -89,7 +88,7 @@ class Journal:
     """The engine calls one swap started, in the project's `.swap` file while it runs.
     A runtime made with `runtime.journalled(journal.record)` tells it each call's pid."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self.calls: list[list[int | str | None]] = []
 
@@ -105,7 +104,7 @@ class Journal:
 def swapping(app: App, project_id: str) -> Iterator[Journal]:
     """Hold interrupts, and journal the engine calls of one container swap: the block runs
     its engine calls through `runtime.journalled(journal.record)`."""
-    journal = Journal(app.projects.project_dir(project_id) / JOURNAL)
+    journal = Journal(os.path.join(app.projects.project_dir(project_id), JOURNAL))
     with defer_interrupts():
         yield journal
         # Complete: the journal goes. A swap that failed or was cut short leaves it, so the
@@ -115,14 +114,14 @@ def swapping(app: App, project_id: str) -> Iterator[Journal]:
 
 def clear_journal(app: App, project_id: str) -> None:
     try:
-        (app.projects.project_dir(project_id) / JOURNAL).unlink()
+        os.unlink(os.path.join(app.projects.project_dir(project_id), JOURNAL))
     except OSError:
         pass
 
 
 def settle_interrupted_swap(app: App, project_id: str, reporter: Reporter) -> bool:
     """If a killed command left a swap journal, wait for its engine calls; True if it did."""
-    path = app.projects.project_dir(project_id) / JOURNAL
+    path = os.path.join(app.projects.project_dir(project_id), JOURNAL)
     try:
         calls = _journalled_calls(json.loads(read_home_file(path, JOURNAL_MAX_BYTES)))
     except FileNotFoundError:

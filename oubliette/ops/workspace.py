@@ -15,7 +15,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from oubliette.app import App
@@ -53,7 +52,7 @@ def push(app: App, project_ref: str, source: str, reporter: Reporter) -> Transfe
     """Copy the contents of the local directory `source` into /workspace (files there
     with the same names are replaced; nothing is deleted)."""
     directory = user_path(source, "directory to push")
-    if not directory.is_dir():
+    if not os.path.isdir(directory):
         raise OublietteError(f"{source} is not a directory", hint="give the directory whose contents to push")
     try:
         entries = sorted(os.listdir(directory))
@@ -81,7 +80,7 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
     missing; files with the same names are replaced, nothing is deleted)."""
     directory = user_path(destination, "directory to pull into")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise os_error(f"cannot create {directory}", exc) from None
     with locked_project(app, project_ref, reporter) as project:
@@ -109,7 +108,7 @@ def pull(app: App, project_ref: str, destination: str, reporter: Reporter) -> Tr
     return Transfer(project.id, "pull", f"{name}:{WORKSPACE}", str(directory), shown.total)
 
 
-def _check_pull(result: process.Result, failure: Exception | None, directory: Path, runtime: Runtime) -> None:
+def _check_pull(result: process.Result, failure: Exception | None, directory: str, runtime: Runtime) -> None:
     """The error of a pull, from the side that failed first: a disk here that cannot take
     more (the container's failure is then its echo), else the container's own error, else
     a stream that was no tar archive."""

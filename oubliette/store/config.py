@@ -12,7 +12,6 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oubliette.engines.kinds import RUNTIME_CHOICES
@@ -39,7 +38,7 @@ CONFIG_MAX_BYTES = 64 * 1024  # a config is a few KB; json5, which reports synta
 _REWRITE_HINT = "fix the file, or rewrite it with `oubliette init --force` (the old one is kept as a backup)"
 
 
-def resolve_home(home: str | os.PathLike[str] | None = None, env: Mapping[str, str] = os.environ) -> Path:
+def resolve_home(home: str | os.PathLike[str] | None = None, env: Mapping[str, str] = os.environ) -> str:
     """`--home`, else `OUBLIETTE_HOME`, else `~/.oubliette`."""
     if home:
         return user_path(home, "--home")
@@ -58,15 +57,15 @@ def default_containers(dev: bool) -> dict[str, str]:
     return dict(LOCAL_IMAGES if dev else PUBLISHED_IMAGES)
 
 
-def config_path(home: Path) -> Path:
-    return home / CONFIG_DIR / CONFIG_NAME
+def config_path(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, CONFIG_DIR, CONFIG_NAME)
 
 
 class Config(NamedTuple):
     """The validated parts of oubliette.jsonc that this tool uses (a NamedTuple: every
     command builds one, and it is cheaper to define than a dataclass)."""
 
-    path: Path
+    path: str
     containers: dict[str, str]
     default_type: str = DEFAULT_TYPE
     runtime: str = "auto"
@@ -78,14 +77,14 @@ class Config(NamedTuple):
     identity: Mapping[str, bool] = {}  # {"git": false} keeps the host's git identity out of sessions
 
 
-def load_config(home: Path, dev: bool | None = None) -> Config:
+def load_config(home: str | os.PathLike[str], dev: bool | None = None) -> Config:
     """Read and validate `<home>/config/oubliette.jsonc`; a missing file means defaults."""
     dev = is_dev_mode() if dev is None else dev
     path = config_path(home)
     try:
         text = read_home_file(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
-        backups = sorted(path.parent.glob(CONFIG_NAME + ".bak*")) if path.parent.is_dir() else []
+        backups = _backups(os.path.dirname(path))
         if backups:  # a config that went missing is not silently replaced by the defaults
             raise ConfigError(
                 f"config {path} is missing, but a backup of it exists: {backups[-1]}",
@@ -94,6 +93,15 @@ def load_config(home: Path, dev: bool | None = None) -> Config:
     except (OSError, ValueError) as exc:  # ValueError: not a small regular file, or not UTF-8
         raise ConfigError(f"cannot read config {path}: {exc}", hint=_REWRITE_HINT) from None
     return parse_config(text, path, dev)
+
+
+def _backups(directory: str) -> list[str]:
+    """The config's backups `init --force` kept (oubliette.jsonc.bak, .bak.N), oldest first."""
+    try:
+        names = os.listdir(directory)
+    except OSError:  # no config directory
+        return []
+    return sorted(os.path.join(directory, name) for name in names if name.startswith(CONFIG_NAME + ".bak"))
 
 
 _JSON5_ERROR = r"^<string>:(?P<line>\d+) (?P<what>.*) at column (?P<col>\d+)$"  # json5's message
@@ -123,7 +131,7 @@ def _comment_gap(comment: str) -> str:
     return comment if comment.startswith("/*") and (len(comment) < 4 or not comment.endswith("*/")) else " "
 
 
-def _parse_text(text: str, path: Path) -> Any:
+def _parse_text(text: str, path: str) -> Any:
     if not text.strip():
         raise ConfigError(f"config {path} is empty: expected a JSON object", hint=_REWRITE_HINT)
     try:
@@ -153,12 +161,12 @@ def _parse_text(text: str, path: Path) -> Any:
         raise ConfigError(f"config syntax error in {path}: {exc}", hint=_REWRITE_HINT) from None
 
 
-def _too_deep(path: Path) -> ConfigError:
+def _too_deep(path: str) -> ConfigError:
     return ConfigError(f"config {path} is nested too deeply to read (hundreds of levels of {{ or [)",
                        hint=_REWRITE_HINT)
 
 
-def parse_config(text: str, path: Path, dev: bool = False) -> Config:
+def parse_config(text: str, path: str, dev: bool = False) -> Config:
     """Parse and validate config text; `path` is only used in messages."""
     data = _parse_text(text, path)
     if not isinstance(data, dict):
@@ -187,7 +195,7 @@ def parse_config(text: str, path: Path, dev: bool = False) -> Config:
                   engines=engines, types=types, identity=identity)
 
 
-def _parse_containers(value: Any, path: Path) -> tuple[dict[str, str], dict[str, TypeSpec]]:
+def _parse_containers(value: Any, path: str) -> tuple[dict[str, str], dict[str, TypeSpec]]:
     """Type -> image, and the types written as objects (parsed by store/types.py, loaded
     only when a config has one: `container list` reads the config on every call)."""
     if value is None:
@@ -232,7 +240,7 @@ def type_spec(config: Config, name: str) -> TypeSpec:
     return config.types.get(name) or TypeSpec(config.containers[name])
 
 
-def _parse_default_type(defaults: Any, path: Path) -> str:
+def _parse_default_type(defaults: Any, path: str) -> str:
     if defaults is None:
         return DEFAULT_TYPE
     if not isinstance(defaults, dict):
@@ -248,7 +256,7 @@ def _parse_default_type(defaults: Any, path: Path) -> str:
     return kind
 
 
-def _key_error(path: Path, key: str, problem: str) -> ConfigError:
+def _key_error(path: str, key: str, problem: str) -> ConfigError:
     return ConfigError(f"invalid config {path}: {key}: {problem}", hint=_REWRITE_HINT)
 
 

@@ -10,7 +10,7 @@ so listings look at each without reading every project's metadata.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 from typing import NamedTuple
 
 from oubliette.engines.kinds import ENGINES
@@ -30,11 +30,11 @@ class EngineChoice(NamedTuple):
     kinds: tuple[str, ...]  # every kind the home's projects were made on, the first recorded first
 
 
-def choice_path(home: Path) -> Path:
-    return home / "data" / "engine.json"
+def choice_path(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, "data", "engine.json")
 
 
-def read_choice(home: Path) -> EngineChoice | None:
+def read_choice(home: str | os.PathLike[str]) -> EngineChoice | None:
     """The home's recorded default engine; None before the first command that needed one.
     A damaged record is an error (never a reason to detect again and perhaps switch)."""
     path = choice_path(home)
@@ -54,7 +54,7 @@ def read_choice(home: Path) -> EngineChoice | None:
                           ) from None
 
 
-def record_choice(home: Path, runtime: str, endpoint: str, how: str,
+def record_choice(home: str | os.PathLike[str], runtime: str, endpoint: str, how: str,
                   previous: EngineChoice | None = None) -> EngineChoice:
     """Make `runtime` the home's default engine (kinds used before are kept)."""
     from datetime import datetime, timezone  # only when recording: every command reads the record
@@ -65,7 +65,7 @@ def record_choice(home: Path, runtime: str, endpoint: str, how: str,
     return choice
 
 
-def add_kind(home: Path, choice: EngineChoice, runtime: str) -> EngineChoice:
+def add_kind(home: str | os.PathLike[str], choice: EngineChoice, runtime: str) -> EngineChoice:
     """Note that a project was made on `runtime` (another kind than the default)."""
     if runtime in choice.kinds:
         return choice
@@ -74,10 +74,10 @@ def add_kind(home: Path, choice: EngineChoice, runtime: str) -> EngineChoice:
     return choice
 
 
-def _write(home: Path, choice: EngineChoice) -> None:
+def _write(home: str | os.PathLike[str], choice: EngineChoice) -> None:
     path = choice_path(home)
     try:
-        private_dir(path.parent)
+        private_dir(os.path.dirname(path))
         write_atomic(path, json.dumps({**choice._asdict(), "kinds": list(choice.kinds)}, indent=2) + "\n")
     except OSError as exc:
         raise os_error("recording this home's engine", exc) from None

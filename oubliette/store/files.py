@@ -11,7 +11,6 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
 from oubliette.errors import OublietteError
@@ -21,13 +20,14 @@ FILE_MODE = 0o600
 _READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents with mode 0700 (pathlib's parents get 0777)."""
+def private_dir(path: str | os.PathLike[str]) -> str:
+    """Create `path` and any missing parents with mode 0700 (os.makedirs' parents get 0777)."""
+    path = os.fspath(path)
     missing = []
-    current = path
-    while not current.exists() and current != current.parent:
+    current = os.path.normpath(path)
+    while not os.path.exists(current) and current != os.path.dirname(current):
         missing.append(current)
-        current = current.parent
+        current = os.path.dirname(current)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, DIR_MODE)
@@ -38,9 +38,10 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+def write_atomic(path: str | os.PathLike[str], text: str, durable: bool = True) -> None:
     """Write beside (mode 0600), fsync, rename: a crash leaves the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -56,7 +57,7 @@ def write_atomic(path: Path, text: str, durable: bool = True) -> None:
             pass
 
 
-def write_secret(path: Path, text: str) -> None:
+def write_secret(path: str | os.PathLike[str], text: str) -> None:
     """Create a file readable by its owner only; it never exists with a wider mode."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -67,7 +68,7 @@ class UnsafeFileError(ValueError):
     """A home file that is not a small regular file: a link, a FIFO, a device, too large."""
 
 
-def read_home_file(path: str | Path, limit: int) -> str:
+def read_home_file(path: str | os.PathLike[str], limit: int) -> str:
     """The text of a file oubliette keeps in its home, read safely: a regular file only,
     never through a symbolic link, never blocking (a FIFO is refused, not waited on), at
     most `limit` bytes. FileNotFoundError when it is absent; UnsafeFileError (a
@@ -110,17 +111,17 @@ def file_kind(mode: int) -> str:
     return "a regular file" if stat.S_ISREG(mode) else "a special file"
 
 
-def user_path(given: str | os.PathLike[str], what: str) -> Path:
+def user_path(given: str | os.PathLike[str], what: str) -> str:
     """A path the user gave, `~` expanded and made absolute; `~name` of no such user is
-    an error naming it (pathlib raises RuntimeError)."""
-    try:
-        return Path(given).expanduser().absolute()
-    except RuntimeError:
+    an error naming it (os.path.expanduser leaves it as it was)."""
+    path = os.path.expanduser(os.fspath(given))
+    if path.startswith("~"):
         shown = os.fspath(given)
         shown = shown if len(shown) <= 200 else shown[:200] + "..."
         raise OublietteError(f"cannot find the home directory in the {what} {shown!r}: "
                              f"{shown.split('/', 1)[0]} names no user here (or HOME is not set)",
-                             hint="give the path without ~, or with ~ followed by a user that exists") from None
+                             hint="give the path without ~, or with ~ followed by a user that exists")
+    return os.path.abspath(path)
 
 
 def is_read_only_error(exc: OSError) -> bool:
@@ -147,7 +148,7 @@ class FileLock:
     NAME_AFTER = 1.0  # seconds of waiting after which the holder is named even if it said nothing
     POLL = 0.02
 
-    def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None,
+    def __init__(self, path: str | os.PathLike[str], on_wait: Callable[[str], None] | None = None,
                  timeout: float | None = None) -> None:
         self.path = path
         self.on_wait = on_wait
@@ -178,7 +179,7 @@ class FileLock:
                     pass
                 waited = time.monotonic() - started
                 if self.timeout is not None and waited >= self.timeout:
-                    raise LockBusyError(f"{self.path.parent.name} is busy: "
+                    raise LockBusyError(f"{os.path.basename(os.path.dirname(self.path))} is busy: "
                                         f"{_holder(fd) or 'another oubliette command'} has held it for "
                                         f"{self.timeout:g} s", hint="try again once that command has finished")
                 if not named and self.on_wait:

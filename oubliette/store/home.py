@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
 from typing import NamedTuple
 
 from oubliette.errors import ConfigError, OublietteError
@@ -24,26 +23,26 @@ TOKEN_RE = re.compile(r"oub_[0-9a-f]{64}")
 HOME_ID_RE = re.compile(r"[0-9a-f]{16}")
 
 
-def data_dir(home: Path) -> Path:
-    return home / "data"
+def data_dir(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, "data")
 
 
-def projects_dir(home: Path) -> Path:
-    return data_dir(home) / "projects"
+def projects_dir(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, "data", "projects")
 
 
-def token_path(home: Path) -> Path:
-    return data_dir(home) / "admin.token"
+def token_path(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, "data", "admin.token")
 
 
-def home_id_path(home: Path) -> Path:
-    return data_dir(home) / "home.id"
+def home_id_path(home: str | os.PathLike[str]) -> str:
+    return os.path.join(home, "data", "home.id")
 
 
 # --- the home's identity -------------------------------------------------------------
 
 
-def read_home_id(home: Path) -> str | None:
+def read_home_id(home: str | os.PathLike[str]) -> str | None:
     """This home's id, or None when it has none yet; a damaged id file is an error."""
     path = home_id_path(home)
     try:
@@ -57,7 +56,7 @@ def read_home_id(home: Path) -> str | None:
     return text
 
 
-def ensure_home_id(home: Path) -> str:
+def ensure_home_id(home: str | os.PathLike[str]) -> str:
     """This home's id, created on first use (by init or any command that needs one)."""
     found = read_home_id(home)
     if found:
@@ -74,7 +73,7 @@ def ensure_home_id(home: Path) -> str:
     return read_home_id(home) or ""
 
 
-def _damaged_id(path: Path, why: str) -> ConfigError:
+def _damaged_id(path: str, why: str) -> ConfigError:
     return ConfigError(
         f"this home's id file {path} is damaged: {why}",
         hint="restore it from a backup: it names this home's containers on the engine; remove it only if "
@@ -84,7 +83,7 @@ def _damaged_id(path: Path, why: str) -> ConfigError:
 # --- the admin token -----------------------------------------------------------------
 
 
-def check_token_file(path: Path) -> os.stat_result | None:
+def check_token_file(path: str) -> os.stat_result | None:
     """lstat the token: None when absent; a symlink or non-regular file is refused."""
     try:
         info = os.lstat(path)
@@ -99,7 +98,7 @@ def check_token_file(path: Path) -> os.stat_result | None:
     return info
 
 
-def read_token(home: Path) -> str | None:
+def read_token(home: str | os.PathLike[str]) -> str | None:
     """The admin token, or None when init has not made one; unsafe files are refused."""
     path = token_path(home)
     info = check_token_file(path)
@@ -119,7 +118,7 @@ def read_token(home: Path) -> str | None:
     return token
 
 
-def _tighten(path: Path) -> None:
+def _tighten(path: str) -> None:
     """Make an existing file 0600 without following a link swapped in meanwhile."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
@@ -132,11 +131,11 @@ def _tighten(path: Path) -> None:
 
 
 class InitResult(NamedTuple):
-    home: Path
-    config_path: Path
+    home: str
+    config_path: str
     config_written: bool
-    config_backup: Path | None
-    token_path: Path
+    config_backup: str | None
+    token_path: str
     new_token: str | None  # only set when a token was created by this run
 
 
@@ -146,16 +145,18 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_hex(32)
 
 
-def initialize(home: Path, dev: bool, force: bool = False) -> InitResult:
+def initialize(home: str | os.PathLike[str], dev: bool, force: bool = False) -> InitResult:
     """Create dirs, config, token and home id; idempotent unless `force` (config only)."""
+    home = os.fspath(home)
     try:
-        for directory in (home, home / "config", data_dir(home), projects_dir(home), data_dir(home) / "logs"):
+        for directory in (home, os.path.join(home, "config"), data_dir(home), projects_dir(home),
+                          os.path.join(data_dir(home), "logs")):
             private_dir(directory)
             os.chmod(directory, 0o700)  # a home made by an older version or under a loose umask
         config_file = config_path(home)
         backup = None
         written = False
-        if force or not config_file.exists():
+        if force or not os.path.exists(config_file):
             backup = _write_config(config_file, render_default_config(dev))
             written = True
         else:
@@ -174,28 +175,29 @@ def initialize(home: Path, dev: bool, force: bool = False) -> InitResult:
     return InitResult(home, config_file, written, backup, token_file, token)
 
 
-def _write_config(config_file: Path, text: str) -> Path | None:
+def _write_config(config_file: str, text: str) -> str | None:
     """Write the new config beside, keep the old one as a fresh numbered backup, then swap.
 
     The config never goes missing: the backup is a hard link made before the rename,
     and a failed write (full disk) leaves the old config exactly as it was.
     """
-    tmp = config_file.with_name(f".{config_file.name}.new")
+    directory, name = os.path.split(config_file)
+    tmp = os.path.join(directory, f".{name}.new")
     write_atomic(tmp, text)
     backup = None
     try:
-        if config_file.exists():
+        if os.path.exists(config_file):
             backup = _link_backup(config_file)
         os.replace(tmp, config_file)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return backup
 
 
-def _link_backup(config_file: Path) -> Path:
+def _link_backup(config_file: str) -> str:
     for number in range(10_000):
-        candidate = config_file.with_name(config_file.name + (".bak" if number == 0 else f".bak.{number}"))
+        candidate = config_file + (".bak" if number == 0 else f".bak.{number}")
         try:
             os.link(config_file, candidate)
             return candidate

@@ -15,7 +15,6 @@ import os
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
@@ -119,12 +118,12 @@ def process_start_time(pid: int) -> str | None:
 
 
 class SessionRegistry:
-    def __init__(self, home: Path, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, home: str | os.PathLike[str], warn: Callable[[str], None] | None = None) -> None:
         self.root = projects_dir(home)
         self.warn = warn or (lambda _message: None)
 
-    def _dir(self, project_id: str) -> Path:
-        return self.root / project_id / "sessions"
+    def _dir(self, project_id: str) -> str:
+        return os.path.join(self.root, project_id, "sessions")
 
     def register(self, project_id: str, command: list[str], pid: int | None = None, client: str = "cli") -> Session:
         pid = os.getpid() if pid is None else pid
@@ -135,15 +134,15 @@ class SessionRegistry:
         try:
             private_dir(self._dir(project_id))
             # not durable: a record that a crash loses belonged to a session the crash ended
-            write_atomic(self._dir(project_id) / f"{session.id}.json", json.dumps(session.to_dict()) + "\n",
-                         durable=False)
+            write_atomic(os.path.join(self._dir(project_id), f"{session.id}.json"),
+                         json.dumps(session.to_dict()) + "\n", durable=False)
         except OSError as exc:
             raise os_error("cannot record the session", exc) from None
         return session
 
     def unregister(self, session: Session) -> None:
         try:
-            (self._dir(session.project_id) / f"{session.id}.json").unlink()
+            os.unlink(os.path.join(self._dir(session.project_id), f"{session.id}.json"))
         except OSError:
             pass  # gone already, or a read-only home: the record is stale either way
 
@@ -176,17 +175,22 @@ class SessionRegistry:
         return matches[0]
 
     def _records(self, project_id: str | None) -> list[Session]:
-        dirs = [self._dir(project_id)] if project_id else sorted(self.root.glob("proj_*/sessions"))
+        if project_id:
+            dirs = [self._dir(project_id)]
+        else:
+            dirs = sorted(self._dir(name) for name in _names(self.root) if name.startswith("proj_"))
         found = []
         for directory in dirs:
-            for path in sorted(directory.glob("sess_*.json")) if directory.is_dir() else ():
-                session = self._read(path)
-                if session is not None:
-                    found.append(session)
+            for name in sorted(_names(directory)):
+                if name.startswith("sess_") and name.endswith(".json"):
+                    session = self._read(directory, name)
+                    if session is not None:
+                        found.append(session)
         return found
 
-    def _read(self, path: Path) -> Session | None:
-        session_id, project_id = path.stem, path.parent.parent.name
+    def _read(self, directory: str, name: str) -> Session | None:
+        session_id, project_id = name[:-len(".json")], os.path.basename(os.path.dirname(directory))
+        path = os.path.join(directory, name)
         try:
             data = json.loads(read_home_file(path, RECORD_MAX_BYTES))
             problem = None if SESSION_ID_RE.fullmatch(session_id) else "its file name is not a session id"
@@ -200,6 +204,14 @@ class SessionRegistry:
             return None
         return Session(session_id, project_id, data["pid"], data["pid_started"], list(data["command"]),
                        data["started_at"], data.get("client", "cli"))
+
+
+def _names(directory: str) -> list[str]:
+    """The names in `directory`; none where it is missing or not a directory."""
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
 
 
 def _record_problem(data: Any, session_id: str, project_id: str) -> str | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oubliette.errors import OublietteError
@@ -103,6 +102,6 @@ def _write(root: str, cache: dict[str, Any]) -> None:
     try:
         here = set(os.listdir(root))
         kept = {project_id: entry for project_id, entry in cache.items() if project_id in here}
-        write_atomic(Path(root, CACHE), json.dumps({"version": _VERSION, "projects": kept}), durable=False)
+        write_atomic(os.path.join(root, CACHE), json.dumps({"version": _VERSION, "projects": kept}), durable=False)
     except (OSError, ValueError):
         pass  # a cache: the next listing reads the files again

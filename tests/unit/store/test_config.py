@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oubliette.errors import ConfigError
+from oubliette.errors import ConfigError, OublietteError
 from oubliette.store.config import (
     LOCAL_IMAGES,
     PUBLISHED_IMAGES,
@@ -22,9 +22,17 @@ P = Path("/h/config/oubliette.jsonc")
 
 def test_home_precedence_flag_then_env_then_default(tmp_path):
     env = {"OUBLIETTE_HOME": str(tmp_path / "env")}
-    assert resolve_home(str(tmp_path / "flag"), env) == tmp_path / "flag"
-    assert resolve_home(None, env) == tmp_path / "env"
-    assert resolve_home(None, {}) == Path("~/.oubliette").expanduser()
+    assert resolve_home(str(tmp_path / "flag"), env) == str(tmp_path / "flag")
+    assert resolve_home(None, env) == str(tmp_path / "env")
+    assert resolve_home(None, {}) == str(Path("~/.oubliette").expanduser())
+
+
+def test_a_home_is_made_absolute_and_a_home_of_no_such_user_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_home("rel/./h", {}) == str(tmp_path / "rel" / "h")
+    with pytest.raises(OublietteError, match="'~no-such-user-here/h'.*~no-such-user-here names no user") as caught:
+        resolve_home(None, {"OUBLIETTE_HOME": "~no-such-user-here/h"})
+    assert "OUBLIETTE_HOME" in caught.value.message and caught.value.hint
 
 
 def test_missing_file_gives_published_defaults(oubliette_home):

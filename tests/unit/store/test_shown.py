@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ def store(tmp_path):
 
 
 def cache_of(store: ProjectStore) -> dict:
-    return json.loads((store.root / CACHE).read_text())
+    return json.loads(Path(store.root, CACHE).read_text())
 
 
 def no_reads(monkeypatch, store: ProjectStore) -> None:
@@ -34,7 +35,7 @@ def test_a_second_listing_reads_no_metadata_file(store, monkeypatch):
     api = store.create("api", "base", env={"A": "1"})
     assert shown(str(store.root), [web.id, api.id], store.by_id) == {web.id: Shown("web", "dev", False, True),
                                               api.id: Shown("api", "base", True, False)}
-    assert stat.S_IMODE((store.root / CACHE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(store.root, CACHE).stat().st_mode) == 0o600
     no_reads(monkeypatch, store)
     assert shown(str(store.root), [api.id, web.id, web.id], store.by_id) == {web.id: Shown("web", "dev", False, True),
                                                       api.id: Shown("api", "base", True, False)}
@@ -45,7 +46,7 @@ def test_a_rename_or_a_hand_edit_is_shown_at_once(store):
     shown(str(store.root), [web.id], store.by_id)
     store.update(web, name="website")  # oubliette's own write: a new file (a new inode)
     assert shown(str(store.root), [web.id], store.by_id)[web.id].name == "website"
-    metadata = store.project_dir(web.id) / "metadata.json"
+    metadata = Path(store.project_dir(web.id), "metadata.json")
     inode = metadata.stat().st_ino
     with open(metadata, "r+") as handle:  # an editor writing in place: same inode
         text = handle.read().replace('"website"', '"web site 2"')
@@ -59,14 +60,14 @@ def test_gone_damaged_and_foreign_ids_are_none_and_gone_ones_leave_the_cache(sto
     web, old, bad = store.create("web", "dev"), store.create("old", "dev"), store.create("bad", "dev")
     shown(str(store.root), [web.id, old.id], store.by_id)
     store.delete(old.id)
-    (store.project_dir(bad.id) / "metadata.json").write_text("{not json")
+    Path(store.project_dir(bad.id), "metadata.json").write_text("{not json")
     found = shown(str(store.root), [web.id, old.id, bad.id, "../../etc", "proj_000000000000", ""], store.by_id)
     assert found == {web.id: Shown("web", "dev", False, False), old.id: None, bad.id: None,
                      "../../etc": None, "proj_000000000000": None, "": None}
     assert set(cache_of(store)["projects"]) == {web.id}
-    written = (store.root / CACHE).stat().st_ino
+    written = Path(store.root, CACHE).stat().st_ino
     assert shown(str(store.root), [web.id, bad.id], store.by_id)[bad.id] is None
-    assert (store.root / CACHE).stat().st_ino == written  # a damaged project alone rewrites nothing
+    assert Path(store.root, CACHE).stat().st_ino == written  # a damaged project alone rewrites nothing
 
 
 @pytest.mark.parametrize("text", [
@@ -74,7 +75,7 @@ def test_gone_damaged_and_foreign_ids_are_none_and_gone_ones_leave_the_cache(sto
 ])
 def test_a_damaged_cache_counts_as_empty_and_is_rewritten(store, text):
     web = store.create("web", "dev")
-    (store.root / CACHE).write_text(text)
+    Path(store.root, CACHE).write_text(text)
     assert shown(str(store.root), [web.id], store.by_id) == {web.id: Shown("web", "dev", False, False)}
     assert web.id in cache_of(store)["projects"]
 
@@ -87,7 +88,7 @@ def test_an_entry_is_used_only_when_it_matches_the_file_and_could_be_a_project(s
     key = cache_of(store)["projects"][web.id][:3]
     for entry in ([key[0] + 1, *key[1:], "evil", "dev", False, False], [*key, "\x1b]0;evil\x07", "dev", False, False],
                   [*key, "evil", 3, False, False], [*key, "evil", "dev", 0, False], [*key, "evil"], "evil"):
-        (store.root / CACHE).write_text(json.dumps({"version": 1, "projects": {web.id: entry}}))
+        Path(store.root, CACHE).write_text(json.dumps({"version": 1, "projects": {web.id: entry}}))
         assert shown(str(store.root), [web.id], store.by_id)[web.id] == Shown("web", "dev", False, False), entry
 
 
@@ -99,14 +100,14 @@ def test_a_cache_that_is_a_link_or_cannot_be_written_is_left_alone(store, tmp_pa
     web = store.create("web", "dev")
     outside = tmp_path / "outside.json"
     outside.write_text("keep")
-    os.symlink(outside, store.root / CACHE)
+    os.symlink(outside, Path(store.root, CACHE))
     assert shown(str(store.root), [web.id], store.by_id) == {web.id: Shown("web", "dev", False, False)}
     assert outside.read_text() == "keep"  # never written through the link
-    (store.root / CACHE).unlink()
+    Path(store.root, CACHE).unlink()
 
     def full_disk(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(shown_module, "write_atomic", full_disk)
     assert shown(str(store.root), [web.id], store.by_id) == {web.id: Shown("web", "dev", False, False)}
-    assert not (store.root / CACHE).exists()
+    assert not Path(store.root, CACHE).exists()
