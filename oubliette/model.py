@@ -1,16 +1,17 @@
 """The model every layer shares: labels, container, volume and aside names and their
-inverses, states, the records engines report (`ContainerSpec`, `ContainerInfo`), the
+inverses, states, the record engines report (`ContainerInfo`; what a start asks for is spec.py's), the
 JSON shapes of records, and which labelled containers belong to this home.
 
 A leaf module: `container list` imports it and little else. Engine kinds map these names
 to what they accept (`engine_name`); on Docker, Podman and Apple they are used as they are.
 """
 
-from __future__ import annotations
 
+# No `from __future__ import annotations` here: typing compiles every NamedTuple field
+# written as a string (~5 us a field, on every command's start).
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -72,29 +73,6 @@ _NO_ENTRIES: Mapping[str, str] = MappingProxyType({})
 # where a frozen dataclass costs ~0.8 ms to define and a NamedTuple ~0.1 ms.
 
 
-class ContainerSpec(NamedTuple):
-    """Everything needed to run one project container."""
-
-    name: str
-    image: str
-    labels: Mapping[str, str] = _NO_ENTRIES
-    mounts: Sequence[tuple[str, str]] = ()  # (host directory, target): bind mounts
-    volumes: Sequence[tuple[str, str]] = ()  # (named volume, target) on the engine
-    workdir: str | None = None
-    env: Mapping[str, str] = _NO_ENTRIES
-    command: Sequence[str] = ()
-    init: bool = True
-    # From the project's type (store/types.py) and its own settings:
-    ro_mounts: Sequence[tuple[str, str]] = ()  # (host path, target), read-only
-    ports: Sequence[str] = ()  # "IP:HOST:CONTAINER[/udp]", published
-    cpus: float | None = None
-    memory: str | None = None  # "4g"
-    hostname: str | None = None  # the project's name, as a hostname
-    ssh_agent: str | None = None  # the host's agent socket, forwarded (its own flag on Apple)
-    setup: Sequence[str] = ()  # run as root in the new container before it counts as started
-    setup_log: str | None = None  # the project's log on the host, where setup's output goes
-
-
 class ContainerInfo(NamedTuple):
     """One container as oubliette sees it, the same shape for every engine.
 
@@ -124,7 +102,7 @@ class ContainerInfo(NamedTuple):
     def running(self) -> bool:
         return self.status == RUNNING
 
-    def to_record(self) -> ContainerRecord:
+    def to_record(self) -> "ContainerRecord":
         """The JSON shape of `container list --json` and the MCP `container` tool."""
         return {"project_id": self.project_id, "name": self.name, "image": self.image, "type": self.type,
                 "status": self.status, "orphan": self.orphan, "engine": self.engine}

@@ -69,6 +69,7 @@ from bench_setup import (  # noqa: E402
     make_image,
     make_wrapper,
     note,
+    oubliette_command,
     plain_python,
     run,
     start_registry,
@@ -77,7 +78,7 @@ from bench_setup import (  # noqa: E402
 )
 from bench_workflows import RAW_LABEL, bench_workflows  # noqa: E402
 
-OUBLIETTE = [sys.executable, "-m", "oubliette"]
+OUBLIETTE = oubliette_command()
 PLAIN = "OUBLIETTE_BENCH_PLAIN"  # set: this is the plain python the bench re-ran itself with
 
 

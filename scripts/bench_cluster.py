@@ -27,12 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oubliette.engines.kube_objects import claim_manifest, pod_manifest  # noqa: E402
-from oubliette.model import ContainerSpec  # noqa: E402
+from oubliette.spec import ContainerSpec  # noqa: E402
 
 
 def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
     """Rows of (measure, value, target, ok=None) for scripts/bench.py's table."""
-    from bench_setup import BenchEngine, make_image  # the same busybox image as the other rows
+    from bench_setup import BenchEngine, make_image, oubliette_command  # the same busybox image as the other rows
 
     kubectl = [str(cluster / "bin/kubectl"), "--kubeconfig", str(cluster / "admin.kubeconfig")]
     registry = (cluster / "registry").read_text().strip()
@@ -41,7 +41,7 @@ def bench_cluster(cluster: Path, rounds: int) -> list[tuple]:
     image = f"{registry}/oubliette-bench-k8s-{uuid.uuid4().hex[:6]}:latest"
     env = {**os.environ, "OUBLIETTE_HOME": str(work / "home"),
            "PATH": f"{cluster / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    oubliette = [sys.executable, "-m", "oubliette"]
+    oubliette = oubliette_command()
 
     def run(argv: list[str], data: str | None = None) -> str:
         result = subprocess.run(argv, capture_output=True, text=True, env=env, input=data)

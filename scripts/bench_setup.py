@@ -99,7 +99,20 @@ def plain_python(directory: Path, root: Path) -> Path:
                              capture_output=True, text=True, check=True).stdout.strip()
     ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (Path(purelib) / "oubliette-bench.pth").write_text("\n".join([str(root), *ours]) + "\n")
+    script = directory / "bin" / "oubliette"  # the console script, as pip writes it from setup.cfg
+    script.write_text(f"#!{python}\nimport re\nimport sys\nfrom oubliette.__main__ import main\n"
+                      "if __name__ == '__main__':\n"
+                      "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                      "    sys.exit(main())\n")
+    script.chmod(0o755)
     return python
+
+
+def oubliette_command() -> list[str]:
+    """How the bench runs oubliette: the console script beside this python (the plain one
+    plain_python made), else `python -m oubliette`."""
+    script = Path(sys.executable).with_name("oubliette")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "oubliette"]
 
 
 def run(command: list[str], env: dict) -> str:

@@ -10,17 +10,20 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from oubliette.engines import process
 from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, Runtime
 from oubliette.engines.kinds import ENGINES
 from oubliette.engines.wording import ErrorTexts
 from oubliette.errors import OublietteError
-from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec
+from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
 from oubliette.validate import split_reference
+
+if TYPE_CHECKING:
+    from oubliette.spec import ContainerSpec
 
 START_HINT = "start it with `container system start` and try again"
 USAGE_ERROR = 64  # Swift ArgumentParser's exit code for an unknown command or option

@@ -23,12 +23,13 @@ from oubliette.errors import (
     OublietteError,
     shorten,
 )
-from oubliette.model import DEFAULT_ENGINE, ContainerInfo, ContainerSpec
+from oubliette.model import DEFAULT_ENGINE, ContainerInfo
 from oubliette.validate import check_argv_safe
 
 if TYPE_CHECKING:
     from oubliette.engines.endpoints import EngineEntry
     from oubliette.engines.where import Endpoint
+    from oubliette.spec import ContainerSpec
 
 DOCKER_EXEC = ExecFlags()  # every kind so far
 # Every engine call has a bound; a call still going after it is a hung engine (exit 3).

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from oubliette.engines import process
 from oubliette.engines.base import RUN_SECONDS, STOP_SECONDS, Runtime
 from oubliette.engines.kinds import ENGINES
 from oubliette.engines.wording import ErrorTexts
-from oubliette.model import LABEL_IMAGE, LABELS, STOPPED, ContainerInfo, ContainerSpec
+from oubliette.model import LABEL_IMAGE, LABELS, STOPPED, ContainerInfo
 from oubliette.validate import check_argv_safe as name_ok
 from oubliette.validate import check_image_reference as image_ok
+
+if TYPE_CHECKING:
+    from oubliette.spec import ContainerSpec
 
 # One JSON object per line, fields picked by the engine: no k=v,k=v label string to split.
 PS_FORMAT = (

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oubliette.engines import process
 from oubliette.engines.kinds import ENGINES
 from oubliette.errors import OublietteError
-from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, ContainerSpec, engine_name
+from oubliette.model import LABEL_IMAGE, RUNNING, STOPPED, ContainerInfo, engine_name
 from oubliette.validate import check_image_reference as image_ok
+
+if TYPE_CHECKING:
+    from oubliette.spec import ContainerSpec
 
 NAME_ANNOTATION = "oubliette.name"  # the model's container name, whole
 NAME_LABEL = "oubliette.name"  # ... as a label value: pods are found by it (their own names carry a suffix)

@@ -39,12 +39,13 @@ from oubliette.engines.kube_objects import (
 )
 from oubliette.engines.wording import ErrorTexts
 from oubliette.errors import EngineError, EngineOutputError, EngineUnavailableError
-from oubliette.model import RUNNING, STOPPED, ContainerInfo, ContainerSpec
+from oubliette.model import RUNNING, STOPPED, ContainerInfo
 from oubliette.validate import check_argv_safe as name_ok
 
 if TYPE_CHECKING:
     from oubliette.engines.endpoints import EngineEntry
     from oubliette.engines.watch import Watch
+    from oubliette.spec import ContainerSpec
 
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")

@@ -13,14 +13,17 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oubliette.engines import docker
 from oubliette.engines.kinds import ENGINES
 from oubliette.engines.wording import ErrorTexts
 from oubliette.errors import EngineError, OublietteError
-from oubliette.model import LABEL_IMAGE, ContainerInfo, ContainerSpec
+from oubliette.model import LABEL_IMAGE, ContainerInfo
 from oubliette.validate import check_image_reference as image_ok
+
+if TYPE_CHECKING:
+    from oubliette.spec import ContainerSpec
 
 START_HINT = ("check `podman info`; for a remote or machine connection, `podman system connection list` "
               "(or `podman machine start`)")

@@ -27,7 +27,6 @@ from oubliette.model import (
     PAUSED,
     WORKSPACE,
     ContainerInfo,
-    ContainerSpec,
     aside_name,
     container_name,
     id_prefix,
@@ -46,6 +45,7 @@ from oubliette.ops.swap import (
     verify_running,
 )
 from oubliette.report import Reporter
+from oubliette.spec import ContainerSpec
 from oubliette.store.config import has_settings
 
 if TYPE_CHECKING:  # the hot path (`container list`) never needs the stores

@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from oubliette.errors import OublietteError
-from oubliette.model import LABEL_CONFIG, ContainerSpec
+from oubliette.model import LABEL_CONFIG
 from oubliette.store.config import has_settings, type_spec
 from oubliette.store.types import TypeSpec, fingerprint, parse_ports
 
 if TYPE_CHECKING:
     from oubliette.app import App
     from oubliette.engines.base import Runtime
+    from oubliette.spec import ContainerSpec
     from oubliette.store.projects import Project
 
 SETUP_SECONDS = 30 * 60  # a setup step may install packages; a hung one still ends

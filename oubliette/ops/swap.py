@@ -27,7 +27,6 @@ from oubliette.model import (
     LABEL_PROJECT,
     STOPPED,
     ContainerInfo,
-    ContainerSpec,
     aside_name,
     container_name,
 )
@@ -39,6 +38,7 @@ from oubliette.validate import split_reference
 
 if TYPE_CHECKING:
     from oubliette.app import App, Engine
+    from oubliette.spec import ContainerSpec
 
 JOURNAL_MAX_BYTES = 256 * 1024
 ORPHAN_WAIT_SECONDS = 120  # longer than any engine's stop timeout (docker: 10 s, then SIGKILL)

@@ -6,8 +6,9 @@ ignored. Every problem is a ConfigError naming the file and the key, or the line
 column for a syntax error.
 """
 
-from __future__ import annotations
 
+# No `from __future__ import annotations` here: typing compiles every NamedTuple field
+# written as a string (~5 us a field, on every command's start).
 import json
 import os
 import re
@@ -72,8 +73,8 @@ class Config(NamedTuple):
     exists: bool = True
     dev_mode: bool = False
     extra: Mapping[str, Any] = {}  # never mutated
-    engines: Mapping[str, EngineEntry] = {}  # named engines (never mutated)
-    types: Mapping[str, TypeSpec] = {}  # the types written as objects (never mutated)
+    engines: Mapping[str, "EngineEntry"] = {}  # named engines (never mutated)
+    types: Mapping[str, "TypeSpec"] = {}  # the types written as objects (never mutated)
     identity: Mapping[str, bool] = {}  # {"git": false} keeps the host's git identity out of sessions
 
 
@@ -195,7 +196,7 @@ def parse_config(text: str, path: str, dev: bool = False) -> Config:
                   engines=engines, types=types, identity=identity)
 
 
-def _parse_containers(value: Any, path: str) -> tuple[dict[str, str], dict[str, TypeSpec]]:
+def _parse_containers(value: Any, path: str) -> "tuple[dict[str, str], dict[str, TypeSpec]]":
     """Type -> image, and the types written as objects (parsed by store/types.py, loaded
     only when a config has one: `container list` reads the config on every call)."""
     if value is None:
@@ -233,7 +234,7 @@ def has_settings(config: Config, project: Any) -> bool:
     return project.type in config.types or bool(project.env) or bool(project.ports)
 
 
-def type_spec(config: Config, name: str) -> TypeSpec:
+def type_spec(config: Config, name: str) -> "TypeSpec":
     """A configured type as an object (an image string is a type with nothing else)."""
     from oubliette.store.types import TypeSpec
 

@@ -7,8 +7,9 @@ shown again); `force` writes the new config first, then keeps the old one as a
 numbered backup that is never overwritten.
 """
 
-from __future__ import annotations
 
+# No `from __future__ import annotations` here: typing compiles every NamedTuple field
+# written as a string (~5 us a field, on every command's start).
 import os
 import re
 import stat

@@ -8,7 +8,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "oubliette"
-LEAVES = {"oubliette.model", "oubliette.errors", "oubliette.report", "oubliette.validate", "oubliette.interrupts"}
+LEAVES = {"oubliette.model", "oubliette.spec", "oubliette.errors", "oubliette.report", "oubliette.validate",
+          "oubliette.interrupts"}
 UPPER = ("oubliette.ops", "oubliette.cli", "oubliette.mcp", "oubliette.app")
 MAX_LINES = 420
 

@@ -15,7 +15,7 @@ from oubliette.errors import (
     OublietteError,
     RegistryUnreachableError,
 )
-from oubliette.model import ContainerSpec
+from oubliette.spec import ContainerSpec
 from tests.unit.helpers import recorded
 
 DEV = "ghcr.io/hyphagroup/oubliette-dev:latest"

@@ -17,7 +17,7 @@ from oubliette.errors import (
     ImageNotFoundError,
     RegistryUnreachableError,
 )
-from oubliette.model import ContainerSpec
+from oubliette.spec import ContainerSpec
 from tests.unit.helpers import recorded
 
 IMAGE = "localhost:5000/oubliette-base:latest"
