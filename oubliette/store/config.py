@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oubliette.engines.kinds import RUNTIME_CHOICES
 from oubliette.errors import ConfigError
-from oubliette.store.files import read_home_file, user_path
+from oubliette.store.files import names_in, read_home_file, user_path
 from oubliette.validate import image_reference_problem, is_valid_type_name
 
 if TYPE_CHECKING:
@@ -98,11 +98,8 @@ def load_config(home: str | os.PathLike[str], dev: bool | None = None) -> Config
 
 def _backups(directory: str) -> list[str]:
     """The config's backups `init --force` kept (oubliette.jsonc.bak, .bak.N), oldest first."""
-    try:
-        names = os.listdir(directory)
-    except OSError:  # no config directory
-        return []
-    return sorted(os.path.join(directory, name) for name in names if name.startswith(CONFIG_NAME + ".bak"))
+    return sorted(os.path.join(directory, name) for name in names_in(directory)
+                  if name.startswith(CONFIG_NAME + ".bak"))
 
 
 _JSON5_ERROR = r"^<string>:(?P<line>\d+) (?P<what>.*) at column (?P<col>\d+)$"  # json5's message

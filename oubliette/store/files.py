@@ -38,6 +38,14 @@ def private_dir(path: str | os.PathLike[str]) -> str:
     return path
 
 
+def names_in(directory: str | os.PathLike[str]) -> list[str]:
+    """The names in `directory`; none where it is missing, not a directory or unreadable."""
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
+
+
 def write_atomic(path: str | os.PathLike[str], text: str, durable: bool = True) -> None:
     """Write beside (mode 0600), fsync, rename: a crash leaves the old file or the new one, never half."""
     directory, name = os.path.split(path)

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from oubliette.errors import InvalidReferenceError, NotFoundError
 from oubliette.model import id_prefix
-from oubliette.store.files import os_error, private_dir, read_home_file, write_atomic
+from oubliette.store.files import names_in, os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 
 SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
@@ -178,10 +178,10 @@ class SessionRegistry:
         if project_id:
             dirs = [self._dir(project_id)]
         else:
-            dirs = sorted(self._dir(name) for name in _names(self.root) if name.startswith("proj_"))
+            dirs = sorted(self._dir(name) for name in names_in(self.root) if name.startswith("proj_"))
         found = []
         for directory in dirs:
-            for name in sorted(_names(directory)):
+            for name in sorted(names_in(directory)):
                 if name.startswith("sess_") and name.endswith(".json"):
                     session = self._read(directory, name)
                     if session is not None:
@@ -204,14 +204,6 @@ class SessionRegistry:
             return None
         return Session(session_id, project_id, data["pid"], data["pid_started"], list(data["command"]),
                        data["started_at"], data.get("client", "cli"))
-
-
-def _names(directory: str) -> list[str]:
-    """The names in `directory`; none where it is missing or not a directory."""
-    try:
-        return os.listdir(directory)
-    except OSError:
-        return []
 
 
 def _record_problem(data: Any, session_id: str, project_id: str) -> str | None:
