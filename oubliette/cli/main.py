@@ -7,7 +7,7 @@ Command modules import the core inside their functions, so `oubliette --help` an
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -96,10 +96,60 @@ def cli(ctx: click.Context, home: str | None, runtime: str | None) -> None:
     ctx.obj = App(home=home, runtime_choice=runtime)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console-script entry point: runs the command, then ends the process (see `leave`)."""
     try:
         cli.main(args=argv, prog_name="oubliette")
     except BrokenPipeError:  # `oubliette container list | head`
         sys.stderr.close()
         sys.exit(0)
+    except SystemExit as done:  # click's standalone mode always ends this way
+        leave(done.code)
+    except OSError as exc:  # outside any command: `--help` or `--version` into a full disk
+        _unwritable(exc, 0)
+    leave(0)
+
+
+def leave(code: str | int | None) -> NoReturn:
+    """End the process with `code` as sys.exit would, without the interpreter's teardown
+    when nothing is left for it to do: freeing every module and object one by one cost
+    ~8 ms of a `container list` here (more than all our imports), and the kernel frees the
+    memory, closes the files and releases the locks anyway. Only the main thread may be
+    left and no exit handler registered (a refresh's thread pool imports logging, which
+    registers one): otherwise Python ends it, as it always has."""
+    import atexit
+    import os
+    import threading
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError as exc:
+        _unwritable(exc, code)
+    except ValueError:  # a stream the command closed
+        sys.exit(code)
+    handlers = getattr(atexit, "_ncallbacks", None)  # CPython's; elsewhere, always the slow way
+    if (code is None or isinstance(code, int)) and handlers is not None and handlers() == 0 \
+            and threading.active_count() == 1:
+        os._exit(code or 0)
+    sys.exit(code)
+
+
+def _unwritable(exc: OSError, code: str | int | None) -> NoReturn:
+    """The output could not be written: say so in one error line (a reader that went away,
+    `| head`, needs no word) and end at once, for Python would only try the same write
+    again at exit and print its own report of the failure."""
+    import os
+
+    status = code if isinstance(code, int) else 0
+    if not isinstance(exc, BrokenPipeError):
+        from oubliette.store.files import os_error
+
+        error = OublietteCliError(os_error("cannot write the output", exc))
+        status = status or error.exit_code
+        try:
+            error.show()
+            sys.stderr.flush()
+        except OSError:
+            pass
+    os._exit(status)
