@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
+
 
 def start_stamp(pid: int) -> str | None:
     """An opaque start time of process `pid`, telling a reused pid apart; None when there is

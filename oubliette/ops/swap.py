@@ -33,7 +33,6 @@ from oubliette.model import (
 from oubliette.ops.locking import JOURNAL
 from oubliette.report import Reporter
 from oubliette.store.files import read_home_file, write_atomic
-from oubliette.store.sessions import PID_MAX
 from oubliette.validate import split_reference
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ def _journalled_calls(data: object) -> list[tuple[int, str | None, str | None]]:
         if not (isinstance(entry, list) and len(entry) in (2, 3)):
             continue
         pid, stamp, program = (*entry, None)[:3]
-        if (type(pid) is int and 1 < pid < PID_MAX and isinstance(stamp, (str, type(None)))
+        if (type(pid) is int and 1 < pid < pids.PID_MAX and isinstance(stamp, (str, type(None)))
                 and isinstance(program, (str, type(None)))):
             found.append((pid, stamp, program))
     return found

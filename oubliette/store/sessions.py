@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from oubliette.engines.pids import PID_MAX
 from oubliette.errors import InvalidReferenceError, NotFoundError
 from oubliette.model import id_prefix
 from oubliette.store.files import names_in, os_error, private_dir, read_home_file, write_atomic
 from oubliette.store.home import projects_dir
 
 SESSION_ID_RE = re.compile(r"sess_[0-9a-f]{8}")
-PID_MAX = 2**22  # Linux's largest pid_max; macOS stays below 100000
 RECORD_MAX_BYTES = 1024 * 1024  # a record holds the command's argv; more than this is not one of ours
 PID_DIR = "/tmp/.oubliette-sessions"
 NOT_THIS_HOME = 199  # the wrapper's exit when asked to check a container some other home made (or an older one)
