@@ -100,12 +100,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Console-script entry point: runs the command, then ends the process (see `leave`)."""
     try:
         cli.main(args=argv, prog_name="oubliette")
-    except BrokenPipeError:  # `oubliette container list | head`
-        sys.stderr.close()
-        sys.exit(0)
     except SystemExit as done:  # click's standalone mode always ends this way
         leave(done.code)
-    except OSError as exc:  # outside any command: `--help` or `--version` into a full disk
+    except OSError as exc:  # `oubliette container list | head`, or `--help` into a full disk
         _unwritable(exc, 0)
     leave(0)
 

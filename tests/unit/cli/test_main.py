@@ -109,6 +109,23 @@ def test_output_that_cannot_be_written_at_the_last_flush_is_one_error_line(exits
         "Hint: free some disk space and try again; nothing was half-written"]
 
 
+@pytest.mark.parametrize(("failure", "status", "said"), [
+    (BrokenPipeError(), 0, ""),
+    (OSError(28, "No space left on device"), 1, "Error: cannot write the output: No space left on device\n")])
+def test_output_failing_outside_any_command_ends_with_one_line_at_most(exits, streams, monkeypatch,
+                                                                       failure, status, said):
+    def fails(**_options: object) -> None:
+        raise failure
+
+    _, err = streams()
+    monkeypatch.setattr(cli_main.cli, "main", fails)
+    with pytest.raises(Left) as left:
+        cli_main.main([])
+    assert left.value.status == status
+    assert err.getvalue().startswith(said) and "Traceback" not in err.getvalue()
+    assert (err.getvalue() == "") == (said == "")
+
+
 def oubliette(*args: str, home, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "oubliette", *args], stdout=stdout, stderr=subprocess.PIPE,
                           text=True, env={"OUBLIETTE_HOME": str(home), "PATH": os.environ["PATH"]})
